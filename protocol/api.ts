@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { SLUG_PATTERN } from './ids.js';
+import { HealthCheck, ObservedState, Resources } from './tasks.js';
+
+const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+
+export const CreateProject = z.object({
+  name: z.string().regex(SLUG_PATTERN, 'lowercase letters, digits and single dashes, 1-40 characters'),
+});
+export type CreateProject = z.infer<typeof CreateProject>;
+
+export interface Project {
+  id: string;
+  name: string;
+  liveDeploymentId: string | null;
+  createdAt: string;
+  urls: { app: string };
+}
+
+export const DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$/;
+
+export interface Artifact {
+  digest: string;
+  size: number;
+}
+
+export const CreateDeployment = z.object({
+  artifact: z.string().regex(DIGEST_PATTERN, 'expected sha256:<64 hex digits>'),
+  command: z.string().min(1).max(4_096),
+  /** Merged over the project's env vars; the agent also sets PORT to the port the scheduler assigned. */
+  env: z.record(z.string().regex(ENV_KEY), z.string().max(65_536)).default({}),
+  replicas: z.number().int().min(1).max(100).default(1),
+  healthCheck: HealthCheck.default({ path: '/', intervalMs: 2_000, timeoutMs: 2_000, graceMs: 0 }),
+  resources: Resources.default({ cpuMillis: 100, memoryMb: 128 }),
+  /** How long the deployment may take to become healthy before it is marked failed. */
+  deadlineSeconds: z.number().int().min(5).max(3_600).default(120),
+});
+export type CreateDeployment = z.input<typeof CreateDeployment>;
+
+export type DeploymentStatus = 'pending' | 'deploying' | 'live' | 'standby' | 'superseded' | 'failed';
+
+export interface TaskView {
+  id: string;
+  nodeId: string;
+  nodeName: string;
+  port: number;
+  desiredState: 'running' | 'stopped';
+  observedState: ObservedState | 'lost';
+  restarts: number;
+  exitCode: number | null;
+  message: string | null;
+  updatedAt: string;
+}
+
+export interface Deployment {
+  id: string;
+  project: string;
+  status: DeploymentStatus;
+  statusReason: string | null;
+  artifact: string;
+  command: string;
+  replicas: number;
+  createdAt: string;
+  deadlineAt: string;
+  liveAt: string | null;
+  urls: { app: string; preview: string };
+  tasks: TaskView[];
+}
+
+export const SetEnv = z.object({
+  vars: z.record(z.string().regex(ENV_KEY, 'env var names are letters, digits and _, not starting with a digit'), z.string().max(65_536)),
+});
+export type SetEnv = z.infer<typeof SetEnv>;
+
+export interface EnvVar {
+  key: string;
+  /** Only present when the owner asked with ?reveal=true. */
+  value?: string;
+  updatedAt: string;
+}

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+
+/** Health check an agent runs against a task: GET http://127.0.0.1:{port}{path} answering 2xx/3xx. */
+export const HealthCheck = z.object({
+  path: z.string().startsWith('/').max(512).default('/'),
+  intervalMs: z.number().int().min(100).max(300_000).default(2_000),
+  timeoutMs: z.number().int().min(50).max(60_000).default(2_000),
+  graceMs: z.number().int().min(0).max(600_000).default(0),
+});
+export type HealthCheck = z.infer<typeof HealthCheck>;
+
+export const Resources = z.object({
+  cpuMillis: z.number().int().min(1).max(256_000).default(100),
+  memoryMb: z.number().int().min(16).max(1_048_576).default(128),
+});
+export type Resources = z.infer<typeof Resources>;
+
+/** Everything an agent needs to run one task; sent in desired-state documents. */
+export const TaskSpec = z.object({
+  id: z.string(),
+  deploymentId: z.string(),
+  project: z.string(),
+  artifact: z.object({ digest: z.string(), url: z.string() }),
+  command: z.string().min(1),
+  env: z.record(z.string(), z.string()),
+  port: z.number().int().min(1).max(65535),
+  healthCheck: HealthCheck,
+  resources: Resources,
+  killTimeoutMs: z.number().int().min(0).max(600_000),
+});
+export type TaskSpec = z.infer<typeof TaskSpec>;
+
+/** What the agent sees of a task. `healthy` means the process runs and its health check passes. */
+export const ObservedState = z.enum(['pending', 'starting', 'healthy', 'unhealthy', 'exited', 'failed']);
+export type ObservedState = z.infer<typeof ObservedState>;
+
+export const ObservedTask = z.object({
+  id: z.string(),
+  state: ObservedState,
+  pid: z.number().int().optional(),
+  exitCode: z.number().int().nullable().optional(),
+  restarts: z.number().int().min(0).default(0),
+  message: z.string().max(2_000).optional(),
+});
+export type ObservedTask = z.infer<typeof ObservedTask>;
