@@ -4,3 +4,4 @@ export * from './tasks.js';
 export * from './scheduler.js';
 export * from './logs.js';
 export * from './api.js';
+export * from './tokens.js';

@@ -109,6 +109,8 @@ CREATE TABLE tasks (
   restarts        integer NOT NULL DEFAULT 0,
   exit_code       integer,
   message         text,
+  -- Highest seq such that every log line 1..seq of this task is stored.
+  log_acked_seq   bigint NOT NULL DEFAULT 0,
   created_at      timestamptz NOT NULL DEFAULT now(),
   updated_at      timestamptz NOT NULL DEFAULT now()
 );

@@ -1,0 +1,35 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startChild, waitFor, type Child } from './processes.js';
+
+export interface WorkerOptions {
+  port: number;
+  stateDir: string;
+  /** Bindings passed to the Worker (secrets and vars). */
+  vars: Record<string, string>;
+  echo?: boolean;
+}
+
+/** Runs the edge Worker in workerd with `wrangler dev --local`, offline and quiet. */
+export async function startWorker(opts: WorkerOptions): Promise<Child & { url: string }> {
+  // An env file keeps JSON secrets intact (no argv quoting) and out of `ps` output.
+  const envFile = join(opts.stateDir, 'worker.env');
+  const lines = Object.entries(opts.vars).map(([k, v]) => `${k}='${v.replace(/'/g, '')}'`);
+  await writeFile(envFile, lines.join('\n') + '\n', { mode: 0o600 });
+  const wrangler = join(process.cwd(), 'node_modules/.bin/wrangler');
+  const args = ['dev', '--local', '--ip', '127.0.0.1', '--port', String(opts.port), '--env-file', envFile,
+    '--persist-to', join(opts.stateDir, 'wrangler'), '--test-scheduled', '--show-interactive-dev-session=false', '--log-level', 'warn'];
+  const child = startChild('edge', wrangler, args, {
+    echo: opts.echo,
+    env: {
+      ...process.env,
+      WRANGLER_SEND_METRICS: 'false',
+      CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+      WRANGLER_HIDE_BANNER: 'true',
+      CI: '1',
+    },
+  });
+  const url = `http://127.0.0.1:${opts.port}`;
+  await waitFor('the edge Worker (wrangler dev)', async () => (await fetch(`${url}/healthz`)).ok, 60_000, child);
+  return Object.assign(child, { url });
+}

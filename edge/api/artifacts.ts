@@ -1,0 +1,34 @@
+import type { IRequest } from 'itty-router';
+import { DIGEST_PATTERN, type Artifact } from '../../protocol/index.js';
+import { requireUser } from '../auth.js';
+import type { Deps } from '../deps.js';
+import { HttpError, json, readLimited } from '../http.js';
+
+const DEFAULT_MAX = 100 * 1024 * 1024;
+
+/** PUT /api/v1/artifacts: the server computes the digest; a declared X-Zectre-Digest must match it. */
+export async function putArtifact(request: IRequest, deps: Deps): Promise<Response> {
+  const user = await requireUser(request, deps);
+  const declared = request.headers.get('x-zectre-digest');
+  if (declared !== null && !DIGEST_PATTERN.test(declared)) {
+    throw new HttpError(400, 'invalid_digest', `X-Zectre-Digest must be sha256:<64 lowercase hex digits>, got ${declared.slice(0, 80)}`);
+  }
+  const bytes = await readLimited(request, Number(deps.env.MAX_ARTIFACT_BYTES) || DEFAULT_MAX);
+  if (bytes.byteLength < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) {
+    throw new HttpError(400, 'invalid_artifact', 'an artifact must be a gzip-compressed tar archive (.tar.gz)');
+  }
+  const hash = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  const digest = `sha256:${[...hash].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+  if (declared && declared !== digest) {
+    throw new HttpError(400, 'digest_mismatch', `declared ${declared} but the uploaded bytes hash to ${digest}`, { declared, actual: digest });
+  }
+  const db = deps.db();
+  const known = await db.query('SELECT size FROM artifacts WHERE digest = $1', [digest]);
+  if (known.rows[0]) return json({ digest, size: Number(known.rows[0].size) } satisfies Artifact, 200);
+  // Blob first, row second: a row always points at a stored blob.
+  await deps.env.ARTIFACTS.put(digest, bytes, { sha256: digest.slice(7) });
+  await db.query('INSERT INTO artifacts (digest, size, created_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+    digest, bytes.byteLength, user.id,
+  ]);
+  return json({ digest, size: bytes.byteLength } satisfies Artifact, 201);
+}

@@ -1,0 +1,56 @@
+import type { Deployment, TaskView } from '../../protocol/index.js';
+import type { Deps } from '../deps.js';
+import { appUrl, previewUrl } from '../urls.js';
+
+const iso = (v: unknown) => (v ? new Date(v as string).toISOString() : null);
+
+/** Reads deployments with their tasks (newest first); `where` filters `d`. */
+export async function loadDeployments(deps: Deps, where: string, params: unknown[], limit = 50): Promise<Deployment[]> {
+  const db = deps.db();
+  const { rows } = await db.query(
+    `SELECT d.*, p.slug FROM deployments d JOIN projects p ON p.id = d.project_id
+     WHERE ${where} ORDER BY d.created_at DESC, d.id LIMIT ${limit}`,
+    params,
+  );
+  if (!rows.length) return [];
+  const tasks = await db.query(
+    `SELECT t.*, n.name AS node_name FROM tasks t JOIN nodes n ON n.id = t.node_id
+     WHERE t.deployment_id = ANY($1) ORDER BY t.created_at, t.id`,
+    [rows.map((r) => r.id)],
+  );
+  const byDeployment = new Map<string, TaskView[]>();
+  for (const t of tasks.rows) {
+    const list = byDeployment.get(t.deployment_id) ?? [];
+    list.push({
+      id: t.id,
+      nodeId: t.node_id,
+      nodeName: t.node_name,
+      port: t.port,
+      desiredState: t.desired_state,
+      observedState: t.observed_state,
+      restarts: t.restarts,
+      exitCode: t.exit_code,
+      message: t.message,
+      updatedAt: iso(t.updated_at)!,
+    });
+    byDeployment.set(t.deployment_id, list);
+  }
+  return rows.map((d) => ({
+    id: d.id,
+    project: d.slug,
+    status: d.status,
+    statusReason: d.status_reason,
+    artifact: d.artifact_digest,
+    command: d.command,
+    replicas: d.replicas,
+    createdAt: iso(d.created_at)!,
+    deadlineAt: iso(d.deadline_at)!,
+    liveAt: iso(d.live_at),
+    urls: { app: appUrl(deps.env, d.slug), preview: previewUrl(deps.env, d.id, d.slug) },
+    tasks: byDeployment.get(d.id) ?? [],
+  }));
+}
+
+export async function loadDeployment(deps: Deps, id: string): Promise<Deployment | null> {
+  return (await loadDeployments(deps, 'd.id = $1', [id]))[0] ?? null;
+}

@@ -1,0 +1,58 @@
+import type { IRequest } from 'itty-router';
+import { CreateDeployment, newId } from '../../protocol/index.js';
+import { requireProject, requireUser } from '../auth.js';
+import { decrypt, encrypt } from '../crypto.js';
+import type { Deps } from '../deps.js';
+import { HttpError, json, notFound, readJson } from '../http.js';
+import { reconcile } from '../scheduler/reconcile.js';
+import { loadDeployment, loadDeployments } from './deployment-view.js';
+
+export async function createDeployment(request: IRequest, deps: Deps): Promise<Response> {
+  const user = await requireUser(request, deps);
+  const project = await requireProject(deps, user, request.params.project!, 'developer');
+  const body = await readJson(request, CreateDeployment);
+  const db = deps.db();
+  const artifact = await db.query('SELECT 1 FROM artifacts WHERE digest = $1', [body.artifact]);
+  if (!artifact.rows[0]) {
+    throw new HttpError(404, 'artifact_not_found', `artifact ${body.artifact.slice(0, 19)}… not found in registry; upload it first (PUT /api/v1/artifacts)`);
+  }
+  const envSnapshot = { ...(await projectEnv(deps, project.id)), ...body.env };
+  const id = newId('d');
+  await db.query(
+    `INSERT INTO deployments (id, project_id, artifact_digest, command, env_enc, replicas, health_check, resources, status, created_by, deadline_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, now() + make_interval(secs => $10))`,
+    [id, project.id, body.artifact, body.command, await encrypt(deps.env.ENV_ENCRYPTION_KEY, JSON.stringify(envSnapshot)),
+      body.replicas, JSON.stringify(body.healthCheck), JSON.stringify(body.resources), user.id, body.deadlineSeconds],
+  );
+  await db.query(`INSERT INTO events (actor, project_id, kind, data) VALUES ($1, $2, 'deployment.created', $3)`, [
+    user.id, project.id, JSON.stringify({ deploymentId: id, artifact: body.artifact }),
+  ]);
+  await reconcile(deps);
+  return json(await loadDeployment(deps, id), 201);
+}
+
+async function projectEnv(deps: Deps, projectId: string): Promise<Record<string, string>> {
+  const { rows } = await deps.db().query('SELECT key, value_enc FROM env_vars WHERE project_id = $1', [projectId]);
+  const env: Record<string, string> = {};
+  for (const r of rows) env[r.key] = await decrypt(deps.env.ENV_ENCRYPTION_KEY, r.value_enc);
+  return env;
+}
+
+export async function listDeployments(request: IRequest, deps: Deps): Promise<Response> {
+  const user = await requireUser(request, deps);
+  const project = await requireProject(deps, user, request.params.project!, 'viewer');
+  return json({ deployments: await loadDeployments(deps, 'd.project_id = $1', [project.id]) });
+}
+
+export async function getDeployment(request: IRequest, deps: Deps): Promise<Response> {
+  const user = await requireUser(request, deps);
+  const id = request.params.id!;
+  const { rows } = await deps
+    .db()
+    .query('SELECT p.slug, d.status, d.deadline_at < now() AS overdue FROM deployments d JOIN projects p ON p.id = d.project_id WHERE d.id = $1', [id]);
+  if (!rows[0]) throw notFound(`deployment ${id}`);
+  await requireProject(deps, user, rows[0].slug, 'viewer');
+  // With no agent heartbeating, nothing else would notice the deadline before the next cron.
+  if (rows[0].overdue && ['pending', 'deploying'].includes(rows[0].status)) await reconcile(deps);
+  return json(await loadDeployment(deps, id));
+}

@@ -1,0 +1,9 @@
+import type { IRequest } from 'itty-router';
+import { requireUser } from '../auth.js';
+import type { Deps } from '../deps.js';
+import { json } from '../http.js';
+
+export async function whoami(request: IRequest, deps: Deps): Promise<Response> {
+  const user = await requireUser(request, deps);
+  return json({ user: { id: user.id, name: user.name, isAdmin: user.isAdmin } });
+}

@@ -1,0 +1,79 @@
+import { hashToken } from '../protocol/index.js';
+import type { Deps } from './deps.js';
+import { HttpError } from './http.js';
+
+export interface User {
+  id: string;
+  name: string;
+  isAdmin: boolean;
+  /** A project-scoped token may only touch that project. */
+  tokenProjectId: string | null;
+}
+
+export type Role = 'viewer' | 'developer' | 'owner';
+const RANK: Record<Role, number> = { viewer: 1, developer: 2, owner: 3 };
+
+export function bearer(request: Request): string {
+  const header = request.headers.get('authorization') ?? '';
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  if (!match) throw new HttpError(401, 'unauthorized', 'missing bearer token: send Authorization: Bearer <token>');
+  return match[1]!;
+}
+
+export async function requireUser(request: Request, deps: Deps): Promise<User> {
+  const token = bearer(request);
+  const { rows } = await deps
+    .db()
+    .query(
+      `SELECT u.id, u.name, u.is_admin, t.project_id FROM api_tokens t JOIN users u ON u.id = t.user_id
+       WHERE t.token_hash = $1 AND t.revoked_at IS NULL`,
+      [await hashToken(token)],
+    );
+  const row = rows[0];
+  if (!row) throw new HttpError(401, 'unauthorized', 'invalid or revoked API token');
+  return { id: row.id, name: row.name, isAdmin: row.is_admin, tokenProjectId: row.project_id };
+}
+
+export interface ProjectRef {
+  id: string;
+  slug: string;
+  liveDeploymentId: string | null;
+  createdAt: string;
+}
+
+/** Finds a project by name and checks the user holds at least `role` on it. Unknown and forbidden look alike (404). */
+export async function requireProject(deps: Deps, user: User, slug: string, role: Role): Promise<ProjectRef> {
+  const { rows } = await deps
+    .db()
+    .query(
+      `SELECT p.id, p.slug, p.live_deployment_id, p.created_at, m.role FROM projects p
+       LEFT JOIN members m ON m.project_id = p.id AND m.user_id = $2 WHERE p.slug = $1`,
+      [slug, user.id],
+    );
+  const row = rows[0];
+  const visible = row && (user.isAdmin || row.role) && (!user.tokenProjectId || user.tokenProjectId === row.id);
+  if (!visible) throw new HttpError(404, 'project_not_found', `project ${slug} not found`);
+  const held: Role = user.isAdmin ? 'owner' : row.role;
+  if (RANK[held] < RANK[role]) {
+    throw new HttpError(403, 'forbidden', `this needs the ${role} role on project ${slug}; you are ${held}`);
+  }
+  return { id: row.id, slug: row.slug, liveDeploymentId: row.live_deployment_id, createdAt: new Date(row.created_at).toISOString() };
+}
+
+export interface NodeAuth {
+  id: string;
+  name: string;
+}
+
+/** Agents authenticate with their node credential; `nodeId`, when given, must be theirs. */
+export async function requireNode(request: Request, deps: Deps, nodeId?: string): Promise<NodeAuth> {
+  const token = bearer(request);
+  const { rows } = await deps
+    .db()
+    .query('SELECT id, name FROM nodes WHERE credential_hash = $1', [await hashToken(token)]);
+  const row = rows[0];
+  if (!row || (nodeId && row.id !== nodeId)) {
+    throw new HttpError(401, 'unknown_node', 'node credential not recognised; register the node again');
+  }
+  return { id: row.id, name: row.name };
+}

@@ -1,0 +1,45 @@
+import { Pool, neonConfig, type PoolClient } from '@neondatabase/serverless';
+import type { Env } from './env.js';
+
+/** One pool per request (workerd forbids sharing I/O objects across requests); ended by the caller. */
+export function createPool(env: Env): Pool {
+  if (env.DB_WS_PROXY) {
+    const target = env.DB_WS_PROXY;
+    neonConfig.wsProxy = () => target;
+    neonConfig.useSecureWebSocket = false;
+    neonConfig.pipelineTLS = false;
+    neonConfig.pipelineConnect = false;
+  }
+  return new Pool({ connectionString: env.DATABASE_URL, max: 2 });
+}
+
+export type Db = Pool;
+export type Tx = PoolClient;
+
+export async function transaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  const client = await db.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** Serialises scheduler decisions (placement, cutover, sweeps) across concurrent requests. */
+export async function lockScheduler(tx: Tx): Promise<void> {
+  await tx.query('SELECT pg_advisory_xact_lock(7357002)');
+}
+
+/** Every routing change bumps the epoch in its own transaction and notifies proxies. */
+export async function bumpRouteEpoch(tx: Tx): Promise<number> {
+  const { rows } = await tx.query('UPDATE route_epoch SET epoch = epoch + 1 RETURNING epoch');
+  const epoch = Number(rows[0].epoch);
+  await tx.query("SELECT pg_notify('zectre_routes', $1)", [String(epoch)]);
+  return epoch;
+}

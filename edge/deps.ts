@@ -1,0 +1,31 @@
+import type { ExecutionContext } from './cf.js';
+import { createPool, type Db } from './db.js';
+import type { Env } from './env.js';
+
+/** What a handler needs besides the request: config, a lazily opened DB pool, background work. */
+export interface Deps {
+  env: Env;
+  db(): Db;
+  /** Work that may finish after the response (pushes to agents). */
+  defer(work: Promise<unknown>): void;
+  /** Origin agents and CLIs reach this Worker at. */
+  origin: string;
+}
+
+export function createDeps(env: Env, ctx: ExecutionContext, request: Request): { deps: Deps; close(): void } {
+  let pool: Db | undefined;
+  const background: Promise<unknown>[] = [];
+  const deps: Deps = {
+    env,
+    db: () => (pool ??= createPool(env)),
+    defer: (work) => {
+      background.push(work.catch((err) => console.error('background work failed:', (err as Error).message)));
+    },
+    origin: env.PUBLIC_URL?.replace(/\/$/, '') || new URL(request.url).origin,
+  };
+  return {
+    deps,
+    // The pool is ended only after deferred work, which may still query.
+    close: () => ctx.waitUntil(Promise.allSettled(background).then(() => pool?.end())),
+  };
+}

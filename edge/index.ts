@@ -1,0 +1,61 @@
+import { Router, type IRequest } from 'itty-router';
+import { putArtifact } from './api/artifacts.js';
+import { createDeployment, getDeployment, listDeployments } from './api/deployments.js';
+import { listEnv, setEnv, unsetEnv } from './api/env-vars.js';
+import { ingestLogs, readLogs } from './api/logs.js';
+import { createProject, getProject, listProjects } from './api/projects.js';
+import { whoami } from './api/whoami.js';
+import { createDeps, type Deps } from './deps.js';
+import type { ExecutionContext, ScheduledController } from './cf.js';
+import type { Env } from './env.js';
+import { HttpError, errorResponse, json } from './http.js';
+import { getBlob } from './registry/blobs.js';
+import { getJwks, heartbeat, register } from './scheduler/nodes.js';
+import { reconcile } from './scheduler/reconcile.js';
+
+const router = Router<IRequest, [Deps]>();
+router
+  .get('/healthz', () => json({ ok: true }))
+  .get('/api/v1/whoami', whoami)
+  .post('/api/v1/projects', createProject)
+  .get('/api/v1/projects', listProjects)
+  .get('/api/v1/projects/:project', getProject)
+  .put('/api/v1/artifacts', putArtifact)
+  .post('/api/v1/projects/:project/deployments', createDeployment)
+  .get('/api/v1/projects/:project/deployments', listDeployments)
+  .get('/api/v1/deployments/:id', getDeployment)
+  .get('/api/v1/projects/:project/env', listEnv)
+  .put('/api/v1/projects/:project/env', setEnv)
+  .delete('/api/v1/projects/:project/env/:key', unsetEnv)
+  .get('/api/v1/projects/:project/logs', readLogs)
+  .post('/api/v1/tasks/:id/logs', ingestLogs)
+  .post('/scheduler/v1/nodes/register', register)
+  .post('/scheduler/v1/nodes/:id/heartbeat', heartbeat)
+  .get('/scheduler/v1/jwks', getJwks)
+  .get('/registry/v1/blobs/:digest', getBlob)
+  .all('*', (request) => {
+    throw new HttpError(404, 'route_not_found', `no route for ${request.method} ${new URL(request.url).pathname}`);
+  });
+
+export default {
+  async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+    const { deps, close } = createDeps(env, ctx, request);
+    try {
+      return await router.fetch(request, deps);
+    } catch (err) {
+      return errorResponse(err);
+    } finally {
+      close();
+    }
+  },
+
+  /** Cron backstop: lost nodes, deadlines and re-planning also happen when no agent heartbeats. */
+  async scheduled(_event: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
+    const { deps, close } = createDeps(env, ctx, new Request(env.PUBLIC_URL ?? 'http://localhost/'));
+    try {
+      await reconcile(deps);
+    } finally {
+      close();
+    }
+  },
+};

@@ -1,0 +1,36 @@
+import type { DesiredState, TaskSpec } from '../../protocol/index.js';
+import { decrypt } from '../crypto.js';
+import type { Db, Tx } from '../db.js';
+import type { Env } from '../env.js';
+
+/** The full desired-state document of one node at its current generation. */
+export async function desiredState(db: Db | Tx, env: Env, origin: string, nodeId: string): Promise<DesiredState> {
+  const node = await db.query('SELECT generation FROM nodes WHERE id = $1', [nodeId]);
+  const { rows } = await db.query(
+    `SELECT t.id, t.port, d.id AS deployment_id, p.slug, d.artifact_digest, d.command, d.env_enc,
+            d.health_check, d.resources, d.kill_timeout_ms
+     FROM tasks t JOIN deployments d ON d.id = t.deployment_id JOIN projects p ON p.id = d.project_id
+     WHERE t.node_id = $1 AND t.desired_state = 'running' ORDER BY t.id`,
+    [nodeId],
+  );
+  const envByDeployment = new Map<string, Promise<Record<string, string>>>();
+  const tasks: TaskSpec[] = [];
+  for (const r of rows) {
+    if (!envByDeployment.has(r.deployment_id)) {
+      envByDeployment.set(r.deployment_id, decrypt(env.ENV_ENCRYPTION_KEY, r.env_enc).then(JSON.parse));
+    }
+    tasks.push({
+      id: r.id,
+      deploymentId: r.deployment_id,
+      project: r.slug,
+      artifact: { digest: r.artifact_digest, url: `${origin}/registry/v1/blobs/${r.artifact_digest}` },
+      command: r.command,
+      env: await envByDeployment.get(r.deployment_id)!,
+      port: r.port,
+      healthCheck: r.health_check,
+      resources: r.resources,
+      killTimeoutMs: r.kill_timeout_ms,
+    });
+  }
+  return { nodeId, generation: Number(node.rows[0]?.generation ?? 0), tasks };
+}

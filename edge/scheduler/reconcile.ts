@@ -1,0 +1,26 @@
+import { lockScheduler, transaction } from '../db.js';
+import type { Deps } from '../deps.js';
+import { heartbeatIntervalMs } from '../env.js';
+import { applyPlan } from './apply-plan.js';
+import { plan } from './planner.js';
+import { pushToNodes } from './push.js';
+import { failOverdue, markLostNodes, promoteHealthy } from './rollout.js';
+import { loadSnapshot } from './snapshot.js';
+
+/**
+ * One scheduler pass, in one transaction under the scheduler lock: sweep lost nodes, fail overdue
+ * deployments, promote healthy ones, then plan and apply placements. Pushes go out afterwards.
+ */
+export async function reconcile(deps: Deps): Promise<void> {
+  const touched = await transaction(deps.db(), async (tx) => {
+    await lockScheduler(tx);
+    await markLostNodes(tx, heartbeatIntervalMs(deps.env));
+    const nodes = [
+      ...(await failOverdue(tx)),
+      ...(await promoteHealthy(tx)),
+    ];
+    nodes.push(...(await applyPlan(tx, plan(await loadSnapshot(tx)))));
+    return [...new Set(nodes)];
+  });
+  await pushToNodes(deps, touched);
+}
