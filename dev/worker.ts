@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startChild, waitFor, type Child } from './processes.js';
+import { ROOT } from './root.js';
 
 export interface WorkerOptions {
   port: number;
@@ -16,11 +17,12 @@ export async function startWorker(opts: WorkerOptions): Promise<Child & { url: s
   const envFile = join(opts.stateDir, 'worker.env');
   const lines = Object.entries(opts.vars).map(([k, v]) => `${k}='${v.replace(/'/g, '')}'`);
   await writeFile(envFile, lines.join('\n') + '\n', { mode: 0o600 });
-  const wrangler = join(process.cwd(), 'node_modules/.bin/wrangler');
+  const wrangler = join(ROOT, 'node_modules/.bin/wrangler');
   const args = ['dev', '--local', '--ip', '127.0.0.1', '--port', String(opts.port), '--env-file', envFile,
     '--persist-to', join(opts.stateDir, 'wrangler'), '--test-scheduled', '--show-interactive-dev-session=false', '--log-level', 'warn'];
   const child = startChild('edge', wrangler, args, {
     echo: opts.echo,
+    cwd: ROOT,
     env: {
       ...process.env,
       WRANGLER_SEND_METRICS: 'false',

@@ -45,7 +45,7 @@ export interface TaskView {
   nodeName: string;
   port: number;
   desiredState: 'running' | 'stopped';
-  observedState: ObservedState | 'lost';
+  observedState: ObservedState | 'lost' | 'stopped';
   restarts: number;
   exitCode: number | null;
   message: string | null;

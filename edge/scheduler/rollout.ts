@@ -23,12 +23,12 @@ export async function promoteHealthy(tx: Tx): Promise<string[]> {
 
 async function cutover(tx: Tx, deploymentId: string, projectId: string): Promise<string[]> {
   const { rows } = await tx.query(
-    `SELECT d.id, d.created_at > n.created_at AS newer FROM projects p
+    `SELECT d.id, d.created_at > n.created_at AS live_is_newer FROM projects p
      JOIN deployments d ON d.id = p.live_deployment_id JOIN deployments n ON n.id = $2 WHERE p.id = $1`,
     [projectId, deploymentId],
   );
   const current = rows[0];
-  if (current && !current.newer) {
+  if (current?.live_is_newer) {
     // A newer release went live first; this one is outdated before it ever served.
     await tx.query(`UPDATE deployments SET status = 'superseded', status_reason = 'a newer deployment went live first' WHERE id = $1`, [deploymentId]);
     return stopTasksWhere(tx, 'deployment_id = $1', [deploymentId]);

@@ -1,0 +1,100 @@
+import type { ErrorBody } from '../protocol/index.js';
+import { resolveConfig } from './config.js';
+import { ApiError, CliError, ConnectionError } from './errors.js';
+
+const REQUEST_TIMEOUT_MS = 30_000;
+// Artifacts can be large and uplinks slow.
+const UPLOAD_TIMEOUT_MS = 10 * 60_000;
+
+export interface RequestOptions {
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Lets a caller (e.g. `logs -f` on Ctrl-C) abandon the request; the abort error is rethrown as is. */
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+/** Talks to the control plane's /api/v1 with a bearer token; every failure becomes a CliError. */
+export class ApiClient {
+  readonly apiUrl: string;
+
+  constructor(
+    apiUrl: string,
+    private readonly token: string,
+  ) {
+    this.apiUrl = apiUrl.replace(/\/+$/, '');
+  }
+
+  get<T>(path: string, options?: RequestOptions): Promise<T> {
+    return this.request<T>('GET', path, options);
+  }
+  post<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('POST', path, { body });
+  }
+  put<T>(path: string, body: unknown, options?: RequestOptions): Promise<T> {
+    return this.request<T>('PUT', path, { ...options, body });
+  }
+  delete<T>(path: string): Promise<T> {
+    return this.request<T>('DELETE', path);
+  }
+
+  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, ...options.headers };
+    let body: BodyInit | undefined;
+    if (options.body instanceof Uint8Array) {
+      // Our bytes come from Buffer.concat, which never uses a SharedArrayBuffer.
+      body = options.body as Uint8Array<ArrayBuffer>;
+      headers['content-type'] ??= 'application/octet-stream';
+    } else if (options.body !== undefined) {
+      body = JSON.stringify(options.body);
+      headers['content-type'] = 'application/json';
+    }
+    const timeoutMs = options.timeoutMs ?? (body instanceof Uint8Array ? UPLOAD_TIMEOUT_MS : REQUEST_TIMEOUT_MS);
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+
+    let res: Response;
+    try {
+      res = await fetch(`${this.apiUrl}${path}`, { method, headers, body, signal });
+    } catch (err) {
+      if (options.signal?.aborted) throw err;
+      if (timeout.aborted) throw new ConnectionError(this.apiUrl, `no answer within ${timeoutMs / 1000} s`);
+      throw new ConnectionError(this.apiUrl, networkReason(err));
+    }
+
+    const text = await res.text();
+    if (!res.ok) throw apiError(res, text);
+    if (text === '') return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new CliError(`${method} ${path} answered ${res.status} with something that is not JSON`);
+    }
+  }
+}
+
+export async function clientFromConfig(): Promise<ApiClient> {
+  const { apiUrl, token } = await resolveConfig();
+  return new ApiClient(apiUrl, token);
+}
+
+function apiError(res: Response, text: string): ApiError {
+  try {
+    const { error } = JSON.parse(text) as Partial<ErrorBody>;
+    if (error && typeof error.code === 'string' && typeof error.message === 'string') {
+      return new ApiError(res.status, error.code, error.message);
+    }
+  } catch {
+    // Not our error shape (e.g. a proxy's HTML page): fall through to the status line.
+  }
+  return new ApiError(res.status, `http_${res.status}`, `the API answered ${res.status} ${res.statusText}`.trim());
+}
+
+/** fetch() only says "fetch failed"; the useful part (ECONNREFUSED, ENOTFOUND…) is in its cause. */
+function networkReason(err: unknown): string {
+  let cause: unknown = err instanceof Error && err.cause ? err.cause : err;
+  // Connecting to "localhost" tries ::1 and 127.0.0.1 and fails with an AggregateError.
+  if (cause instanceof AggregateError && cause.errors.length > 0) cause = cause.errors[0];
+  if (cause instanceof Error) return cause.message || (cause as NodeJS.ErrnoException).code || 'network error';
+  return String(cause);
+}

@@ -1,0 +1,42 @@
+/** The `zectre` CLI: builds the commander program and turns every failure into one line + exit code. */
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { registerDeploy } from './commands/deploy.js';
+import { registerEnv } from './commands/env.js';
+import { registerLogin } from './commands/login.js';
+import { registerLogs } from './commands/logs.js';
+import { registerProjects } from './commands/projects.js';
+import { registerStatus } from './commands/status.js';
+import { reportError } from './errors.js';
+import { examples } from './output.js';
+
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
+const program = new Command('zectre')
+  .description('Deploy apps to your own Zectre cluster.')
+  .version(version)
+  // Throw instead of exiting so usage errors map to exit code 2 in one place. Subcommands inherit
+  // these settings only if they are set before the subcommands are created.
+  .exitOverride()
+  .showHelpAfterError('(add --help for usage)')
+  .addHelpText(
+    'after',
+    examples(
+      'zectre login --api https://zectre.example.com --token zt_abc123',
+      'zectre projects create hello',
+      'zectre deploy examples/hello --project hello',
+    ),
+  );
+
+registerLogin(program);
+registerProjects(program);
+registerDeploy(program);
+registerStatus(program);
+registerLogs(program);
+registerEnv(program);
+
+try {
+  await program.parseAsync();
+} catch (err) {
+  process.exitCode = reportError(err);
+}

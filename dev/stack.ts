@@ -1,0 +1,152 @@
+/**
+ * The whole platform on one machine: database (PostgreSQL or embedded PGlite) behind the WebSocket
+ * bridge, the edge Worker in workerd (wrangler dev), one agent and one proxy as child processes.
+ * `npm start` and the end-to-end tests both run exactly this.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { hashToken } from '../protocol/index.js';
+import { createPool, type DbOptions } from '../sql/connect.js';
+import { createAdminToken, createJoinToken } from './bootstrap.js';
+import { openDatabase, type DatabaseChoice, type LocalDatabase } from './database.js';
+import { freePort } from './ports.js';
+import { startChild, waitFor, type Child } from './processes.js';
+import { ROOT } from './root.js';
+import { loadOrCreateSecrets } from './secrets.js';
+import { startWorker } from './worker.js';
+
+export interface StackOptions {
+  /** State directory: secrets, credentials, wrangler's R2 data, the agent's files (and PGlite's). */
+  dir: string;
+  db: DatabaseChoice;
+  ports?: { edge?: number; proxy?: number; agent?: number };
+  appsDomain?: string;
+  heartbeatIntervalMs?: number;
+  /** Print each part's output with a prefix. */
+  echo?: boolean;
+  /** Report progress ("starting the edge…"). */
+  progress?: (message: string) => void;
+}
+
+export interface Stack {
+  apiUrl: string;
+  proxyUrl: string;
+  appsDomain: string;
+  adminToken: string;
+  db: LocalDatabase;
+  agent: Child;
+  proxy: Child;
+  worker: Child;
+  stop(): Promise<void>;
+}
+
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const say = opts.progress ?? (() => undefined);
+  const appsDomain = opts.appsDomain ?? 'zectre.localhost';
+  await mkdir(opts.dir, { recursive: true, mode: 0o700 });
+  const started: { stop(): Promise<void> }[] = [];
+  const stopAll = async () => {
+    for (const part of started.reverse()) await part.stop().catch(() => undefined);
+  };
+  try {
+    say(opts.db.kind === 'pglite' ? 'starting embedded PGlite…' : 'connecting to PostgreSQL…');
+    const db = await openDatabase(opts.db);
+    started.push({ stop: () => db.close() });
+    say(`database: ${db.description} (migrated)`);
+    const credentials = await ensureCredentials(db.options, join(opts.dir, 'credentials.json'));
+
+    const ports = {
+      edge: opts.ports?.edge ?? (await freePort()),
+      proxy: opts.ports?.proxy ?? (await freePort()),
+      agent: opts.ports?.agent ?? (await freePort()),
+    };
+    say('starting the edge Worker in workerd (wrangler dev)…');
+    const secrets = await loadOrCreateSecrets(join(opts.dir, 'secrets.json'));
+    const worker = await startWorker({
+      port: ports.edge,
+      stateDir: opts.dir,
+      echo: opts.echo,
+      vars: {
+        ...secrets,
+        DATABASE_URL: db.options.databaseUrl,
+        DB_WS_PROXY: db.options.wsProxy!,
+        APPS_DOMAIN: appsDomain,
+        APPS_PUBLIC_PORT: String(ports.proxy),
+        HEARTBEAT_INTERVAL_MS: String(opts.heartbeatIntervalMs ?? 2000),
+      },
+    });
+    started.push(worker);
+
+    const node = [process.execPath, '--import', 'tsx'];
+    const dbEnv = { DATABASE_URL: db.options.databaseUrl, ZECTRE_DB_WS_PROXY: db.options.wsProxy };
+    say('starting the proxy and the agent…');
+    const proxy = startChild('proxy', node[0]!, [...node.slice(1), 'node-proxy/main.ts'], {
+      echo: opts.echo,
+      cwd: ROOT,
+      env: { ...process.env, ...dbEnv, ZECTRE_APPS_DOMAIN: appsDomain, ZECTRE_PROXY_PORT: String(ports.proxy) },
+    });
+    started.push(proxy);
+    const agent = startChild('agent', node[0]!, [...node.slice(1), 'node-agent/main.ts'], {
+      echo: opts.echo,
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        ZECTRE_API_URL: worker.url,
+        ZECTRE_JOIN_TOKEN: credentials.joinToken,
+        ZECTRE_AGENT_STATE_DIR: join(opts.dir, 'agent'),
+        ZECTRE_AGENT_NAME: 'local',
+        ZECTRE_AGENT_PORT: String(ports.agent),
+        ZECTRE_AGENT_STOP_TASKS_ON_EXIT: '1',
+      },
+    });
+    started.push(agent);
+    await waitFor('the proxy', async () => /proxy ready/.test(proxy.output()), 30_000, proxy);
+    await waitFor('the agent to register', async () => /agent ready/.test(agent.output()), 30_000, agent);
+
+    return {
+      apiUrl: worker.url,
+      proxyUrl: `http://127.0.0.1:${ports.proxy}`,
+      appsDomain,
+      adminToken: credentials.adminToken,
+      db,
+      agent,
+      proxy,
+      worker,
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+interface Credentials {
+  adminToken: string;
+  joinToken: string;
+}
+
+/** Reuses the tokens of an earlier run when the database still knows them; otherwise makes new ones. */
+async function ensureCredentials(db: DbOptions, path: string): Promise<Credentials> {
+  if (existsSync(path)) {
+    const saved = JSON.parse(await readFile(path, 'utf8')) as Credentials;
+    if (await tokensKnown(db, saved)) return saved;
+  }
+  const credentials = { adminToken: await createAdminToken(db), joinToken: await createJoinToken(db) };
+  await writeFile(path, JSON.stringify(credentials, null, 2), { mode: 0o600 });
+  return credentials;
+}
+
+async function tokensKnown(db: DbOptions, c: Credentials): Promise<boolean> {
+  const pool = createPool(db, 1);
+  try {
+    const { rows } = await pool.query(
+      `SELECT (SELECT count(*) FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL)
+            + (SELECT count(*) FROM join_tokens WHERE token_hash = $2 AND revoked_at IS NULL) AS n`,
+      [await hashToken(c.adminToken), await hashToken(c.joinToken)],
+    );
+    return Number(rows[0].n) === 2;
+  } finally {
+    await pool.end();
+  }
+}

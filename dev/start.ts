@@ -1,0 +1,78 @@
+/**
+ * `npm start`: the whole platform on this machine, then examples/hello deployed through it.
+ * DATABASE_URL selects a PostgreSQL; without it an embedded PGlite keeps its data in .zectre/.
+ * Ctrl-C stops every process this started.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { configPath, writeConfig } from '../cli/config.js';
+import { ROOT } from './root.js';
+import { startStack, type Stack } from './stack.js';
+
+const PORTS = { edge: Number(process.env.ZECTRE_EDGE_PORT ?? 8787), proxy: Number(process.env.ZECTRE_PROXY_PORT ?? 8080), agent: Number(process.env.ZECTRE_AGENT_PORT ?? 7070) };
+const dir = join(ROOT, '.zectre');
+const t0 = Date.now();
+const say = (m: string) => console.log(`[zectre ${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`);
+
+let stack: Stack | undefined;
+let stopping = false;
+async function shutdown(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    say('stopping…');
+    await stack?.stop();
+    say('stopped; nothing left running');
+  }
+  process.exit(code);
+}
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+
+try {
+  stack = await startStack({
+    dir,
+    db: process.env.DATABASE_URL ? { kind: 'postgres', url: process.env.DATABASE_URL } : { kind: 'pglite', dataDir: join(dir, 'pglite') },
+    ports: PORTS,
+    echo: process.env.ZECTRE_VERBOSE === '1',
+    progress: say,
+  });
+  const cliConfig = configPath();
+  await writeConfig(cliConfig, { apiUrl: stack.apiUrl, token: stack.adminToken });
+  say(`API at ${stack.apiUrl}; the zectre CLI is logged in as admin (${cliConfig})`);
+
+  say('deploying examples/hello…');
+  await cli(['projects', 'create', 'hello'], true);
+  if ((await cli(['deploy', join(ROOT, 'examples/hello'), '--project', 'hello'])) !== 0) {
+    say('the sample deployment failed (see above); the platform keeps running');
+  } else {
+    const host = `hello.${stack.appsDomain}`;
+    console.log(`
+  Zectre is running. The sample app answers at:
+    curl -H 'Host: ${host}' ${stack.proxyUrl}/
+    http://${host}:${PORTS.proxy}/   (*.localhost resolves to this machine in browsers and curl)
+
+  Try:  npx zectre status hello    npx zectre logs hello -f    npx zectre deploy examples/hello --project hello
+  Ctrl-C stops everything.
+`);
+  }
+} catch (err) {
+  console.error(`npm start failed: ${(err as Error).message}`);
+  await shutdown(1);
+}
+
+/** Runs the real CLI binary, as a user would; output goes straight to this terminal. */
+function cli(args: string[], quietIfExists = false): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(ROOT, 'cli/bin/zectre.js'), ...args], {
+      stdio: quietIfExists ? ['ignore', 'pipe', 'pipe'] : 'inherit',
+    });
+    let output = '';
+    child.stdout?.on('data', (d) => (output += d));
+    child.stderr?.on('data', (d) => (output += d));
+    child.on('exit', (code) => {
+      // `projects create` on a second start finds the project already there: not worth a line.
+      if (quietIfExists && code !== 0 && !/already exists/.test(output)) process.stdout.write(output);
+      resolve(code ?? 1);
+    });
+  });
+}
