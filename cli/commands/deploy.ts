@@ -11,7 +11,7 @@ import { examples, formatBytes, printJson, shortDigest } from '../output.js';
 import { packDir } from '../pack.js';
 import { detectStartCommand } from '../start-command.js';
 
-const POLL_MS = 500;
+const POLL_MS = 250;
 /** Grace after the deployment's own deadline, for the server to notice and mark it failed. */
 const DEADLINE_GRACE_MS = 30_000;
 
