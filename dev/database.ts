@@ -11,6 +11,9 @@ export interface LocalDatabase {
   options: DbOptions;
   /** Human description for logs ("PostgreSQL at …", "embedded PGlite in …"). */
   description: string;
+  /** Stops the bridge, so the database is unreachable for everyone (outage tests), and starts it again on the same port. */
+  pauseBridge(): Promise<void>;
+  resumeBridge(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -25,18 +28,23 @@ export async function openDatabase(choice: DatabaseChoice): Promise<LocalDatabas
     url = choice.url;
   }
   const target = new URL(url);
+  const tcp = { host: target.hostname, port: Number(target.port || 5432) };
   let bridge: Bridge | undefined;
   try {
-    bridge = await startBridge({ host: target.hostname, port: Number(target.port || 5432) });
+    bridge = await startBridge(tcp);
     const options: DbOptions = { databaseUrl: url, wsProxy: `127.0.0.1:${bridge.port}/v2` };
     const throwaway = choice.kind === 'postgres' && choice.throwaway;
     if (throwaway) await createDatabase(options);
     await migrate(options);
-    const b = bridge;
+    let b = bridge;
     return {
       kind: choice.kind,
       options,
       description: choice.kind === 'pglite' ? `embedded PGlite in ${choice.dataDir}` : `PostgreSQL at ${target.host}${target.pathname}`,
+      pauseBridge: () => b.close(),
+      async resumeBridge() {
+        b = await startBridge(tcp, b.port);
+      },
       async close() {
         if (throwaway) await dropDatabase(options).catch(() => undefined);
         await b.close();

@@ -1,0 +1,144 @@
+/** Wires the agent together: identity, push server, heartbeat loop, tasks and log shipping. */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RegisterRequest, RegisterResponse } from '../protocol/index.js';
+import { ArtifactCache } from './artifact-cache.js';
+import { Backoff } from './backoff.js';
+import { HeartbeatLoop } from './heartbeat-loop.js';
+import { HttpError } from './http-json.js';
+import { deleteIdentity, loadIdentity, register, saveIdentity, type Identity } from './identity.js';
+import { LogShipper } from './log-shipper.js';
+import { startPushServer } from './push-server.js';
+import { verifyPushToken } from './push-token.js';
+import { TaskSet } from './task-set.js';
+
+export interface AgentConfig {
+  apiUrl: string;
+  joinToken: string;
+  stateDir: string;
+  name: string;
+  address: string;
+  listenHost: string;
+  /** 0 = ephemeral */
+  listenPort: number;
+  /** false = register without pushUrl, poll only */
+  push: boolean;
+  capacity: { cpuMillis: number; memoryMb: number };
+  portRange: [number, number];
+  stopTasksOnExit: boolean;
+  log?: (msg: string) => void;
+}
+
+export interface RunningAgent {
+  nodeId: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+const LOG_FLUSH_ON_STOP_MS = 2_000;
+
+export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
+  const log = config.log ?? ((msg: string) => console.error(`[agent] ${msg}`));
+  const apiUrl = config.apiUrl.replace(/\/+$/, '');
+  await mkdir(config.stateDir, { recursive: true });
+
+  let identity: Identity | undefined = await loadIdentity(config.stateDir);
+  const credential = () => identity?.credential ?? '';
+  const logs = new LogShipper(apiUrl, credential, log);
+  let heartbeat: HeartbeatLoop | undefined;
+  const tasks = new TaskSet(
+    {
+      stateDir: config.stateDir,
+      artifacts: new ArtifactCache(join(config.stateDir, 'artifacts'), apiUrl, credential),
+      appendLog: (taskId, stream, line) => logs.append(taskId, stream, line),
+      onChange: () => heartbeat?.poke(),
+    },
+    (taskId) => logs.close(taskId),
+    log,
+  );
+  const server = await startPushServer(config.listenHost, config.listenPort, async (token) =>
+    tasks.apply(await verifyPushToken(token, identity)),
+  );
+
+  const registerRequest = buildRegisterRequest(config, server.port);
+  const registerNode = async (): Promise<RegisterResponse> => {
+    const res = await register(apiUrl, config.joinToken, registerRequest);
+    identity = { nodeId: res.nodeId, credential: res.credential, issuer: res.issuer, audience: res.audience, jwks: res.jwks };
+    await saveIdentity(config.stateDir, identity);
+    tasks.resetGeneration();
+    log(`registered as node ${res.nodeId}`);
+    return res;
+  };
+
+  let intervalMs: number | undefined;
+  if (identity) {
+    log(`reusing identity of node ${identity.nodeId} from ${config.stateDir}`);
+  } else {
+    try {
+      intervalMs = (await registerWithRetry(registerNode, apiUrl, log)).heartbeatIntervalMs;
+    } catch (err) {
+      server.close();
+      throw err;
+    }
+  }
+
+  heartbeat = new HeartbeatLoop({
+    apiUrl,
+    identity: () => identity!,
+    // The old identity stays in memory until a new one replaces it, so a failed attempt is simply retried.
+    reRegister: async () => {
+      await deleteIdentity(config.stateDir);
+      await registerNode();
+    },
+    report: () => ({ appliedGeneration: tasks.appliedGeneration, tasks: tasks.observed() }),
+    apply: (desired) => void tasks.apply(desired),
+    log,
+  });
+  heartbeat.start(intervalMs);
+  logs.start();
+
+  let stopped: Promise<void> | undefined;
+  const shutdown = async () => {
+    server.close(); // first, so no push starts a task during shutdown
+    await heartbeat.stop();
+    if (config.stopTasksOnExit) await tasks.stopAll();
+    else await tasks.release();
+    await logs.stop(LOG_FLUSH_ON_STOP_MS);
+  };
+  return {
+    nodeId: identity!.nodeId,
+    port: server.port,
+    stop: () => (stopped ??= shutdown()),
+  };
+}
+
+function buildRegisterRequest(config: AgentConfig, port: number): RegisterRequest {
+  // A wildcard listen address is not reachable as such; the node's address is.
+  const pushHost = ['0.0.0.0', '::'].includes(config.listenHost) ? config.address : config.listenHost;
+  return {
+    name: config.name,
+    address: config.address,
+    ...(config.push ? { pushUrl: `http://${pushHost}:${port}/v1/desired-state` } : {}),
+    labels: {},
+    capacity: config.capacity,
+    portRange: config.portRange,
+  };
+}
+
+/** A down control plane is waited out; a refused join token is not (retrying would not change the answer). */
+async function registerWithRetry<T>(attempt: () => Promise<T>, apiUrl: string, log: (msg: string) => void): Promise<T> {
+  const backoff = new Backoff(500, 30_000, true);
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (err instanceof HttpError && err.status >= 400 && err.status < 500 && err.status !== 408 && err.status !== 429) {
+        throw new Error(`registration at ${apiUrl} refused: ${err.message}`);
+      }
+      const delay = backoff.next();
+      log(`registration at ${apiUrl} failed: ${(err as Error).message}; retrying in ${Math.round(delay)} ms`);
+      await sleep(delay);
+    }
+  }
+}

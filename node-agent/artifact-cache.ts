@@ -1,0 +1,105 @@
+/** Content-addressed artifact downloads: stateDir/artifacts/<hex>.tar.gz, verified against the digest. */
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { access, mkdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fetchErrorMessage } from './http-json.js';
+
+const DIGEST = /^sha256:([0-9a-f]{64})$/;
+const DOWNLOAD_TIMEOUT_MS = 5 * 60_000;
+
+/** `permanent` failures (bad digest, 4xx) won't fix themselves by retrying; network errors and 5xx might. */
+export class ArtifactError extends Error {
+  override name = 'ArtifactError';
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+  ) {
+    super(message);
+  }
+}
+
+export class ArtifactCache {
+  /** One download per digest even when several tasks ask at once. */
+  private readonly inFlight = new Map<string, Promise<string>>();
+
+  constructor(
+    private readonly dir: string,
+    /** Relative artifact URLs are resolved against the control plane URL. */
+    private readonly baseUrl: string,
+    private readonly credential: () => string,
+  ) {}
+
+  /** Path of the verified tar.gz for `digest`, downloading it from `url` unless already cached. */
+  async get(digest: string, url: string): Promise<string> {
+    const hex = DIGEST.exec(digest)?.[1];
+    if (!hex) throw new ArtifactError(`artifact digest "${digest}" is not sha256:<64 hex>`, true);
+    const path = join(this.dir, `${hex}.tar.gz`);
+    if (await exists(path)) return path;
+    let pending = this.inFlight.get(hex);
+    if (!pending) {
+      pending = this.download(hex, url, path).finally(() => this.inFlight.delete(hex));
+      this.inFlight.set(hex, pending);
+    }
+    return pending;
+  }
+
+  private async download(hex: string, relativeUrl: string, path: string): Promise<string> {
+    await mkdir(this.dir, { recursive: true });
+    let res: Response;
+    let url: string;
+    try {
+      url = new URL(relativeUrl, this.baseUrl).href;
+    } catch {
+      throw new ArtifactError(`artifact sha256:${short(hex)} has an unusable URL "${relativeUrl}"`, true);
+    }
+    try {
+      res = await fetch(url, {
+        headers: { authorization: `Bearer ${this.credential()}` },
+        signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS),
+      });
+    } catch (err) {
+      throw new ArtifactError(`artifact sha256:${short(hex)} fetch from ${url} failed: ${fetchErrorMessage(err)}`, false);
+    }
+    if (!res.ok || !res.body) {
+      await res.body?.cancel();
+      const permanent = res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429;
+      throw new ArtifactError(`artifact sha256:${short(hex)} fetch from ${url} answered ${res.status}`, permanent);
+    }
+    // Stream to a temp name and rename only after the digest matches, so the cache never holds a bad blob.
+    const tmp = `${path}.partial-${randomBytes(4).toString('hex')}`;
+    const hash = createHash('sha256');
+    const hasher = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    try {
+      await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), hasher, createWriteStream(tmp));
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw new ArtifactError(`artifact sha256:${short(hex)} download from ${url} broke off: ${(err as Error).message}`, false);
+    }
+    const got = hash.digest('hex');
+    if (got !== hex) {
+      await rm(tmp, { force: true });
+      throw new ArtifactError(`artifact sha256:${short(hex)} digest mismatch: got sha256:${short(got)} from ${url}`, true);
+    }
+    await rename(tmp, path);
+    return path;
+  }
+}
+
+const short = (hex: string) => `${hex.slice(0, 12)}…`;
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

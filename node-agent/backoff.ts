@@ -1,0 +1,22 @@
+/** Capped exponential backoff. Jitter spreads reconnecting agents so they don't hit the control plane in lockstep. */
+export class Backoff {
+  private attempt = 0;
+
+  constructor(
+    private readonly baseMs: number,
+    private readonly capMs: number,
+    private readonly jitter: boolean,
+  ) {}
+
+  /** Delay before the next try; each call doubles it up to the cap. */
+  next(): number {
+    const delay = Math.min(this.capMs, this.baseMs * 2 ** this.attempt);
+    this.attempt = Math.min(this.attempt + 1, 30);
+    // "Equal jitter": keep at least half the delay so retries still back off.
+    return this.jitter ? delay / 2 + Math.random() * (delay / 2) : delay;
+  }
+
+  reset(): void {
+    this.attempt = 0;
+  }
+}

@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, afterEach, before, test } from 'node:test';
+import { TaskSpec, type LogStream } from '../protocol/index.js';
+import { ArtifactCache } from './artifact-cache.js';
+import { groupMembers } from './process-group.js';
+import { Task } from './task.js';
+import { blobServer, freePort, makeArtifact, sha256, tempDir, waitFor } from './test-support.js';
+
+const SERVER = `
+import http from 'node:http';
+http.createServer((req, res) => res.end(JSON.stringify({ greeting: process.env.GREETING, leak: process.env.ZECTRE_TEST_LEAK ?? null })))
+  .listen(Number(process.env.PORT), '127.0.0.1', () => console.log('listening on ' + process.env.PORT));
+`;
+/** Ignores SIGTERM, so only the group SIGKILL after killTimeoutMs can end it. */
+const STUBBORN_CHILD = `
+import { writeFileSync } from 'node:fs';
+process.on('SIGTERM', () => console.log('child ignoring SIGTERM'));
+writeFileSync('child.pid', String(process.pid));
+setInterval(() => {}, 1000);
+`;
+
+let dir: Awaited<ReturnType<typeof tempDir>>;
+let blobs: Awaited<ReturnType<typeof blobServer>>;
+let artifactDigest: string;
+const started: Task[] = [];
+const logs: { taskId: string; stream: LogStream; line: string }[] = [];
+
+before(async () => {
+  dir = await tempDir('task');
+  blobs = await blobServer();
+  const artifact = await makeArtifact({ 'server.mjs': SERVER, 'child.mjs': STUBBORN_CHILD });
+  artifactDigest = sha256(artifact);
+  blobs.put('/app', artifact);
+  process.env.ZECTRE_TEST_LEAK = 'agent-only';
+});
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((t) => t.stop(true)));
+});
+after(async () => {
+  delete process.env.ZECTRE_TEST_LEAK;
+  await blobs.close();
+  await dir.remove();
+});
+
+async function startTask(id: string, command: string, overrides: Partial<{ digest: string; killTimeoutMs: number }> = {}) {
+  const port = await freePort();
+  const spec = TaskSpec.parse({
+    id,
+    deploymentId: 'd1',
+    project: 'demo',
+    artifact: { digest: overrides.digest ?? artifactDigest, url: blobs.url('/app') },
+    command,
+    env: { GREETING: 'hello' },
+    port,
+    healthCheck: { path: '/', intervalMs: 500, timeoutMs: 500 },
+    resources: {},
+    killTimeoutMs: overrides.killTimeoutMs ?? 500,
+  });
+  const task = new Task(spec, {
+    stateDir: dir.path,
+    artifacts: new ArtifactCache(join(dir.path, 'artifacts'), blobs.url('/'), () => 'node-secret'),
+    appendLog: (taskId, stream, line) => logs.push({ taskId, stream, line }),
+    onChange: () => undefined,
+  });
+  started.push(task);
+  task.start();
+  return { task, port };
+}
+
+const linesOf = (taskId: string, stream: LogStream) => logs.filter((l) => l.taskId === taskId && l.stream === stream).map((l) => l.line);
+
+/** Alive and not a zombie (a zombie runs nothing and holds no port). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+test('a task runs a Node HTTP server and becomes healthy, with only the spec env plus PATH/HOME/LANG', { timeout: 15_000 }, async () => {
+  const { task, port } = await startTask('thealthy', 'node server.mjs');
+  const observed = await waitFor('healthy', () => (task.snapshot().state === 'healthy' ? task.snapshot() : undefined));
+  assert.equal(typeof observed.pid, 'number');
+  assert.equal(observed.restarts, 0);
+  const body = await (await fetch(`http://127.0.0.1:${port}/`)).json();
+  assert.deepEqual(body, { greeting: 'hello', leak: null });
+  await waitFor('stdout line', () => linesOf('thealthy', 'stdout').includes(`listening on ${port}`));
+  assert.ok(linesOf('thealthy', 'system').includes(`started pid ${observed.pid}`));
+});
+
+test('stop kills the whole process group, including a child that ignores SIGTERM', { timeout: 15_000 }, async () => {
+  const { task } = await startTask('tgroup', 'node child.mjs & node server.mjs');
+  await waitFor('healthy', () => task.snapshot().state === 'healthy');
+  const pidFile = join(task.dir, 'app', 'child.pid');
+  const childPid = Number(await waitFor('child pid file', async () => existsSync(pidFile) && readFile(pidFile, 'utf8')));
+  const leader = task.snapshot().pid!;
+  assert.ok(running(childPid), 'child runs before stop');
+  const t0 = Date.now();
+  await task.stop(true);
+  assert.ok(Date.now() - t0 >= 450, 'waited killTimeoutMs before SIGKILL');
+  assert.equal(running(childPid), false, `child ${childPid} survived stop`);
+  assert.deepEqual(groupMembers(leader), []);
+  assert.equal(existsSync(task.dir), false, 'task files removed');
+});
+
+test('a crashed task is restarted with backoff and its restart count rises', { timeout: 15_000 }, async () => {
+  const { task } = await startTask('tcrash', `node -e "console.error('boom'); process.exit(3)"`);
+  await waitFor('exit after two restarts', () => task.snapshot().restarts >= 2 && task.snapshot().state === 'exited', 10_000);
+  const observed = task.snapshot();
+  assert.equal(observed.exitCode, 3);
+  assert.ok(linesOf('tcrash', 'system').includes('exited with code 3'));
+  assert.ok(linesOf('tcrash', 'stderr').filter((l) => l === 'boom').length >= 2);
+});
+
+test('an artifact whose digest does not match fails the task with a clear message', { timeout: 10_000 }, async () => {
+  const wrong = sha256(Buffer.from('another artifact'));
+  const { task } = await startTask('tdigest', 'node server.mjs', { digest: wrong });
+  const observed = await waitFor('failed', () => (task.snapshot().state === 'failed' ? task.snapshot() : undefined));
+  assert.match(observed.message ?? '', new RegExp(`artifact ${wrong.slice(0, 19)}… digest mismatch: got ${artifactDigest.slice(0, 19)}…`));
+  assert.equal(existsSync(join(task.dir, 'app')), false, 'nothing unpacked');
+});

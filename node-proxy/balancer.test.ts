@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Balancer } from './balancer.js';
+import { buildRouteTable } from './route-table.js';
+
+const backend = (deployment_id: string, port: number) => ({
+  slug: 'shop',
+  live_deployment_id: 'd1',
+  deployment_id,
+  address: '10.0.0.1',
+  port,
+});
+const table = buildRouteTable({
+  epoch: 1,
+  appsDomain: 'apps.test',
+  tasks: [backend('d1', 5001), backend('d1', 5002), backend('d2', 6001)],
+  projects: [{ slug: 'shop', live_deployment_id: 'd1' }],
+  deployments: [{ id: 'd2', slug: 'shop' }],
+  customRoutes: [],
+});
+
+test('round robin over the backends', () => {
+  const target = table.lookup('shop.apps.test', '/')!;
+  const balancer = new Balancer();
+  assert.deepEqual([1, 2, 3, 4].map(() => balancer.pick(target)!.port), [5001, 5002, 5001, 5002]);
+});
+
+test('a failed backend is skipped while penalised, and used again once it answers', () => {
+  const target = table.lookup('shop.apps.test', '/')!;
+  const balancer = new Balancer(60_000);
+  const first = target.backends[0]!;
+  balancer.markFailed(first);
+  assert.deepEqual([1, 2, 3].map(() => balancer.pick(target)!.port), [5002, 5002, 5002]);
+  balancer.markOk(first);
+  assert.deepEqual(new Set([1, 2].map(() => balancer.pick(target)!.port)), new Set([5001, 5002]));
+});
+
+test('when every backend is penalised one is still tried', () => {
+  const target = table.lookup('shop.apps.test', '/')!;
+  const balancer = new Balancer(60_000);
+  for (const b of target.backends) balancer.markFailed(b);
+  assert.ok(balancer.pick(target));
+});
+
+test('a retry names another backend, or none when there is no other', () => {
+  const target = table.lookup('shop.apps.test', '/')!;
+  const balancer = new Balancer();
+  assert.equal(balancer.pick(target, target.backends[0])?.port, 5002);
+  const single = table.lookup('d2--shop.apps.test', '/')!;
+  assert.equal(balancer.pick(single, single.backends[0]), undefined);
+});

@@ -1,0 +1,170 @@
+/**
+ * One proxied request: route by Host, pick a backend, forward with undici, answer the client.
+ * Written against the small Inbound/Outbound interfaces so the HTTP server library stays in server.ts.
+ */
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { errorBody } from '../protocol/index.js';
+import type { Balancer } from './balancer.js';
+import { downstreamResponseHeaders, plainAddress, upstreamRequestHeaders } from './headers.js';
+import { normalizeHost, type Backend, type RouteTable, type Target } from './route-table.js';
+import type { Upstreams } from './upstreams.js';
+
+export const HEALTH_PATH = '/__zectre/health';
+/** Bodies up to this size are buffered and sent in one write (and make request retries possible). */
+export const SMALL_BODY = 64 * 1024;
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+/** Failures where the backend never got the request (or lost it on a stale keep-alive socket). */
+const CONNECT_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+]);
+const TIMEOUT_ERRORS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+export type HeaderList = [string, string | string[]][];
+
+export interface Inbound {
+  method: string;
+  /** Path and query, as received. */
+  url: string;
+  path: string;
+  /** Lower-case names. */
+  headers: Record<string, string>;
+  remoteAddress: string;
+  readBody(): Promise<Buffer>;
+  streamBody(): Readable;
+  onAbort(handler: () => void): void;
+}
+
+export interface Outbound {
+  /** Ends the response in one write; `declaredLength` is what HEAD/304 answers report. */
+  send(status: number, headers: HeaderList, body?: Buffer, declaredLength?: number): void;
+  /** Streams a body; resolves when done. `length` keeps Content-Length instead of chunked encoding. */
+  stream(status: number, headers: HeaderList, body: Readable, length?: number): Promise<void>;
+}
+
+export interface ForwarderDeps {
+  routes: () => RouteTable;
+  balancer: Balancer;
+  upstreams: Upstreams;
+  log: (m: string) => void;
+}
+
+export async function forward(deps: ForwarderDeps, req: Inbound, res: Outbound): Promise<void> {
+  if (req.path === HEALTH_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
+    return sendJson(res, 200, { ok: true, epoch: deps.routes().epoch });
+  }
+  const hostHeader = req.headers.host ?? '';
+  const target = deps.routes().lookup(hostHeader, req.url);
+  if (!target) {
+    return sendJson(res, 404, errorBody('unknown_host', `no app is served at ${normalizeHost(hostHeader)}`));
+  }
+  if (target.backends.length === 0) return noHealthyBackend(res);
+
+  const abort = new AbortController();
+  req.onAbort(() => abort.abort());
+  const headers = upstreamRequestHeaders(req.headers, {
+    host: hostHeader,
+    remoteAddress: plainAddress(req.remoteAddress),
+    proto: 'http',
+  });
+  // undici refuses Expect; uWS has already answered any 100-continue itself.
+  delete headers.expect;
+
+  let body: Buffer | Readable | undefined;
+  let retryable = IDEMPOTENT.has(req.method);
+  const length = Number(req.headers['content-length'] ?? 0);
+  if (length > 0 && length <= SMALL_BODY) {
+    body = await req.readBody();
+  } else if (length > 0 || req.headers['transfer-encoding']) {
+    // A streamed body can be sent once only.
+    body = req.streamBody();
+    retryable = false;
+  }
+
+  let upstream: Dispatcher.ResponseData | undefined;
+  let backend = deps.balancer.pick(target);
+  for (let attempt = 0; backend && !upstream; attempt++) {
+    try {
+      upstream = await deps.upstreams.get(backend).request({
+        path: req.url,
+        method: req.method as Dispatcher.HttpMethod,
+        headers,
+        body,
+        signal: abort.signal,
+      });
+      deps.balancer.markOk(backend);
+    } catch (err) {
+      if (abort.signal.aborted) return;
+      const code = errorCode(err);
+      const next = nextBackend(deps, target, backend, code, retryable && attempt === 0);
+      if (!next) return upstreamFailed(deps, res, backend, code, err);
+      backend = next;
+    }
+  }
+  if (upstream) await respond(deps, req, res, upstream);
+}
+
+/** After a connect failure: penalise the backend and, when allowed, name another one to retry on. */
+function nextBackend(
+  deps: ForwarderDeps,
+  target: Target,
+  failed: Backend,
+  code: string,
+  mayRetry: boolean,
+): Backend | undefined {
+  if (!CONNECT_ERRORS.has(code)) return undefined;
+  deps.balancer.markFailed(failed);
+  return mayRetry ? deps.balancer.pick(target, failed) : undefined;
+}
+
+async function respond(deps: ForwarderDeps, req: Inbound, res: Outbound, up: Dispatcher.ResponseData): Promise<void> {
+  const headers = downstreamResponseHeaders(up.headers);
+  const rawLength = up.headers['content-length'];
+  const length = typeof rawLength === 'string' ? Number(rawLength) : undefined;
+  const bodiless = req.method === 'HEAD' || up.statusCode === 204 || up.statusCode === 304 || up.statusCode < 200;
+  if (bodiless) {
+    await up.body.dump();
+    return res.send(up.statusCode, headers, undefined, length);
+  }
+  if (length !== undefined && length <= SMALL_BODY) {
+    let buffered: Buffer;
+    try {
+      buffered = Buffer.from(await up.body.arrayBuffer());
+    } catch (err) {
+      // Nothing sent yet, so the client still gets a proper error.
+      return sendJson(res, 502, errorBody('bad_gateway', `upstream failed while sending its response: ${errorCode(err)}`));
+    }
+    return res.send(up.statusCode, headers, buffered);
+  }
+  await res.stream(up.statusCode, headers, up.body, length).catch((err: unknown) => {
+    deps.log(`stream to client failed: ${(err as Error).message}`);
+  });
+}
+
+/** Internal addresses go to the log, not to the public error body. */
+function upstreamFailed(deps: ForwarderDeps, res: Outbound, backend: Backend, code: string, err: unknown): void {
+  deps.log(`upstream ${backend.key} failed: ${code} ${(err as Error).message}`);
+  if (TIMEOUT_ERRORS.has(code)) {
+    return sendJson(res, 504, errorBody('gateway_timeout', 'the app did not answer in time'));
+  }
+  sendJson(res, 502, errorBody('bad_gateway', `the app could not be reached (${code})`));
+}
+
+function noHealthyBackend(res: Outbound): void {
+  sendJson(res, 503, errorBody('no_healthy_backend', 'the app has no healthy instance right now'), [['retry-after', '2']]);
+}
+
+function sendJson(res: Outbound, status: number, body: unknown, extra: HeaderList = []): void {
+  res.send(status, [['content-type', 'application/json; charset=utf-8'], ['cache-control', 'no-store'], ...extra], Buffer.from(JSON.stringify(body)));
+}
+
+function errorCode(err: unknown): string {
+  const e = err as { code?: string; cause?: { code?: string } };
+  return e?.code ?? e?.cause?.code ?? 'UNKNOWN';
+}

@@ -1,0 +1,59 @@
+import { randomUUID } from 'node:crypto';
+
+/** Headers that describe one connection, not the message (RFC 9110 7.6.1); never forwarded either way. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+
+function isHopByHop(name: string, connectionTokens: Set<string>): boolean {
+  return HOP_BY_HOP.has(name) || name.startsWith('proxy-') || connectionTokens.has(name);
+}
+
+/** Names listed in a Connection header are hop-by-hop for this message too. */
+function connectionTokens(value: string | string[] | undefined): Set<string> {
+  if (!value) return new Set();
+  const joined = Array.isArray(value) ? value.join(',') : value;
+  return new Set(joined.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean));
+}
+
+export interface ClientInfo {
+  /** The Host header as the client sent it. */
+  host: string;
+  remoteAddress: string;
+  proto: 'http' | 'https';
+}
+
+/** Request headers for the upstream: hop-by-hop stripped, X-Forwarded-* and X-Request-Id set. */
+export function upstreamRequestHeaders(incoming: Record<string, string>, client: ClientInfo): Record<string, string> {
+  const tokens = connectionTokens(incoming.connection);
+  const out: Record<string, string> = {};
+  for (const name in incoming) {
+    if (!isHopByHop(name, tokens)) out[name] = incoming[name]!;
+  }
+  const priorFor = incoming['x-forwarded-for'];
+  out['x-forwarded-for'] = priorFor ? `${priorFor}, ${client.remoteAddress}` : client.remoteAddress;
+  out['x-forwarded-proto'] = client.proto;
+  out['x-forwarded-host'] = client.host;
+  out['x-request-id'] = incoming['x-request-id'] || randomUUID();
+  return out;
+}
+
+/**
+ * Response headers for the client: hop-by-hop stripped, and content-length dropped because the
+ * server layer states the length of what it actually sends.
+ */
+export function downstreamResponseHeaders(
+  upstream: Record<string, string | string[] | undefined>,
+): [string, string | string[]][] {
+  const tokens = connectionTokens(upstream.connection);
+  const out: [string, string | string[]][] = [];
+  for (const name in upstream) {
+    const value = upstream[name];
+    if (value === undefined || name === 'content-length' || isHopByHop(name, tokens)) continue;
+    out.push([name, value]);
+  }
+  return out;
+}
+
+/** uWS reports IPv4 clients as IPv4-mapped IPv6; X-Forwarded-For should carry the plain address. */
+export function plainAddress(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}

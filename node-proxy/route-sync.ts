@@ -1,0 +1,189 @@
+/**
+ * Keeps the route table fresh: a full load at start, then reloads on NOTIFY zectre_routes and on
+ * an epoch poll (the fallback where notifications never arrive, e.g. PGlite). The table is only
+ * ever replaced whole, so requests see either the old or the new one. When the database goes
+ * away the last-known table keeps serving and this reconnects by itself.
+ */
+import type { Client, Pool } from '@neondatabase/serverless';
+import { createClient, createPool, type DbOptions } from '../sql/connect.js';
+import { loadRouteTable, readEpoch } from './route-queries.js';
+import type { RouteTable } from './route-table.js';
+
+export const ROUTES_CHANNEL = 'zectre_routes';
+const QUERY_TIMEOUT_MS = 10_000;
+/** Ending a connection that is mid-connect can wait forever on the driver's 'end' event: don't. */
+const CLOSE_TIMEOUT_MS = 2_000;
+const BACKOFF_MIN_MS = 250;
+const BACKOFF_MAX_MS = 10_000;
+
+export interface RouteSyncOptions {
+  db: DbOptions;
+  appsDomain: string;
+  pollIntervalMs: number;
+  log: (m: string) => void;
+  onTable: (table: RouteTable) => void;
+}
+
+export class RouteSync {
+  private readonly pool: Pool;
+  private table!: RouteTable;
+  private reloading: Promise<void> | null = null;
+  private reloadAgain = false;
+  private polling = false;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private listener: Client | null = null;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private backoffMs = BACKOFF_MIN_MS;
+  private dbDown = false;
+  private closed = false;
+
+  constructor(private readonly opts: RouteSyncOptions) {
+    this.pool = createPool(opts.db, 2);
+    // An idle pooled connection that dies emits 'error'; unhandled, that would kill the process.
+    // It is not an outage by itself (servers drop idle connections): the next poll tells.
+    this.pool.on('error', () => {});
+  }
+
+  /** Loads the first table (failing loudly if the database is unreachable), then starts listening and polling. */
+  async start(): Promise<RouteTable> {
+    try {
+      this.setTable(await withTimeout(loadRouteTable(this.pool, this.opts.appsDomain), 'loading routes'));
+    } catch (err) {
+      await withTimeout(this.pool.end(), 'closing the pool', CLOSE_TIMEOUT_MS).catch(() => {});
+      throw new Error(`node-proxy: cannot load routes from the database at startup: ${(err as Error).message}`);
+    }
+    await this.listen(false);
+    this.pollTimer = setInterval(() => void this.poll(), this.opts.pollIntervalMs);
+    this.pollTimer.unref();
+    return this.table;
+  }
+
+  current(): RouteTable {
+    return this.table;
+  }
+
+  /** Coalesces triggers: while a reload runs, any number of new triggers cause exactly one more. */
+  reload(): Promise<void> {
+    if (this.reloading) {
+      this.reloadAgain = true;
+      return this.reloading;
+    }
+    this.reloading = (async () => {
+      do {
+        this.reloadAgain = false;
+        try {
+          this.setTable(await withTimeout(loadRouteTable(this.pool, this.opts.appsDomain), 'loading routes'));
+          this.markUp();
+        } catch (err) {
+          this.markDown(err as Error);
+          return;
+        }
+      } while (this.reloadAgain && !this.closed);
+    })().finally(() => {
+      this.reloading = null;
+    });
+    return this.reloading;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.pollTimer);
+    clearTimeout(this.reconnectTimer);
+    await this.reloading;
+    const listener = this.listener;
+    this.listener = null;
+    await Promise.allSettled(
+      [listener?.end(), this.pool.end()].map((p) => withTimeout(Promise.resolve(p), 'closing connections', CLOSE_TIMEOUT_MS)),
+    );
+  }
+
+  private setTable(table: RouteTable): void {
+    if (this.closed) return;
+    const previous = this.table?.epoch;
+    this.table = table;
+    this.opts.onTable(table);
+    if (previous !== undefined && previous !== table.epoch) {
+      this.opts.log(`routes reloaded: epoch ${previous} -> ${table.epoch}, ${table.hostCount} hosts`);
+    }
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling || this.reloading || this.closed) return;
+    this.polling = true;
+    try {
+      const epoch = await withTimeout(readEpoch(this.pool), 'reading the route epoch');
+      this.markUp();
+      if (epoch !== this.table.epoch) await this.reload();
+    } catch (err) {
+      this.markDown(err as Error);
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** One dedicated connection for LISTEN; on any failure it is dropped and re-made with backoff. */
+  private async listen(catchUp: boolean): Promise<void> {
+    if (this.closed) return;
+    const client = createClient(this.opts.db);
+    this.listener = client;
+    let failed = false;
+    const fail = (err: Error) => {
+      if (failed || this.listener !== client) return;
+      failed = true;
+      this.listener = null;
+      this.markDown(err);
+      client.end().catch(() => {});
+      this.scheduleListen();
+    };
+    client.on('error', fail);
+    client.on('end', () => fail(new Error('LISTEN connection closed')));
+    client.on('notification', (msg) => {
+      if (msg.channel !== ROUTES_CHANNEL) return;
+      // The payload is the new epoch; a stale or duplicate one needs no reload.
+      if (Number(msg.payload) !== this.table.epoch) void this.reload();
+    });
+    try {
+      await withTimeout(client.connect(), 'connecting the LISTEN client');
+      await withTimeout(client.query(`LISTEN ${ROUTES_CHANNEL}`), 'LISTEN');
+      if (this.closed) {
+        // close() ran while we were connecting.
+        client.end().catch(() => {});
+        return;
+      }
+      this.backoffMs = BACKOFF_MIN_MS;
+      // Notifications sent while we were not listening are lost: catch up.
+      if (catchUp) void this.reload();
+    } catch (err) {
+      fail(err as Error);
+    }
+  }
+
+  private scheduleListen(): void {
+    if (this.closed) return;
+    const delay = this.backoffMs * (0.5 + Math.random() / 2);
+    this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
+    this.reconnectTimer = setTimeout(() => void this.listen(true), delay);
+    this.reconnectTimer.unref();
+  }
+
+  /** Logs an outage once, not once per failed poll. */
+  private markDown(err: Error): void {
+    if (this.closed || this.dbDown) return;
+    this.dbDown = true;
+    this.opts.log(`route database unreachable, serving last-known routes (epoch ${this.table?.epoch}): ${err.message}`);
+  }
+
+  private markUp(): void {
+    if (!this.dbDown || this.closed) return;
+    this.dbDown = false;
+    this.opts.log('route database reachable again');
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, what: string, ms = QUERY_TIMEOUT_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out ${what} after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,195 @@
+/**
+ * Test support for the proxy's integration tests: a fresh database (the suite's choice of
+ * PostgreSQL or PGlite, behind the real WebSocket bridge, migrated with the real migrations), row builders for the
+ * tables the proxy reads, and plain node:http backends and client.
+ */
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, request, type IncomingHttpHeaders, type OutgoingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { newId } from '../protocol/index.js';
+import { openDatabase, type LocalDatabase } from '../dev/database.js';
+import { testDatabase } from '../test/support/database.js';
+import { createPool, type DbOptions } from '../sql/connect.js';
+
+export interface TestDb {
+  db: DbOptions;
+  kind: LocalDatabase['kind'];
+  /** Runs statements in one transaction. */
+  tx(statements: [string, unknown[]?][]): Promise<unknown[][]>;
+  /** Stops the bridge (the database becomes unreachable for the proxy) and starts it again on the same port. */
+  stopBridge(): Promise<void>;
+  restartBridge(): Promise<void>;
+  drop(): Promise<void>;
+}
+
+export async function createTestDb(): Promise<TestDb> {
+  const local = await openDatabase(testDatabase('proxy'));
+  const db = local.options;
+  const pool = createPool(db, 2);
+  pool.on('error', () => {});
+  return {
+    db,
+    kind: local.kind,
+    async tx(statements) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const out: unknown[][] = [];
+        for (const [text, params] of statements) out.push((await client.query(text, params)).rows);
+        await client.query('COMMIT');
+        return out;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    stopBridge: () => local.pauseBridge(),
+    restartBridge: () => local.resumeBridge(),
+    async drop() {
+      await pool.end();
+      await local.close();
+    },
+  };
+}
+
+
+/** Inserts a user, a project, an artifact and the given deployments; returns their ids. */
+export async function seedProject(t: TestDb, slug: string, deployments: number): Promise<{ projectId: string; deploymentIds: string[] }> {
+  const userId = newId('u');
+  const projectId = newId('p');
+  const digest = `sha256:${randomBytes(32).toString('hex')}`;
+  const deploymentIds = Array.from({ length: deployments }, () => newId('d'));
+  await t.tx([
+    ['INSERT INTO users (id, name) VALUES ($1, $2)', [userId, `owner-${slug}`]],
+    ['INSERT INTO projects (id, slug, created_by) VALUES ($1, $2, $3)', [projectId, slug, userId]],
+    ['INSERT INTO artifacts (digest, size) VALUES ($1, 1)', [digest]],
+    ...deploymentIds.map(
+      (id): [string, unknown[]] => [
+        `INSERT INTO deployments (id, project_id, artifact_digest, command, env_enc, replicas, health_check, resources, status, deadline_at)
+         VALUES ($1, $2, $3, 'node server.js', '', 1, '{}', '{}', 'pending', now() + interval '1 hour')`,
+        [id, projectId, digest],
+      ],
+    ),
+  ]);
+  return { projectId, deploymentIds };
+}
+
+export async function seedNode(t: TestDb, status: 'ready' | 'down' = 'ready'): Promise<string> {
+  const id = newId('n');
+  await t.tx([
+    [
+      `INSERT INTO nodes (id, name, address, cpu_millis, memory_mb, port_min, port_max, status, credential_hash)
+       VALUES ($1, $1, '127.0.0.1', 1000, 1024, 1024, 65535, $2, $1)`,
+      [id, status],
+    ],
+  ]);
+  return id;
+}
+
+export async function seedTask(t: TestDb, deploymentId: string, nodeId: string, port: number, observed = 'healthy'): Promise<string> {
+  const id = newId('t');
+  await t.tx([
+    [
+      `INSERT INTO tasks (id, deployment_id, node_id, port, desired_state, observed_state) VALUES ($1, $2, $3, $4, 'running', $5)`,
+      [id, deploymentId, nodeId, port, observed],
+    ],
+  ]);
+  return id;
+}
+
+/** Switches the live deployment the way the control plane does: change + epoch bump (+ NOTIFY) in one transaction. */
+export async function setLive(t: TestDb, projectId: string, deploymentId: string, notify: boolean): Promise<number> {
+  const statements: [string, unknown[]?][] = [
+    ['UPDATE projects SET live_deployment_id = $1 WHERE id = $2', [deploymentId, projectId]],
+    ['UPDATE route_epoch SET epoch = epoch + 1 RETURNING epoch'],
+  ];
+  if (notify) statements.push(["SELECT pg_notify('zectre_routes', (SELECT epoch FROM route_epoch)::text)"]);
+  const rows = await t.tx(statements);
+  return Number((rows[1]![0] as { epoch: string }).epoch);
+}
+
+export interface Backend {
+  name: string;
+  port: number;
+  /** Stops listening and cuts open connections: what a crashed app looks like. */
+  kill(): Promise<void>;
+}
+
+/**
+ * A backend app answering JSON `{ backend, method, url, headers, bodyLength }`. `GET /big?n=` answers
+ * n bytes of 'x'; `/hang` never answers; `/hop` sets hop-by-hop response headers.
+ */
+export async function startBackend(name: string): Promise<Backend> {
+  const server: Server = createServer(async (req, res) => {
+    let bodyLength = 0;
+    for await (const chunk of req) bodyLength += (chunk as Buffer).length;
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname === '/hang') return;
+    if (url.pathname === '/big') {
+      const n = Number(url.searchParams.get('n'));
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': n, 'x-backend': name });
+      return res.end(Buffer.alloc(n, 'x'));
+    }
+    if (url.pathname === '/hop') res.setHeader('proxy-authenticate', 'Basic').setHeader('keep-alive', 'timeout=5');
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ backend: name, method: req.method, url: req.url, headers: req.headers, bodyLength }));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    name,
+    port: (server.address() as AddressInfo).port,
+    kill: async () => {
+      if (!server.listening) return;
+      const closed = once(server, 'close');
+      server.close();
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
+
+export interface Answer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  json<T = Record<string, unknown>>(): T;
+}
+
+/** One request to the proxy with the given Host header, on a fresh connection. */
+export function send(
+  port: number,
+  host: string,
+  path = '/',
+  opts: { method?: string; headers?: OutgoingHttpHeaders; body?: Buffer } = {},
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers: { host, ...opts.headers }, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const body = Buffer.concat(chunks);
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body.toString()) });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+/** Polls `check` until it returns true; fails after `timeoutMs`. Waits are bounded, never asserted on. */
+export async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
