@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { hashToken } from '../protocol/index.js';
 import { createPool, type DbOptions } from '../sql/connect.js';
 import { createAdminToken, createJoinToken } from './bootstrap.js';
+import { buildAssets } from './build.js';
 import { openDatabase, type DatabaseChoice, type LocalDatabase } from './database.js';
 import { freePort } from './ports.js';
 import { startChild, waitFor, type Child } from './processes.js';
@@ -61,6 +62,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       proxy: opts.ports?.proxy ?? (await freePort()),
       agent: opts.ports?.agent ?? (await freePort()),
     };
+    say('building static assets…');
+    await buildAssets();
     say('starting the edge Worker in workerd (wrangler dev)…');
     const secrets = await loadOrCreateSecrets(join(opts.dir, 'secrets.json'));
     const worker = await startWorker({

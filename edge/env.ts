@@ -1,7 +1,9 @@
-import type { R2Bucket } from './cf.js';
+import type { Fetcher, R2Bucket } from './cf.js';
 
 export interface Env {
   ARTIFACTS: R2Bucket;
+  /** Static assets (dist/public): the dashboard and the agent bundle. */
+  ASSETS: Fetcher;
   DATABASE_URL: string;
   DB_WS_PROXY?: string;
   ENV_ENCRYPTION_KEY: string;

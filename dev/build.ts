@@ -1,0 +1,19 @@
+/**
+ * Builds what the Worker serves as static assets into dist/public (wrangler.toml [assets]).
+ * Each part adds its own step here; `npm start` and the test stack run this before wrangler dev.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ROOT } from './root.js';
+
+export const ASSETS_DIR = join(ROOT, 'dist/public');
+
+type BuildStep = (outDir: string) => Promise<void>;
+const steps: BuildStep[] = [];
+
+export async function buildAssets(): Promise<void> {
+  await mkdir(ASSETS_DIR, { recursive: true });
+  for (const step of steps) await step(ASSETS_DIR);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await buildAssets();
