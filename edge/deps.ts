@@ -8,11 +8,12 @@ export interface Deps {
   db(): Db;
   /** Work that may finish after the response (pushes to agents). */
   defer(work: Promise<unknown>): void;
-  /** Origin agents and CLIs reach this Worker at. */
+  /** Origin agents reach this Worker at; '' makes registry URLs relative to the agent's API URL. */
   origin: string;
 }
 
-export function createDeps(env: Env, ctx: ExecutionContext, request: Request): { deps: Deps; close(): void } {
+/** `requestOrigin` is the origin the caller used; PUBLIC_URL, when set, wins. */
+export function createDeps(env: Env, ctx: ExecutionContext, requestOrigin: string): { deps: Deps; close(): void } {
   let pool: Db | undefined;
   const background: Promise<unknown>[] = [];
   const deps: Deps = {
@@ -21,7 +22,7 @@ export function createDeps(env: Env, ctx: ExecutionContext, request: Request): {
     defer: (work) => {
       background.push(work.catch((err) => console.error('background work failed:', (err as Error).message)));
     },
-    origin: env.PUBLIC_URL?.replace(/\/$/, '') || new URL(request.url).origin,
+    origin: env.PUBLIC_URL?.replace(/\/$/, '') || requestOrigin,
   };
   return {
     deps,

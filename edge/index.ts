@@ -39,7 +39,7 @@ router
 
 export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
-    const { deps, close } = createDeps(env, ctx, request);
+    const { deps, close } = createDeps(env, ctx, new URL(request.url).origin);
     try {
       return await router.fetch(request, deps);
     } catch (err) {
@@ -51,7 +51,8 @@ export default {
 
   /** Cron backstop: lost nodes, deadlines and re-planning also happen when no agent heartbeats. */
   async scheduled(_event: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
-    const { deps, close } = createDeps(env, ctx, new Request(env.PUBLIC_URL ?? 'http://localhost/'));
+    // No request, so no origin: pushes carry registry URLs relative to each agent's API URL.
+    const { deps, close } = createDeps(env, ctx, '');
     try {
       await reconcile(deps);
     } finally {
