@@ -1,4 +1,4 @@
-import { hashToken } from '../protocol/index.js';
+import { CSRF_HEADER, SESSION_COOKIE, hashToken } from '../protocol/index.js';
 import type { Deps } from './deps.js';
 import { HttpError } from './http.js';
 
@@ -21,6 +21,9 @@ export function bearer(request: Request): string {
 }
 
 export async function requireUser(request: Request, deps: Deps): Promise<User> {
+  // A bearer token always wins; the dashboard's session cookie is the fallback.
+  const session = request.headers.has('authorization') ? null : sessionId(request);
+  if (session) return sessionUser(request, deps, session);
   const token = bearer(request);
   const { rows } = await deps
     .db()
@@ -31,6 +34,31 @@ export async function requireUser(request: Request, deps: Deps): Promise<User> {
     );
   const row = rows[0];
   if (!row) throw new HttpError(401, 'unauthorized', 'invalid or revoked API token');
+  return { id: row.id, name: row.name, isAdmin: row.is_admin, tokenProjectId: row.project_id };
+}
+
+/** The dashboard session id from the cookie, if the request carries one. */
+export function sessionId(request: Request): string | null {
+  const cookies = request.headers.get('cookie') ?? '';
+  const match = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=([A-Za-z0-9_-]+)`).exec(cookies);
+  return match ? match[1]! : null;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** A session acts as the token it was made from: same user, same project scope, ends when the token is revoked. */
+async function sessionUser(request: Request, deps: Deps, id: string): Promise<User> {
+  // Browsers attach cookies by themselves; a custom header proves the request came from our own page.
+  if (!SAFE_METHODS.has(request.method) && !request.headers.get(CSRF_HEADER)) {
+    throw new HttpError(403, 'csrf_header_missing', `cookie-authenticated ${request.method} requests must send the ${CSRF_HEADER} header`);
+  }
+  const { rows } = await deps.db().query(
+    `SELECT u.id, u.name, u.is_admin, t.project_id FROM sessions s JOIN api_tokens t ON t.id = s.token_id
+     JOIN users u ON u.id = t.user_id WHERE s.id_hash = $1 AND s.expires_at > now() AND t.revoked_at IS NULL`,
+    [await hashToken(id)],
+  );
+  const row = rows[0];
+  if (!row) throw new HttpError(401, 'session_expired', 'your session has ended or was signed out; sign in again');
   return { id: row.id, name: row.name, isAdmin: row.is_admin, tokenProjectId: row.project_id };
 }
 

@@ -4,6 +4,7 @@ import { createDeployment, getDeployment, listDeployments } from './api/deployme
 import { listEnv, setEnv, unsetEnv } from './api/env-vars.js';
 import { ingestLogs, readLogs } from './api/logs.js';
 import { createProject, getProject, listProjects } from './api/projects.js';
+import { createSession, deleteSession } from './api/sessions.js';
 import { whoami } from './api/whoami.js';
 import { createDeps, type Deps } from './deps.js';
 import type { ExecutionContext, ScheduledController } from './cf.js';
@@ -17,6 +18,8 @@ const router = Router<IRequest, [Deps]>();
 router
   .get('/healthz', () => json({ ok: true }))
   .get('/api/v1/whoami', whoami)
+  .post('/api/v1/sessions', createSession)
+  .delete('/api/v1/sessions/current', deleteSession)
   .post('/api/v1/projects', createProject)
   .get('/api/v1/projects', listProjects)
   .get('/api/v1/projects/:project', getProject)

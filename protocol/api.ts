@@ -63,6 +63,8 @@ export interface Deployment {
   createdAt: string;
   deadlineAt: string;
   liveAt: string | null;
+  /** Name of the user who deployed it (null if that user was deleted). */
+  createdBy: string | null;
   urls: { app: string; preview: string };
   tasks: TaskView[];
 }

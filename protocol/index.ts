@@ -5,3 +5,5 @@ export * from './scheduler.js';
 export * from './logs.js';
 export * from './api.js';
 export * from './tokens.js';
+export * from './dashboard.js';
+export * from './operate.js';

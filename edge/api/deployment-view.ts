@@ -8,8 +8,8 @@ const iso = (v: unknown) => (v ? new Date(v as string).toISOString() : null);
 export async function loadDeployments(deps: Deps, where: string, params: unknown[], limit = 50): Promise<Deployment[]> {
   const db = deps.db();
   const { rows } = await db.query(
-    `SELECT d.*, p.slug FROM deployments d JOIN projects p ON p.id = d.project_id
-     WHERE ${where} ORDER BY d.created_at DESC, d.id LIMIT ${limit}`,
+    `SELECT d.*, p.slug, u.name AS created_by_name FROM deployments d JOIN projects p ON p.id = d.project_id
+     LEFT JOIN users u ON u.id = d.created_by WHERE ${where} ORDER BY d.created_at DESC, d.id LIMIT ${limit}`,
     params,
   );
   if (!rows.length) return [];
@@ -46,6 +46,7 @@ export async function loadDeployments(deps: Deps, where: string, params: unknown
     createdAt: iso(d.created_at)!,
     deadlineAt: iso(d.deadline_at)!,
     liveAt: iso(d.live_at),
+    createdBy: d.created_by_name ?? null,
     urls: { app: appUrl(deps.env, d.slug), preview: previewUrl(deps.env, d.id, d.slug) },
     tasks: byDeployment.get(d.id) ?? [],
   }));
