@@ -15,15 +15,16 @@ const t0 = Date.now();
 const say = (m: string) => console.log(`[zectre ${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`);
 
 let stack: Stack | undefined;
-let stopping = false;
-async function shutdown(code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
+let stopping: Promise<void> | undefined;
+/** Idempotent: Ctrl-C reaches npm, tsx and this process at once, so a signal can arrive twice. */
+function shutdown(code: number): Promise<void> {
+  stopping ??= (async () => {
     say('stopping…');
     await stack?.stop();
     say('stopped; nothing left running');
-  }
-  process.exit(code);
+    process.exit(code);
+  })();
+  return stopping;
 }
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
