@@ -6,6 +6,14 @@ import { ingestLogs, readLogs } from './api/logs.js';
 import { createProject, getProject, listProjects } from './api/projects.js';
 import { createSession, deleteSession } from './api/sessions.js';
 import { whoami } from './api/whoami.js';
+import { unsetEnvKeys } from './api/env-release.js';
+import { listEvents } from './api/events.js';
+import { createJoinToken } from './api/join-tokens.js';
+import { drainNode, getNode, listNodes } from './api/nodes.js';
+import { deleteProject } from './api/project-delete.js';
+import { rollback } from './api/rollback.js';
+import { scale } from './api/scale.js';
+import { createToken, listTokens, revokeToken } from './api/tokens.js';
 import { createDeps, type Deps } from './deps.js';
 import type { ExecutionContext, ScheduledController } from './cf.js';
 import type { Env } from './env.js';
@@ -31,6 +39,18 @@ router
   .put('/api/v1/projects/:project/env', setEnv)
   .delete('/api/v1/projects/:project/env/:key', unsetEnv)
   .get('/api/v1/projects/:project/logs', readLogs)
+  .delete('/api/v1/projects/:project', deleteProject)
+  .post('/api/v1/projects/:project/rollback', rollback)
+  .post('/api/v1/projects/:project/scale', scale)
+  .post('/api/v1/projects/:project/env/unset', unsetEnvKeys)
+  .get('/api/v1/projects/:project/events', listEvents)
+  .post('/api/v1/tokens', createToken)
+  .get('/api/v1/tokens', listTokens)
+  .delete('/api/v1/tokens/:id', revokeToken)
+  .post('/api/v1/join-tokens', createJoinToken)
+  .get('/api/v1/nodes', listNodes)
+  .get('/api/v1/nodes/:node', getNode)
+  .post('/api/v1/nodes/:node/drain', drainNode)
   .post('/api/v1/tasks/:id/logs', ingestLogs)
   .post('/scheduler/v1/nodes/register', register)
   .post('/scheduler/v1/nodes/:id/heartbeat', heartbeat)

@@ -4,8 +4,9 @@ import { requireProject, requireUser } from '../auth.js';
 import { decrypt, encrypt } from '../crypto.js';
 import type { Deps } from '../deps.js';
 import { HttpError, json, readJson } from '../http.js';
+import { releaseEnvChange } from './env-release.js';
 
-/** Env vars apply to deployments created after the change (each deployment snapshots them). */
+/** Each deployment snapshots the env; a change also starts a new release of the live one (env-release.ts). */
 export async function listEnv(request: IRequest, deps: Deps): Promise<Response> {
   const user = await requireUser(request, deps);
   const reveal = new URL(request.url).searchParams.get('reveal') === 'true';
@@ -38,7 +39,7 @@ export async function setEnv(request: IRequest, deps: Deps): Promise<Response> {
   }
   // The audit trail names keys only; values are secrets.
   await db.query(`INSERT INTO events (actor, project_id, kind, data) VALUES ($1, $2, 'env.set', $3)`, [user.id, project.id, JSON.stringify({ keys })]);
-  return json({ vars });
+  return json({ vars, release: await releaseEnvChange(deps, user, project, { set: body.vars }) });
 }
 
 export async function unsetEnv(request: IRequest, deps: Deps): Promise<Response> {
@@ -48,5 +49,5 @@ export async function unsetEnv(request: IRequest, deps: Deps): Promise<Response>
   const { rowCount } = await deps.db().query('DELETE FROM env_vars WHERE project_id = $1 AND key = $2', [project.id, key]);
   if (!rowCount) throw new HttpError(404, 'env_var_not_found', `project ${project.slug} has no env var ${key}`);
   await deps.db().query(`INSERT INTO events (actor, project_id, kind, data) VALUES ($1, $2, 'env.unset', $3)`, [user.id, project.id, JSON.stringify({ keys: [key] })]);
-  return json({ deleted: key });
+  return json({ deleted: key, release: await releaseEnvChange(deps, user, project, { unset: [key] }) });
 }

@@ -33,7 +33,7 @@ export async function ingestLogs(request: IRequest, deps: Deps): Promise<Respons
 
 const MAX_LIMIT = 1000;
 
-/** GET /api/v1/projects/:project/logs?after=&limit=&deployment=: newest `limit` lines, or lines after a cursor. */
+/** GET /api/v1/projects/:project/logs?after=&limit=&deployment=&task=&since=: newest `limit` lines, or lines after a cursor or time. */
 export async function readLogs(request: IRequest, deps: Deps): Promise<Response> {
   const user = await requireUser(request, deps);
   const project = await requireProject(deps, user, request.params.project!, 'viewer');
@@ -42,14 +42,18 @@ export async function readLogs(request: IRequest, deps: Deps): Promise<Response>
   const limit = Math.min(Number(params.get('limit') ?? 100) || 100, MAX_LIMIT);
   if (after !== null && !/^\d+$/.test(after)) throw new HttpError(400, 'invalid_request', 'after: expected the cursor of a previous page');
   const deployment = params.get('deployment');
-  const filters = `d.project_id = $1 AND ($2::text IS NULL OR d.id = $2)`;
-  const sql = after === null
+  const task = params.get('task');
+  const since = params.get('since');
+  if (since !== null && Number.isNaN(Date.parse(since))) throw new HttpError(400, 'invalid_request', 'since: expected an ISO 8601 time');
+  const filters = `d.project_id = $1 AND ($2::text IS NULL OR d.id = $2) AND ($5::text IS NULL OR l.task_id = $5)
+    AND ($6::timestamptz IS NULL OR l.ts >= $6) AND l.id > $4::bigint`;
+  // With `since` and no cursor, read forwards from that time (oldest first) so a caller can page on.
+  const sql = after === null && since === null
     ? `SELECT * FROM (SELECT l.*, t.deployment_id FROM task_logs l JOIN tasks t ON t.id = l.task_id JOIN deployments d ON d.id = t.deployment_id
          WHERE ${filters} ORDER BY l.id DESC LIMIT $3) x ORDER BY id`
     : `SELECT l.*, t.deployment_id FROM task_logs l JOIN tasks t ON t.id = l.task_id JOIN deployments d ON d.id = t.deployment_id
-         WHERE ${filters} AND l.id > $4 ORDER BY l.id LIMIT $3`;
-  const args: unknown[] = [project.id, deployment, limit];
-  if (after !== null) args.push(after);
+         WHERE ${filters} ORDER BY l.id LIMIT $3`;
+  const args: unknown[] = [project.id, deployment, limit, after ?? 0, task, since];
   const { rows } = await deps.db().query(sql, args);
   const lines: LogLine[] = rows.map((r) => ({
     cursor: Number(r.id),

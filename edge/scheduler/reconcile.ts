@@ -2,6 +2,7 @@ import { lockScheduler, transaction } from '../db.js';
 import type { Deps } from '../deps.js';
 import { heartbeatIntervalMs } from '../env.js';
 import { applyPlan } from './apply-plan.js';
+import { finishDrains, withoutDraining } from './drain.js';
 import { plan } from './planner.js';
 import { pushToNodes } from './push.js';
 import { failOverdue, markLostNodes, promoteHealthy } from './rollout.js';
@@ -19,7 +20,8 @@ export async function reconcile(deps: Deps): Promise<void> {
       ...(await failOverdue(tx)),
       ...(await promoteHealthy(tx)),
     ];
-    nodes.push(...(await applyPlan(tx, plan(await loadSnapshot(tx)))));
+    nodes.push(...(await applyPlan(tx, plan(await withoutDraining(tx, await loadSnapshot(tx))))));
+    nodes.push(...(await finishDrains(tx)));
     return [...new Set(nodes)];
   });
   await pushToNodes(deps, touched);

@@ -1,0 +1,30 @@
+import type { IRequest } from 'itty-router';
+import { CreateJoinToken, generateToken, hashToken, newId, type CreatedJoinToken } from '../../protocol/index.js';
+import { requireUser, type User } from '../auth.js';
+import type { Deps } from '../deps.js';
+import { HttpError, json, readJson } from '../http.js';
+
+/** Nodes serve every project, so only admins operate them. */
+export function requireAdmin(user: User, what: string): void {
+  if (!user.isAdmin || user.tokenProjectId) {
+    throw new HttpError(403, 'forbidden', `${what} needs an admin user's global token`);
+  }
+}
+
+/** POST /api/v1/join-tokens: a secret a new agent registers with (ZECTRE_JOIN_TOKEN); shown once, expires. */
+export async function createJoinToken(request: IRequest, deps: Deps): Promise<Response> {
+  const user = await requireUser(request, deps);
+  requireAdmin(user, 'creating join tokens');
+  const { expiresInSeconds } = await readJson(request, CreateJoinToken);
+  const secret = generateToken('zj');
+  const id = newId('k');
+  const db = deps.db();
+  const { rows } = await db.query(
+    `INSERT INTO join_tokens (id, token_hash, created_by, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+     RETURNING expires_at`,
+    [id, await hashToken(secret), user.id, expiresInSeconds],
+  );
+  await db.query(`INSERT INTO events (actor, kind, data) VALUES ($1, 'join_token.created', $2)`, [user.id, JSON.stringify({ joinTokenId: id })]);
+  const answer: CreatedJoinToken = { id, secret, expiresAt: new Date(rows[0].expires_at).toISOString() };
+  return json(answer, 201);
+}

@@ -1,0 +1,48 @@
+import type { IRequest } from 'itty-router';
+import { Scale, type ScaleAnswer } from '../../protocol/index.js';
+import { requireProject, requireUser } from '../auth.js';
+import { bumpRouteEpoch, lockScheduler, transaction } from '../db.js';
+import type { Deps } from '../deps.js';
+import { HttpError, json, readJson } from '../http.js';
+import { stopTasksWhere } from '../scheduler/apply-plan.js';
+import { pushToNodes } from '../scheduler/push.js';
+import { reconcile } from '../scheduler/reconcile.js';
+import { loadDeployment } from './deployment-view.js';
+
+/**
+ * POST /api/v1/projects/:project/scale: changes the live deployment's replica count in place (as
+ * `heroku ps:scale` does, no new release). Up: the planner places tasks, which join routing once
+ * healthy. Down: the extra tasks (unhealthy ones first) leave routing and stop in one transaction
+ * with an epoch bump; the app gets SIGTERM and finishes in-flight requests.
+ */
+export async function scale(request: IRequest, deps: Deps): Promise<Response> {
+  const user = await requireUser(request, deps);
+  const project = await requireProject(deps, user, request.params.project!, 'developer');
+  const { replicas } = await readJson(request, Scale);
+  const result = await transaction(deps.db(), async (tx) => {
+    await lockScheduler(tx);
+    const live = await tx.query(
+      `SELECT d.id, d.replicas FROM projects p JOIN deployments d ON d.id = p.live_deployment_id WHERE p.id = $1`,
+      [project.id],
+    );
+    const row = live.rows[0];
+    if (!row) throw new HttpError(409, 'nothing_live', `${project.slug} has no live deployment to scale; deploy first`);
+    await tx.query('UPDATE deployments SET replicas = $2 WHERE id = $1', [row.id, replicas]);
+    await tx.query(`INSERT INTO events (actor, project_id, kind, data) VALUES ($1, $2, 'deployment.scaled', $3)`, [
+      user.id, project.id, JSON.stringify({ deploymentId: row.id, from: row.replicas, to: replicas }),
+    ]);
+    const extra = await tx.query(
+      `SELECT id FROM tasks WHERE deployment_id = $1 AND desired_state = 'running'
+       ORDER BY observed_state = 'healthy', created_at DESC, id DESC OFFSET $2`,
+      [row.id, replicas],
+    );
+    const ids = extra.rows.map((r) => r.id as string);
+    const touched = ids.length ? await stopTasksWhere(tx, 'id = ANY($1)', [ids]) : [];
+    if (ids.length) await bumpRouteEpoch(tx);
+    return { id: row.id as string, previous: row.replicas as number, touched };
+  });
+  await pushToNodes(deps, result.touched);
+  await reconcile(deps);
+  const answer: ScaleAnswer = { deployment: (await loadDeployment(deps, result.id))!, previousReplicas: result.previous };
+  return json(answer);
+}

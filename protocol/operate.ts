@@ -1,0 +1,87 @@
+/** Wire types for operating a cluster: tokens, nodes, drain, rollback, scale, project delete, events. */
+import { z } from 'zod';
+import type { Deployment } from './api.js';
+
+export const CreateApiToken = z.object({
+  name: z.string().trim().min(1).max(100),
+  /** Limit the token to one project (by name); omitted = every project the user can reach. */
+  project: z.string().min(1).max(40).optional(),
+});
+export type CreateApiToken = z.infer<typeof CreateApiToken>;
+
+export interface ApiTokenView {
+  id: string;
+  name: string;
+  /** Project name the token is limited to, or null for a global token. */
+  project: string | null;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+/** The secret appears in this answer only; the server keeps its SHA-256. */
+export interface CreatedApiToken {
+  token: ApiTokenView;
+  secret: string;
+}
+
+export const CreateJoinToken = z.object({
+  /** Lifetime; default one day. */
+  expiresInSeconds: z.number().int().min(60).max(30 * 24 * 3600).default(24 * 3600),
+});
+export type CreateJoinToken = z.input<typeof CreateJoinToken>;
+
+export interface CreatedJoinToken {
+  id: string;
+  secret: string;
+  expiresAt: string;
+}
+
+export type NodeStatus = 'ready' | 'draining' | 'down';
+
+export interface NodeView {
+  id: string;
+  name: string;
+  address: string;
+  /** `draining` when a drain was asked for and the node is still heartbeating. */
+  status: NodeStatus;
+  capacity: { cpuMillis: number; memoryMb: number };
+  /** Sum of the resources of the tasks desired running on it. */
+  allocated: { cpuMillis: number; memoryMb: number };
+  runningTasks: number;
+  drainingSince: string | null;
+  lastHeartbeatAt: string;
+}
+
+export const Rollback = z.object({
+  /** Deployment id to return to; default: the previous good release. */
+  deployment: z.string().regex(/^d[a-z0-9]{12}$/, 'expected a deployment id like d1234abcd5678').optional(),
+  deadlineSeconds: z.number().int().min(5).max(3_600).default(120),
+});
+export type Rollback = z.input<typeof Rollback>;
+
+export const Scale = z.object({ replicas: z.number().int().min(1).max(100) });
+export type Scale = z.infer<typeof Scale>;
+
+/** POST /api/v1/projects/:project/scale: the live deployment, with its new replica count. */
+export interface ScaleAnswer {
+  deployment: Deployment;
+  previousReplicas: number;
+}
+
+export const UnsetEnv = z.object({ keys: z.array(z.string().min(1).max(128)).min(1).max(100) });
+export type UnsetEnv = z.infer<typeof UnsetEnv>;
+
+/** Env changes answer with the release they started (null when the project has nothing live). */
+export interface EnvChangeAnswer {
+  keys: string[];
+  release: Deployment | null;
+}
+
+export interface EventView {
+  id: number;
+  at: string;
+  actor: string | null;
+  kind: string;
+  data: Record<string, unknown>;
+}
