@@ -5,10 +5,12 @@
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { errorBody } from '../protocol/index.js';
+import type { AgentPush } from './agent-push.js';
 import type { Balancer } from './balancer.js';
 import { downstreamResponseHeaders, plainAddress, upstreamRequestHeaders } from './headers.js';
 import { normalizeHost, type Backend, type RouteTable, type Target } from './route-table.js';
 import type { Upstreams } from './upstreams.js';
+import type { UpgradeRoute } from './websocket.js';
 
 export const HEALTH_PATH = '/__zectre/health';
 /** Bodies up to this size are buffered and sent in one write (and make request retries possible). */
@@ -36,6 +38,8 @@ export interface Inbound {
   /** Lower-case names. */
   headers: Record<string, string>;
   remoteAddress: string;
+  /** The scheme the client used to reach this proxy. */
+  proto: 'http' | 'https';
   readBody(): Promise<Buffer>;
   streamBody(): Readable;
   onAbort(handler: () => void): void;
@@ -52,6 +56,12 @@ export interface ForwarderDeps {
   routes: () => RouteTable;
   balancer: Balancer;
   upstreams: Upstreams;
+  agentPush: AgentPush | null;
+  /** Requests with more header bytes (names + values) get 431. */
+  maxHeaderBytes: number;
+  /** When set, plain-HTTP requests for apps are redirected to HTTPS on this public port. */
+  httpsRedirectPort: number | null;
+  onUpstreamError: (code: string) => void;
   log: (m: string) => void;
 }
 
@@ -59,11 +69,16 @@ export async function forward(deps: ForwarderDeps, req: Inbound, res: Outbound):
   if (req.path === HEALTH_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
     return sendJson(res, 200, { ok: true, epoch: deps.routes().epoch });
   }
-  const hostHeader = req.headers.host ?? '';
-  const target = deps.routes().lookup(hostHeader, req.url);
-  if (!target) {
-    return sendJson(res, 404, errorBody('unknown_host', `no app is served at ${normalizeHost(hostHeader)}`));
+  if (headerBytes(req.headers) > deps.maxHeaderBytes) {
+    return sendJson(res, 431, errorBody('headers_too_large', `request headers exceed ${deps.maxHeaderBytes} bytes`));
   }
+  const hostHeader = req.headers.host ?? '';
+  const host = normalizeHost(hostHeader);
+  const push = deps.agentPush?.decide(host, req.method, req.path);
+  if (push && 'refuse' in push) return sendJson(res, 404, errorBody('not_found', push.refuse));
+  const target = push ? push.target : deps.routes().lookup(hostHeader, req.url);
+  if (!target) return sendJson(res, 404, errorBody('unknown_host', `no app is served at ${host}`));
+  if (!push && req.proto === 'http' && deps.httpsRedirectPort !== null) return redirectToHttps(res, host, req.url, deps.httpsRedirectPort);
   if (target.backends.length === 0) return noHealthyBackend(res);
 
   const abort = new AbortController();
@@ -71,7 +86,7 @@ export async function forward(deps: ForwarderDeps, req: Inbound, res: Outbound):
   const headers = upstreamRequestHeaders(req.headers, {
     host: hostHeader,
     remoteAddress: plainAddress(req.remoteAddress),
-    proto: 'http',
+    proto: req.proto,
   });
   // undici refuses Expect; uWS has already answered any 100-continue itself.
   delete headers.expect;
@@ -102,6 +117,7 @@ export async function forward(deps: ForwarderDeps, req: Inbound, res: Outbound):
     } catch (err) {
       if (abort.signal.aborted) return;
       const code = errorCode(err);
+      deps.onUpstreamError(code);
       const next = nextBackend(deps, target, backend, code, retryable && attempt === 0);
       if (!next) return upstreamFailed(deps, res, backend, code, err);
       backend = next;
@@ -154,6 +170,28 @@ function upstreamFailed(deps: ForwarderDeps, res: Outbound, backend: Backend, co
     return sendJson(res, 504, errorBody('gateway_timeout', 'the app did not answer in time'));
   }
   sendJson(res, 502, errorBody('bad_gateway', `the app could not be reached (${code})`));
+}
+
+/** Routing for a WebSocket upgrade: the same host lookup and balancing as a request. */
+export function routeUpgrade(deps: ForwarderDeps, req: Inbound): UpgradeRoute {
+  const hostHeader = req.headers.host ?? '';
+  const target = deps.routes().lookup(hostHeader, req.url);
+  if (!target) return { status: 404, code: 'unknown_host', message: `no app is served at ${normalizeHost(hostHeader)}` };
+  const backend = deps.balancer.pick(target);
+  if (!backend) return { status: 503, code: 'no_healthy_backend', message: 'the app has no healthy instance right now' };
+  const headers = upstreamRequestHeaders(req.headers, { host: hostHeader, remoteAddress: plainAddress(req.remoteAddress), proto: req.proto });
+  return { backend, headers };
+}
+
+function headerBytes(headers: Record<string, string>): number {
+  let n = 0;
+  for (const name in headers) n += name.length + headers[name]!.length;
+  return n;
+}
+
+function redirectToHttps(res: Outbound, host: string, url: string, port: number): void {
+  const location = `https://${host}${port === 443 ? '' : `:${port}`}${url}`;
+  res.send(308, [['location', location], ['content-type', 'text/plain'], ['cache-control', 'no-store']], Buffer.from(`moved to ${location}\n`));
 }
 
 function noHealthyBackend(res: Outbound): void {

@@ -1,14 +1,47 @@
-/** Entry point: `tsx node-proxy/main.ts` (or the built JS). Configured by environment variables. */
+/** Entry point: `tsx node-proxy/main.ts` (or the built JS). Configured by environment variables (README.md). */
 import { dbOptionsFromEnv } from '../sql/connect.js';
-import { startProxy } from './proxy.js';
+import { startProxy, type ProxyConfig } from './proxy.js';
+import { certificatesFromDir } from './tls.js';
 
-const appsDomain = process.env.ZECTRE_APPS_DOMAIN || 'zectre.localhost';
-const host = process.env.ZECTRE_PROXY_HOST || '127.0.0.1';
-const port = Number(process.env.ZECTRE_PROXY_PORT || 8080);
+function configFromEnv(env: NodeJS.ProcessEnv): ProxyConfig {
+  const appsDomain = env.ZECTRE_APPS_DOMAIN || 'zectre.localhost';
+  const host = env.ZECTRE_PROXY_HOST || '127.0.0.1';
+  const num = (name: string, fallback: number) => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`node-proxy: ${name} must be a non-negative integer, got ${raw}`);
+    return n;
+  };
+  const tlsDir = env.ZECTRE_PROXY_TLS_DIR;
+  return {
+    db: dbOptionsFromEnv(env),
+    appsDomain,
+    host,
+    port: num('ZECTRE_PROXY_PORT', 8080),
+    tls: tlsDir
+      ? {
+          port: num('ZECTRE_PROXY_TLS_PORT', 8443),
+          certificates: certificatesFromDir(tlsDir),
+          redirectHttp: env.ZECTRE_PROXY_REDIRECT_HTTP === '1',
+          publicPort: num('ZECTRE_PROXY_TLS_PUBLIC_PORT', num('ZECTRE_PROXY_TLS_PORT', 8443)),
+        }
+      : undefined,
+    admin: env.ZECTRE_PROXY_ADMIN_PORT ? { host: env.ZECTRE_PROXY_ADMIN_HOST || '127.0.0.1', port: num('ZECTRE_PROXY_ADMIN_PORT', 0) } : undefined,
+    agentPush: env.ZECTRE_PROXY_AGENT_URL ? { agentUrl: env.ZECTRE_PROXY_AGENT_URL, nodeId: env.ZECTRE_PROXY_NODE_ID || undefined } : undefined,
+    id: env.ZECTRE_PROXY_ID || undefined,
+    accessLog: env.ZECTRE_PROXY_ACCESS_LOG === '1',
+  };
+}
 
 try {
-  const proxy = await startProxy({ db: dbOptionsFromEnv(), appsDomain, host, port });
-  console.log(`proxy ready on http://${host}:${proxy.port} (apps domain ${appsDomain})`);
+  const cfg = configFromEnv(process.env);
+  const proxy = await startProxy(cfg);
+  const extras = [
+    proxy.tlsPort !== null ? `https on ${proxy.tlsPort}` : '',
+    proxy.adminPort !== null ? `admin on ${proxy.adminPort}` : '',
+  ].filter(Boolean);
+  console.log(`proxy ready on http://${cfg.host}:${proxy.port} (apps domain ${cfg.appsDomain}${extras.length ? `; ${extras.join(', ')}` : ''})`);
   let closing = false;
   const stop = () => {
     if (closing) return;

@@ -1,9 +1,15 @@
-/** The proxy: a route table kept fresh from Postgres, and an HTTP server forwarding by Host to healthy tasks. */
+/** The proxy: a route table kept fresh from Postgres, and HTTP(S) servers forwarding by Host to healthy tasks. */
+import { hostname } from 'node:os';
 import type { DbOptions } from '../sql/connect.js';
+import { startAdminServer, type AdminServer } from './admin.js';
+import { AgentPush, type AgentPushConfig } from './agent-push.js';
 import { Balancer } from './balancer.js';
-import { forward } from './forward.js';
+import { EpochReporter } from './epoch-report.js';
+import { forward, routeUpgrade, type ForwarderDeps, type Inbound, type Outbound } from './forward.js';
+import { ProxyMetrics } from './metrics.js';
 import { RouteSync } from './route-sync.js';
-import { startHttpServer } from './server.js';
+import { startHttpServer, type HttpServer, type ServerOptions } from './server.js';
+import type { TlsCertificate } from './tls.js';
 import { Upstreams } from './upstreams.js';
 
 export interface ProxyConfig {
@@ -16,11 +22,28 @@ export interface ProxyConfig {
   pollIntervalMs?: number;
   /** Upstream connect/headers/body-idle timeout; past it the client gets 504. Default 60000. */
   upstreamTimeoutMs?: number;
+  /** Default 1 GiB; bigger bodies get 413. */
+  maxBodyBytes?: number;
+  /** Default 32 KiB; more header bytes get 431. */
+  maxHeaderBytes?: number;
+  /** HTTPS listener: the first certificate is the default, the others are chosen by SNI. */
+  tls?: { port: number; certificates: TlsCertificate[]; redirectHttp?: boolean; publicPort?: number };
+  /** Admin listener (/metrics, /health); off when undefined. */
+  admin?: { host: string; port: number };
+  /** Forwarding of `<node>.nodes.<domain>` pushes to the local agent; off when undefined. */
+  agentPush?: Omit<AgentPushConfig, 'appsDomain'>;
+  /** Reported in the `proxies` table; default `<hostname>:<port>`. */
+  id?: string;
+  /** One line per request on the log; default off. */
+  accessLog?: boolean;
   log?: (m: string) => void;
 }
 
 export interface Proxy {
   port: number;
+  tlsPort: number | null;
+  adminPort: number | null;
+  id: string;
   /** The route epoch of the table being served. */
   epoch(): number;
   close(): Promise<void>;
@@ -28,31 +51,98 @@ export interface Proxy {
 
 export async function startProxy(cfg: ProxyConfig): Promise<Proxy> {
   const log = cfg.log ?? ((m: string) => console.log(`[proxy] ${m}`));
+  const metrics = new ProxyMetrics();
   const upstreams = new Upstreams(cfg.upstreamTimeoutMs ?? 60_000);
+  let reporter: EpochReporter | null = null;
   const routes = new RouteSync({
     db: cfg.db,
     appsDomain: cfg.appsDomain,
     pollIntervalMs: cfg.pollIntervalMs ?? 1_000,
     log,
-    onTable: (table) => upstreams.retain(table.backendKeys()),
+    onTable: (table) => {
+      upstreams.retain(table.backendKeys());
+      metrics.routesLoaded(table.epoch);
+      // Reported only after the table is in place: the acknowledgement means "serving it".
+      reporter?.served(table.epoch);
+    },
   });
   await routes.start();
-  const deps = { routes: () => routes.current(), balancer: new Balancer(), upstreams, log };
-  let server;
-  try {
-    server = await startHttpServer(cfg.host, cfg.port, (req, res) => forward(deps, req, res), log);
-  } catch (err) {
+  const agentPush = cfg.agentPush ? new AgentPush({ ...cfg.agentPush, appsDomain: cfg.appsDomain }) : null;
+  if (agentPush) upstreams.pinned.add(agentPush.backendKey);
+  const deps: ForwarderDeps = {
+    routes: () => routes.current(),
+    balancer: new Balancer(),
+    upstreams,
+    agentPush,
+    maxHeaderBytes: cfg.maxHeaderBytes ?? 32 * 1024,
+    httpsRedirectPort: cfg.tls?.redirectHttp ? (cfg.tls.publicPort ?? cfg.tls.port) : null,
+    onUpstreamError: (code) => metrics.upstreamError(code),
+    log,
+  };
+  const handle = (req: Inbound, res: Outbound) => measured(metrics, cfg.accessLog ? log : null, req, res, (r) => forward(deps, req, r));
+  const common: Omit<ServerOptions, 'port' | 'proto'> = {
+    host: cfg.host,
+    maxBodyBytes: cfg.maxBodyBytes ?? 1024 * 1024 * 1024,
+    handle,
+    upgrade: (req) => routeUpgrade(deps, req),
+    onWebSocketCount: (d) => metrics.websocketCount(d),
+    log,
+  };
+  const servers: HttpServer[] = [];
+  let admin: AdminServer | null = null;
+  const stopAll = async () => {
+    // Stop accepting and drain in-flight requests first; the route table serves them meanwhile.
+    await Promise.allSettled(servers.map((s) => s.close()));
+    await admin?.close();
+    await reporter?.close();
     await routes.close();
+    await upstreams.close();
+  };
+  try {
+    const plain = await startHttpServer({ ...common, port: cfg.port, proto: 'http' });
+    servers.push(plain);
+    const secure = cfg.tls ? await startHttpServer({ ...common, port: cfg.tls.port, proto: 'https', certificates: cfg.tls.certificates }) : null;
+    if (secure) servers.push(secure);
+    const id = cfg.id ?? `${hostname()}:${plain.port}`;
+    reporter = new EpochReporter(cfg.db, id);
+    reporter.start(routes.current().epoch);
+    if (cfg.admin) {
+      admin = await startAdminServer(cfg.admin.host, cfg.admin.port, metrics, () => ({ ok: true, id, epoch: routes.current().epoch }));
+    }
+    return { port: plain.port, tlsPort: secure?.port ?? null, adminPort: admin?.port ?? null, id, epoch: () => routes.current().epoch, close: stopAll };
+  } catch (err) {
+    await stopAll();
     throw err;
   }
-  const http = server;
-  return {
-    port: http.port,
-    epoch: () => routes.current().epoch,
-    close: async () => {
-      await http.close();
-      await routes.close();
-      await upstreams.close();
+}
+
+/** Counts, times and (optionally) logs each request by wrapping its Outbound. */
+async function measured(
+  metrics: ProxyMetrics,
+  accessLog: ((m: string) => void) | null,
+  req: Inbound,
+  res: Outbound,
+  run: (res: Outbound) => Promise<void>,
+): Promise<void> {
+  const start = performance.now();
+  let status = 0;
+  const tracked: Outbound = {
+    send(s, headers, body, declaredLength) {
+      status = s;
+      res.send(s, headers, body, declaredLength);
+    },
+    stream(s, headers, body, length) {
+      status = s;
+      return res.stream(s, headers, body, length);
     },
   };
+  try {
+    await run(tracked);
+  } finally {
+    const ms = performance.now() - start;
+    metrics.request(status || 500, ms / 1000);
+    if (accessLog) {
+      accessLog(`${req.remoteAddress} "${req.method} ${req.headers.host ?? '-'}${req.url}" ${status || 500} ${ms.toFixed(1)}ms ${req.headers['x-request-id'] ?? '-'}`);
+    }
+  }
 }

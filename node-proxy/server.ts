@@ -1,14 +1,15 @@
 /**
- * The only file that knows the HTTP server library (hyper-express on uWebSockets.js, whose pin may
- * change): it adapts a request/response pair to forward.ts's Inbound/Outbound and nothing more.
+ * The only file (with websocket.ts and tls.ts) that knows the HTTP server library (hyper-express on
+ * uWebSockets.js, whose pin may change): it adapts a request/response pair to forward.ts's
+ * Inbound/Outbound and nothing more.
  */
 import HyperExpress, { type Request, type Response } from 'hyper-express';
 import { STATUS_CODES } from 'node:http';
 import { PassThrough } from 'node:stream';
 import type { HeaderList, Inbound, Outbound } from './forward.js';
+import { addSniCertificates, type TlsCertificate } from './tls.js';
+import { attachWebSockets, type UpgradeRoute } from './websocket.js';
 
-/** Largest request body accepted; bigger uploads get 413 from hyper-express. */
-const MAX_BODY = 1024 * 1024 * 1024;
 /** How long close() lets in-flight requests finish before it stops waiting. */
 const DRAIN_MS = 5_000;
 
@@ -17,13 +18,29 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-export type Handler = (req: Inbound, res: Outbound) => Promise<void>;
+export interface ServerOptions {
+  host: string;
+  port: number;
+  proto: 'http' | 'https';
+  /** Bigger request bodies get 413 from hyper-express. */
+  maxBodyBytes: number;
+  /** https only: the first certificate is the default, the others are chosen by SNI. */
+  certificates?: TlsCertificate[];
+  handle: (req: Inbound, res: Outbound) => Promise<void>;
+  upgrade: (req: Inbound) => UpgradeRoute;
+  onWebSocketCount: (delta: number) => void;
+  log: (m: string) => void;
+}
 
-export async function startHttpServer(host: string, port: number, handle: Handler, log: (m: string) => void): Promise<HttpServer> {
-  const app = new HyperExpress.Server({ max_body_length: MAX_BODY });
+export async function startHttpServer(opts: ServerOptions): Promise<HttpServer> {
+  const [first] = opts.certificates ?? [];
+  const app = new HyperExpress.Server({
+    max_body_length: opts.maxBodyBytes,
+    ...(first && { key_file_name: first.keyFile, cert_file_name: first.certFile }),
+  });
   app.any('/*', (request, response) => {
-    handle(inbound(request, response), outbound(response)).catch((err: unknown) => {
-      log(`proxy error on ${request.method} ${request.url}: ${(err as Error).stack ?? String(err)}`);
+    opts.handle(inbound(request, response, opts.proto), outbound(response)).catch((err: unknown) => {
+      opts.log(`proxy error on ${request.method} ${request.url}: ${(err as Error).stack ?? String(err)}`);
       if (!response.initiated) {
         response.status(500).json({ error: { code: 'internal', message: 'the proxy failed on this request' } });
       } else {
@@ -31,7 +48,9 @@ export async function startHttpServer(host: string, port: number, handle: Handle
       }
     });
   });
-  await app.listen(port, host);
+  attachWebSockets(app, (request) => opts.upgrade(inbound(request, null, opts.proto)), opts.onWebSocketCount, opts.log);
+  await app.listen(opts.port, opts.host);
+  if (opts.certificates) addSniCertificates(app, opts.certificates.slice(1));
   return {
     port: app.port,
     close: async () => {
@@ -44,12 +63,13 @@ export async function startHttpServer(host: string, port: number, handle: Handle
   };
 }
 
-function inbound(request: Request, response: Response): Inbound {
+function inbound(request: Request, response: Response | null, proto: 'http' | 'https'): Inbound {
   return {
     method: request.method,
     url: request.url,
     path: request.path,
     headers: request.headers,
+    proto,
     // uWS frees the address once the synchronous handler returns: read it now.
     remoteAddress: request.ip,
     readBody: () => request.buffer(),
@@ -58,7 +78,7 @@ function inbound(request: Request, response: Response): Inbound {
       request.pipe(body);
       return body;
     },
-    onAbort: (handler) => response.once('abort', handler),
+    onAbort: (handler) => response?.once('abort', handler),
   };
 }
 

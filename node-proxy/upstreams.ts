@@ -4,6 +4,8 @@ import type { Backend } from './route-table.js';
 /** One keep-alive undici Pool per backend, created on first use and closed when the backend leaves the table. */
 export class Upstreams {
   private readonly pools = new Map<string, Pool>();
+  /** Backends outside the route table (the local agent) whose pools retain() keeps. */
+  readonly pinned = new Set<string>();
 
   constructor(private readonly timeoutMs: number) {}
 
@@ -25,7 +27,7 @@ export class Upstreams {
   /** Drops pools of backends no longer routed to; in-flight requests on them finish first. */
   retain(keys: Set<string>): void {
     for (const [key, pool] of this.pools) {
-      if (keys.has(key)) continue;
+      if (keys.has(key) || this.pinned.has(key)) continue;
       this.pools.delete(key);
       pool.close().catch(() => {});
     }

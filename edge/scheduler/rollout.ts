@@ -1,5 +1,6 @@
 import { bumpRouteEpoch, type Tx } from '../db.js';
 import { bumpGenerations, stopTasksWhere } from './apply-plan.js';
+import { retireAfterEpoch } from './retire.js';
 
 /**
  * Moves deployments through their lifecycle; each function runs inside the scheduler lock and
@@ -8,6 +9,8 @@ import { bumpGenerations, stopTasksWhere } from './apply-plan.js';
  * Release policy: when a deployment goes live, the previous live one becomes `standby` and keeps
  * running (its preview URL still answers; it is the instant rollback target); the one that was
  * standby before becomes `superseded` and its tasks stop. So at most two releases run per project.
+ * A superseded deployment leaves routing at once (epoch bump) but its tasks stop only after every
+ * live proxy acknowledged that epoch (retire.ts), so no proxy sends a request to a stopping task.
  */
 export async function promoteHealthy(tx: Tx): Promise<string[]> {
   const { rows } = await tx.query(
@@ -31,7 +34,8 @@ async function cutover(tx: Tx, deploymentId: string, projectId: string): Promise
   if (current?.live_is_newer) {
     // A newer release went live first; this one is outdated before it ever served.
     await tx.query(`UPDATE deployments SET status = 'superseded', status_reason = 'a newer deployment went live first' WHERE id = $1`, [deploymentId]);
-    return stopTasksWhere(tx, 'deployment_id = $1', [deploymentId]);
+    await retireAfterEpoch(tx, [deploymentId], await bumpRouteEpoch(tx));
+    return [];
   }
   const retired = await tx.query(
     `UPDATE deployments SET status = 'superseded' WHERE project_id = $1 AND status = 'standby' RETURNING id`,
@@ -44,9 +48,8 @@ async function cutover(tx: Tx, deploymentId: string, projectId: string): Promise
     projectId,
     JSON.stringify({ deploymentId, previous: current?.id ?? null }),
   ]);
-  await bumpRouteEpoch(tx);
-  const ids = retired.rows.map((r) => r.id as string);
-  return ids.length ? stopTasksWhere(tx, 'deployment_id = ANY($1)', [ids]) : [];
+  await retireAfterEpoch(tx, retired.rows.map((r) => r.id as string), await bumpRouteEpoch(tx));
+  return [];
 }
 
 /** Deployments past their deadline fail; the live one stays live. */

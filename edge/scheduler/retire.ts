@@ -1,0 +1,48 @@
+import type { Tx } from '../db.js';
+import { stopTasksWhere } from './apply-plan.js';
+
+/**
+ * Deferred stop of deployments that left routing (issue 4, point 7). A proxy still serving an older
+ * epoch may still send requests to them, so their tasks keep running until every live proxy has
+ * acknowledged the epoch that removed them (node-proxy/epoch-report.ts writes `proxies`), or until
+ * ACK_TIMEOUT_MS has passed, which is logged. Checked on every scheduler pass.
+ */
+
+/** A proxy that has not reported for this long is gone (it reports at least every 2 s). */
+export const PROXY_LIVENESS_MS = 10_000;
+/** Longest wait for acknowledgements before stopping anyway. */
+export const ACK_TIMEOUT_MS = 30_000;
+
+/** Marks deployments to be stopped once every live proxy serves `epoch`. */
+export async function retireAfterEpoch(tx: Tx, deploymentIds: string[], epoch: number): Promise<void> {
+  if (!deploymentIds.length) return;
+  await tx.query(
+    `UPDATE deployments SET retire_epoch = $2, retire_requested_at = now() WHERE id = ANY($1)`,
+    [deploymentIds, epoch],
+  );
+}
+
+/** Stops the tasks of retiring deployments that every live proxy has routed away from (or timed out). */
+export async function stopAcknowledged(tx: Tx): Promise<string[]> {
+  const { rows } = await tx.query(
+    `SELECT d.id, d.project_id, d.retire_epoch,
+            d.retire_requested_at < now() - make_interval(secs => $1) AS timed_out,
+            coalesce((SELECT json_agg(json_build_object('id', p.id, 'epoch', p.epoch)) FROM proxies p
+                      WHERE p.last_seen_at > now() - make_interval(secs => $2) AND p.epoch < d.retire_epoch), '[]') AS lagging
+     FROM deployments d WHERE d.retire_epoch IS NOT NULL`,
+    [ACK_TIMEOUT_MS / 1000, PROXY_LIVENESS_MS / 1000],
+  );
+  const ready = rows.filter((r) => r.lagging.length === 0 || r.timed_out);
+  if (!ready.length) return [];
+  for (const r of ready.filter((r) => r.lagging.length > 0)) {
+    const lagging = (r.lagging as { id: string; epoch: string }[]).map((p) => `${p.id} at epoch ${p.epoch}`).join(', ');
+    console.warn(`scheduler: stopping deployment ${r.id} without every proxy's acknowledgement of epoch ${r.retire_epoch} after ${ACK_TIMEOUT_MS} ms; lagging: ${lagging}`);
+    await tx.query(`INSERT INTO events (project_id, kind, data) VALUES ($1, 'deployment.retire_timeout', $2)`, [
+      r.project_id,
+      JSON.stringify({ deploymentId: r.id, epoch: Number(r.retire_epoch), lagging: r.lagging }),
+    ]);
+  }
+  const ids = ready.map((r) => r.id as string);
+  await tx.query('UPDATE deployments SET retire_epoch = NULL WHERE id = ANY($1)', [ids]);
+  return stopTasksWhere(tx, 'deployment_id = ANY($1)', [ids]);
+}
