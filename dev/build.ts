@@ -4,12 +4,13 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { buildDashboard } from './build-dashboard.js';
 import { ROOT } from './root.js';
 
 export const ASSETS_DIR = join(ROOT, 'dist/public');
 
 type BuildStep = (outDir: string) => Promise<void>;
-const steps: BuildStep[] = [];
+const steps: BuildStep[] = [buildDashboard];
 
 export async function buildAssets(): Promise<void> {
   await mkdir(ASSETS_DIR, { recursive: true });

@@ -9,6 +9,5 @@ export interface Session {
   expiresAt: string;
 }
 
-/** Cookie-authenticated mutations must carry this header (any value): a cross-site page cannot add it. */
-export const CSRF_HEADER = 'x-zectre-csrf';
-export const SESSION_COOKIE = 'zectre_session';
+// The constants live in a zod-free file so the dashboard bundle can import them without zod.
+export { CSRF_HEADER, SESSION_COOKIE } from './session-cookie.js';

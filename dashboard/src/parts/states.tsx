@@ -1,0 +1,26 @@
+import type { ComponentChildren } from 'preact';
+
+export const Loading = ({ what }: { what: string }) => (
+  <p class="state loading" role="status">
+    Loading {what}…
+  </p>
+);
+
+export const Empty = ({ children }: { children: ComponentChildren }) => <div class="state empty">{children}</div>;
+
+export const ErrorBox = ({ error, context }: { error: unknown; context?: string }) =>
+  error ? (
+    <p class="state error" role="alert">
+      {context ? `${context}: ` : ''}
+      {error instanceof Error ? error.message : String(error)}
+    </p>
+  ) : null;
+
+const GOOD = new Set(['live', 'healthy', 'ready', 'running']);
+const BAD = new Set(['failed', 'unhealthy', 'exited', 'lost', 'down']);
+
+/** A coloured word: green when all is well, red when not, amber while in progress, grey when retired. */
+export function Badge({ value }: { value: string }) {
+  const tone = GOOD.has(value) ? 'good' : BAD.has(value) ? 'bad' : value === 'superseded' || value === 'stopped' ? 'idle' : 'busy';
+  return <span class={`badge ${tone}`}>{value}</span>;
+}
