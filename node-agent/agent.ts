@@ -9,8 +9,10 @@ import { HeartbeatLoop } from './heartbeat-loop.js';
 import { HttpError } from './http-json.js';
 import { deleteIdentity, loadIdentity, register, saveIdentity, type Identity } from './identity.js';
 import { LogShipper } from './log-shipper.js';
+import { createMetrics } from './metrics.js';
 import { startPushServer } from './push-server.js';
 import { verifyPushToken } from './push-token.js';
+import { CgroupLimiter } from './resources.js';
 import { TaskSet } from './task-set.js';
 
 export interface AgentConfig {
@@ -24,6 +26,13 @@ export interface AgentConfig {
   listenPort: number;
   /** false = register without pushUrl, poll only */
   push: boolean;
+  /**
+   * Push URL to register instead of http://<listen address>:<port>/v1/desired-state, e.g. through the
+   * node's proxy: https://{nodeId}.nodes.example.com/v1/desired-state ({nodeId} is filled in).
+   */
+  pushUrl?: string;
+  /** A delegated cgroup v2 directory for per-task memory.max and cpu.weight; absent = RSS watchdog. */
+  cgroupRoot?: string;
   capacity: { cpuMillis: number; memoryMb: number };
   portRange: [number, number];
   stopTasksOnExit: boolean;
@@ -45,20 +54,26 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
 
   let identity: Identity | undefined = await loadIdentity(config.stateDir);
   const credential = () => identity?.credential ?? '';
-  const logs = new LogShipper(apiUrl, credential, log);
+  let tasks: TaskSet | undefined;
+  const metrics = createMetrics(() => tasks?.observed() ?? []);
+  const logs = new LogShipper(apiUrl, credential, metrics, log);
   let heartbeat: HeartbeatLoop | undefined;
-  const tasks = new TaskSet(
+  tasks = new TaskSet(
     {
       stateDir: config.stateDir,
       artifacts: new ArtifactCache(join(config.stateDir, 'artifacts'), apiUrl, credential),
-      appendLog: (taskId, stream, line) => logs.append(taskId, stream, line),
+      addSpool: (spool) => logs.add(spool),
+      onLinesDropped: (n) => metrics.linesDropped.inc(n),
       onChange: () => heartbeat?.poke(),
+      ...(config.cgroupRoot ? { cgroup: new CgroupLimiter(config.cgroupRoot) } : {}),
     },
-    (taskId) => logs.close(taskId),
+    () => identity?.nodeId,
+    (taskId, dir) => logs.close(taskId, dir),
     log,
   );
-  const server = await startPushServer(config.listenHost, config.listenPort, async (token) =>
-    tasks.apply(await verifyPushToken(token, identity)),
+  const taskSet = tasks;
+  const server = await startPushServer(config.listenHost, config.listenPort, metrics.registry, async (token) =>
+    taskSet.apply(await verifyPushToken(token, identity)),
   );
 
   const registerRequest = buildRegisterRequest(config, server.port);
@@ -66,7 +81,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     const res = await register(apiUrl, config.joinToken, registerRequest);
     identity = { nodeId: res.nodeId, credential: res.credential, issuer: res.issuer, audience: res.audience, jwks: res.jwks };
     await saveIdentity(config.stateDir, identity);
-    tasks.resetGeneration();
+    taskSet.resetGeneration();
     log(`registered as node ${res.nodeId}`);
     return res;
   };
@@ -74,6 +89,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   let intervalMs: number | undefined;
   if (identity) {
     log(`reusing identity of node ${identity.nodeId} from ${config.stateDir}`);
+    taskSet.restore(); // re-adopt (or replace) the tasks of the last applied generation
   } else {
     try {
       intervalMs = (await registerWithRetry(registerNode, apiUrl, log)).heartbeatIntervalMs;
@@ -91,8 +107,10 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       await deleteIdentity(config.stateDir);
       await registerNode();
     },
-    report: () => ({ appliedGeneration: tasks.appliedGeneration, tasks: tasks.observed() }),
-    apply: (desired) => void tasks.apply(desired),
+    // The push URL rides along every heartbeat, so a changed port or proxy route reaches the scheduler.
+    report: () => ({ appliedGeneration: taskSet.appliedGeneration, tasks: taskSet.observed(), pushUrl: pushUrlFor(config, server.port, identity!.nodeId) }),
+    apply: (desired) => void taskSet.apply(desired),
+    onRoundTrip: (seconds) => metrics.heartbeatSeconds.observe(seconds),
     log,
   });
   heartbeat.start(intervalMs);
@@ -102,8 +120,8 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   const shutdown = async () => {
     server.close(); // first, so no push starts a task during shutdown
     await heartbeat.stop();
-    if (config.stopTasksOnExit) await tasks.stopAll();
-    else await tasks.release();
+    if (config.stopTasksOnExit) await taskSet.stopAll();
+    else await taskSet.release();
     await logs.stop(LOG_FLUSH_ON_STOP_MS);
   };
   return {
@@ -114,16 +132,25 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
 }
 
 function buildRegisterRequest(config: AgentConfig, port: number): RegisterRequest {
-  // A wildcard listen address is not reachable as such; the node's address is.
-  const pushHost = ['0.0.0.0', '::'].includes(config.listenHost) ? config.address : config.listenHost;
+  // Before registering the node id is unknown: a {nodeId} URL is sent with the first heartbeat instead.
+  const pushUrl = config.pushUrl?.includes('{nodeId}') ? null : pushUrlFor(config, port, '');
   return {
     name: config.name,
     address: config.address,
-    ...(config.push ? { pushUrl: `http://${pushHost}:${port}/v1/desired-state` } : {}),
+    ...(pushUrl ? { pushUrl } : {}),
     labels: {},
     capacity: config.capacity,
     portRange: config.portRange,
   };
+}
+
+/** The URL the scheduler pushes desired state to; null when push is off (poll only). */
+function pushUrlFor(config: AgentConfig, port: number, nodeId: string): string | null {
+  if (!config.push) return null;
+  if (config.pushUrl) return config.pushUrl.replaceAll('{nodeId}', nodeId);
+  // A wildcard listen address is not reachable as such; the node's address is.
+  const host = ['0.0.0.0', '::'].includes(config.listenHost) ? config.address : config.listenHost;
+  return `http://${host}:${port}/v1/desired-state`;
 }
 
 /** A down control plane is waited out; a refused join token is not (retrying would not change the answer). */

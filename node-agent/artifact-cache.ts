@@ -1,7 +1,7 @@
 /** Content-addressed artifact downloads: stateDir/artifacts/<hex>.tar.gz, verified against the digest. */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { access, mkdir, rename, rm } from 'node:fs/promises';
+import { access, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -44,6 +44,19 @@ export class ArtifactCache {
       this.inFlight.set(hex, pending);
     }
     return pending;
+  }
+
+  /** Deletes cached archives no task uses any more (downloads in flight are kept); returns how many. */
+  async collectGarbage(inUse: Iterable<string>): Promise<number> {
+    const keep = new Set([...inUse].map((d) => DIGEST.exec(d)?.[1]).filter(Boolean));
+    let removed = 0;
+    for (const name of await readdir(this.dir).catch(() => [] as string[])) {
+      const hex = /^([0-9a-f]{64})\.tar\.gz$/.exec(name)?.[1];
+      if (!hex || keep.has(hex) || this.inFlight.has(hex)) continue;
+      await rm(join(this.dir, name), { force: true });
+      removed++;
+    }
+    return removed;
   }
 
   private async download(hex: string, relativeUrl: string, path: string): Promise<string> {

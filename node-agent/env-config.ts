@@ -16,6 +16,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): AgentConfig {
     listenHost: env.ZECTRE_AGENT_HOST || '127.0.0.1',
     listenPort: integer(env, 'ZECTRE_AGENT_PORT', 7070, 0, 65535),
     push: env.ZECTRE_AGENT_PUSH !== 'off',
+    ...(env.ZECTRE_AGENT_PUSH_URL ? { pushUrl: pushUrl(env.ZECTRE_AGENT_PUSH_URL) } : {}),
+    ...(env.ZECTRE_AGENT_CGROUP ? { cgroupRoot: env.ZECTRE_AGENT_CGROUP } : {}),
     capacity: {
       cpuMillis: integer(env, 'ZECTRE_AGENT_CPU_MILLIS', cpus().length * 1000, 1),
       memoryMb: integer(env, 'ZECTRE_AGENT_MEMORY_MB', Math.floor(totalmem() / 1024 / 1024), 1),
@@ -48,4 +50,11 @@ function portRange(raw: string): [number, number] {
     throw new ConfigError(`ZECTRE_AGENT_PORT_RANGE="${raw}" must look like 20000-29999 (ports 1024-65535, low <= high)`);
   }
   return [low, high];
+}
+
+function pushUrl(raw: string): string {
+  if (!URL.canParse(raw.replaceAll('{nodeId}', 'n0'))) {
+    throw new ConfigError(`ZECTRE_AGENT_PUSH_URL="${raw}" is not a URL (e.g. https://{nodeId}.nodes.example.com/v1/desired-state)`);
+  }
+  return raw;
 }

@@ -11,6 +11,7 @@ export interface HeartbeatDeps {
   reRegister: () => Promise<void>;
   report: () => HeartbeatRequest;
   apply: (desired: DesiredState) => void;
+  onRoundTrip: (seconds: number) => void;
   log: (msg: string) => void;
 }
 
@@ -82,7 +83,9 @@ export class HeartbeatLoop {
   private async beat(): Promise<void> {
     const { nodeId, credential } = this.deps.identity();
     const url = `${this.deps.apiUrl}/scheduler/v1/nodes/${encodeURIComponent(nodeId)}/heartbeat`;
+    const sentAt = performance.now();
     const res = await postJson<HeartbeatResponse>(url, credential, HeartbeatRequest.parse(this.deps.report()));
+    this.deps.onRoundTrip((performance.now() - sentAt) / 1000);
     if (Number.isInteger(res.heartbeatIntervalMs) && res.heartbeatIntervalMs > 0) this.intervalMs = res.heartbeatIntervalMs;
     if (res.desired === undefined) return;
     const desired = DesiredState.safeParse(res.desired);

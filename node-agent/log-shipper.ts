@@ -1,79 +1,84 @@
-/** Buffers task log lines in memory and ships them in batches to POST /api/v1/tasks/:id/logs. */
-import type { LogAck, LogBatch, LogEntry, LogStream } from '../protocol/index.js';
+/**
+ * Tails every task's log spool and ships unacked entries in batches to POST /api/v1/tasks/:id/logs.
+ * The API is idempotent by (task, seq) and answers the highest contiguous seq stored, so after an
+ * outage shipping resumes from that seq: nothing lost, nothing stored twice.
+ */
+import { rm } from 'node:fs/promises';
+import type { LogAck, LogBatch } from '../protocol/index.js';
 import { Backoff } from './backoff.js';
 import { HttpError, postJson } from './http-json.js';
+import type { LogSpool } from './log-spool.js';
+import type { Metrics } from './metrics.js';
 
+const TICK_MS = 100;
 const SHIP_EVERY_MS = 250;
-const SHIP_EARLY_AT = 200;
 const MAX_BATCH = 1_000;
-/** Bounds memory while the control plane is down; the oldest lines go first. */
-const MAX_BUFFERED = 50_000;
 
-interface TaskLog {
-  nextSeq: number;
-  pending: LogEntry[];
-  closing: boolean;
+interface Shipping {
+  spool: LogSpool;
+  /** The task is gone: ship what is left, then delete its directory. */
+  removeDir?: string;
   retryAt: number;
   backoff: Backoff;
 }
 
 export class LogShipper {
-  private readonly tasks = new Map<string, TaskLog>();
+  private readonly spools = new Map<string, Shipping>();
   private timer: NodeJS.Timeout | undefined;
   private shipping: Promise<void> | undefined;
+  private lastShip = 0;
 
   constructor(
     private readonly apiUrl: string,
     private readonly credential: () => string,
+    private readonly metrics: Metrics,
     private readonly log: (msg: string) => void,
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => void this.ship(), SHIP_EVERY_MS);
+    this.timer = setInterval(() => this.tick(), TICK_MS);
   }
 
-  append(taskId: string, stream: LogStream, line: string): void {
-    const task = this.taskLog(taskId);
-    task.pending.push({ seq: task.nextSeq++, ts: Date.now(), stream, line });
-    if (task.pending.length > MAX_BUFFERED) task.pending.splice(0, task.pending.length - MAX_BUFFERED);
-    if (task.pending.length >= SHIP_EARLY_AT) void this.ship();
+  add(spool: LogSpool): void {
+    this.spools.set(spool.taskId, { spool, retryAt: 0, backoff: new Backoff(500, 30_000, true) });
   }
 
-  /** The task is gone: ship what is left, then forget it. */
-  close(taskId: string): void {
-    const task = this.tasks.get(taskId);
-    if (task) task.closing = true;
+  /** The task was removed: drain its spool, then delete `dir` (its whole task directory). */
+  close(taskId: string, dir: string): void {
+    const s = this.spools.get(taskId);
+    if (s) s.removeDir = dir;
+    else void rm(dir, { recursive: true, force: true });
   }
 
-  /** Best-effort final delivery, bounded by timeoutMs; then stops the timer. */
+  /** Best-effort final delivery, bounded by timeoutMs; what is left stays spooled for the next start. */
   async stop(timeoutMs: number): Promise<void> {
     clearInterval(this.timer);
     const deadline = Date.now() + timeoutMs;
-    for (const task of this.tasks.values()) task.retryAt = 0;
-    while (this.buffered() > 0 && Date.now() < deadline) {
-      await Promise.race([this.ship(), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
-      if (this.buffered() > 0) await new Promise((r) => setTimeout(r, 50));
+    for (const s of this.spools.values()) {
+      s.spool.poll();
+      s.retryAt = 0;
     }
-    if (this.buffered() > 0) this.log(`log shipper: dropped ${this.buffered()} unshipped lines on stop`);
+    while (this.unshipped() > 0 && Date.now() < deadline) {
+      await Promise.race([this.ship(), new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
+      if (this.unshipped() > 0) await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
-  private buffered(): number {
+  private unshipped(): number {
     let n = 0;
-    for (const task of this.tasks.values()) n += task.pending.length;
+    for (const s of this.spools.values()) n += s.spool.pending(1).length;
     return n;
   }
 
-  private taskLog(taskId: string): TaskLog {
-    let task = this.tasks.get(taskId);
-    if (!task) {
-      task = { nextSeq: 1, pending: [], closing: false, retryAt: 0, backoff: new Backoff(500, 30_000, true) };
-      this.tasks.set(taskId, task);
-    }
-    return task;
+  private tick(): void {
+    let fresh = 0;
+    for (const s of this.spools.values()) fresh += s.spool.poll();
+    if (fresh >= 200 || Date.now() - this.lastShip >= SHIP_EVERY_MS) void this.ship();
   }
 
-  /** One round over all tasks; rounds never overlap, so a batch is never sent twice at once. */
+  /** One round over all spools; rounds never overlap, so a batch is never sent twice at once. */
   private ship(): Promise<void> {
+    this.lastShip = Date.now();
     this.shipping ??= this.shipRound().finally(() => (this.shipping = undefined));
     return this.shipping;
   }
@@ -81,35 +86,40 @@ export class LogShipper {
   private async shipRound(): Promise<void> {
     const now = Date.now();
     const sends: Promise<void>[] = [];
-    for (const [taskId, task] of this.tasks) {
-      if (task.pending.length === 0) {
-        if (task.closing) this.tasks.delete(taskId);
-      } else if (task.retryAt <= now) {
-        sends.push(this.shipBatch(taskId, task));
+    for (const [taskId, s] of this.spools) {
+      if (s.spool.pending(1).length === 0) {
+        if (s.removeDir) {
+          this.spools.delete(taskId);
+          await rm(s.removeDir, { recursive: true, force: true });
+        }
+      } else if (s.retryAt <= now) {
+        sends.push(this.shipBatch(taskId, s));
       }
     }
     await Promise.all(sends);
   }
 
-  private async shipBatch(taskId: string, task: TaskLog): Promise<void> {
-    const entries = task.pending.slice(0, MAX_BATCH);
+  private async shipBatch(taskId: string, s: Shipping): Promise<void> {
+    const entries = s.spool.pending(MAX_BATCH);
     const first = entries[0]!.seq;
     const last = entries[entries.length - 1]!.seq;
     const url = `${this.apiUrl}/api/v1/tasks/${encodeURIComponent(taskId)}/logs`;
     try {
       const { ackedSeq } = await postJson<LogAck>(url, this.credential(), { entries } satisfies LogBatch);
-      // A gap before this batch (lines dropped on overflow) can never be filled: count the batch as delivered.
-      const through = ackedSeq < first - 1 ? last : ackedSeq;
-      task.pending = task.pending.filter((e) => e.seq > through);
-      task.backoff.reset();
-      task.retryAt = 0;
+      const before = s.spool.ackedSeq;
+      s.spool.ack(ackedSeq);
+      this.metrics.linesShipped.inc(Math.max(0, s.spool.ackedSeq - before));
+      s.backoff.reset();
+      s.retryAt = 0;
     } catch (err) {
       if (err instanceof HttpError && isRejection(err.status)) {
+        // e.g. 404: the task no longer exists on the control plane; these lines have nowhere to go.
         this.log(`log shipper: dropping lines ${first}-${last} of task ${taskId}: ${err.message}`);
-        task.pending = task.pending.filter((e) => e.seq > last);
+        this.metrics.linesDropped.inc(last - first + 1);
+        s.spool.ack(last);
         return;
       }
-      task.retryAt = Date.now() + task.backoff.next();
+      s.retryAt = Date.now() + s.backoff.next();
     }
   }
 }

@@ -1,14 +1,51 @@
 /** Tasks run in their own process group, so the agent can stop a task and everything it forked. */
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export type TaskProcess = ChildProcessByStdio<null, Readable, Readable>;
+export type TaskProcess = ChildProcess;
 
-/** `detached` makes the shell a process-group leader: its pid is the group id, and the agent's own signals don't reach it. */
-export function spawnInGroup(command: string, cwd: string, env: Record<string, string>): TaskProcess {
-  return spawn('/bin/sh', ['-c', command], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * `detached` makes the shell a process-group leader: its pid is the group id, and the agent's own
+ * signals don't reach it. stdout/stderr go to files (not pipes), so the task outlives the agent
+ * without ever getting EPIPE; stdin is closed.
+ */
+export function spawnInGroup(command: string, cwd: string, env: Record<string, string>, out: { stdout: string; stderr: string }): TaskProcess {
+  const fds = [openSync(out.stdout, 'a'), openSync(out.stderr, 'a')];
+  try {
+    return spawn('/bin/sh', ['-c', command], { cwd, env, detached: true, stdio: ['ignore', fds[0], fds[1]] });
+  } finally {
+    for (const fd of fds) closeSync(fd);
+  }
+}
+
+export interface ProcStat {
+  state: string;
+  pgrp: number;
+  /** Clock ticks since boot when the process started: with the pid, identifies one process for good. */
+  startTime: number;
+  /** user + system CPU time in clock ticks */
+  cpuTicks: number;
+  rssPages: number;
+}
+
+/** Parsed /proc/<pid>/stat, or undefined when the process does not exist. */
+export function procStat(pid: number): ProcStat | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // Fields after "(comm)" start at field 3 (state); comm may contain spaces, so split after the last ')'.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: f[0]!, pgrp: Number(f[2]), cpuTicks: Number(f[11]) + Number(f[12]), startTime: Number(f[19]), rssPages: Number(f[21]) };
+}
+
+/** True while the very process (pid + start time) still runs; a recycled pid has another start time. */
+export function sameProcessAlive(pid: number, startTime: number): boolean {
+  const stat = procStat(pid);
+  return stat !== undefined && stat.state !== 'Z' && stat.startTime === startTime;
 }
 
 /** Sends a signal to every process in the group; false when the group no longer exists. */
@@ -36,14 +73,8 @@ export function groupMembers(pgid: number): number[] {
   const members: number[] = [];
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // Fields after "(comm)": state ppid pgrp ...; comm may contain spaces, so split after the last ')'.
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(pgrp) === pgid && state !== 'Z') members.push(Number(entry));
-    } catch {
-      // the process exited while we looked
-    }
+    const stat = procStat(Number(entry)); // undefined: it exited while we looked
+    if (stat && stat.pgrp === pgid && stat.state !== 'Z') members.push(Number(entry));
   }
   return members;
 }

@@ -1,16 +1,20 @@
 /** Applies desired-state documents: starts new tasks, stops removed ones, leaves the rest alone. */
 import type { DesiredState, ObservedTask } from '../protocol/index.js';
+import { CpuMeter, usageByGroup } from './resources.js';
 import { Task, type TaskDeps } from './task.js';
+import { loadGeneration, loadTaskDirs, saveGeneration } from './task-record.js';
 
 export class TaskSet {
   private readonly tasks = new Map<string, Task>();
+  private readonly cpu = new Map<string, CpuMeter>();
   private readonly stopping = new Set<Promise<void>>();
   private applied = 0;
 
   constructor(
-    private readonly deps: TaskDeps,
-    /** Called once a removed task is fully stopped (the log shipper forgets it then). */
-    private readonly onRemoved: (taskId: string) => void,
+    private readonly deps: TaskDeps & { artifacts: { collectGarbage(inUse: Iterable<string>): Promise<number> } },
+    private readonly nodeId: () => string | undefined,
+    /** Called once a removed task is fully stopped: the log shipper drains its spool, then deletes `dir`. */
+    private readonly onRemoved: (taskId: string, dir: string) => void,
     private readonly log: (msg: string) => void,
   ) {}
 
@@ -18,22 +22,43 @@ export class TaskSet {
     return this.applied;
   }
 
+  /**
+   * After an agent restart: the last applied desired state continues. Each saved task re-adopts its
+   * still-running process or starts again; directories without a record only have logs to drain.
+   */
+  restore(): void {
+    const nodeId = this.nodeId();
+    if (!nodeId) return;
+    this.applied = loadGeneration(this.deps.stateDir, nodeId);
+    for (const { id, dir, record } of loadTaskDirs(this.deps.stateDir, this.log)) {
+      if (!record) {
+        this.onRemoved(id, dir);
+        continue;
+      }
+      const task = this.create(record.spec);
+      task?.resume(record);
+    }
+    this.log(`restored generation ${this.applied}: ${this.tasks.size} task(s)`);
+  }
+
   /** Pushes and polls race, so only a newer generation is applied; returns the generation now applied. */
   apply(desired: DesiredState): number {
     if (desired.generation <= this.applied) return this.applied;
     this.applied = desired.generation;
+    saveGeneration(this.deps.stateDir, desired.nodeId, desired.generation);
     const wanted = new Set(desired.tasks.map((t) => t.id));
     for (const [id, task] of this.tasks) {
       if (!wanted.has(id)) this.remove(id, task);
     }
     for (const spec of desired.tasks) {
       if (this.tasks.has(spec.id)) continue; // same id = same task: never restarted by a new generation
-      const task = new Task(spec, this.deps);
-      this.tasks.set(spec.id, task);
-      task.start();
+      this.create(spec)?.start();
     }
     this.log(`applied generation ${desired.generation}: ${this.tasks.size} task(s)`);
     this.deps.onChange();
+    void this.deps.artifacts
+      .collectGarbage(desired.tasks.map((t) => t.artifact.digest))
+      .then((n) => n && this.log(`removed ${n} unused artifact(s) from the cache`));
     return this.applied;
   }
 
@@ -42,13 +67,26 @@ export class TaskSet {
     this.applied = 0;
   }
 
+  /** Observed tasks with CPU and RSS of their process groups; also the memory watchdog's tick. */
   observed(): ObservedTask[] {
-    return [...this.tasks.values()].map((t) => t.snapshot());
+    const usage = usageByGroup();
+    return [...this.tasks.values()].map((task) => {
+      const snapshot = task.snapshot();
+      const meter = this.cpu.get(task.spec.id)!;
+      const u = task.pid === undefined ? undefined : usage.get(task.pid);
+      if (!u) {
+        meter.reset();
+        return snapshot;
+      }
+      task.enforceMemory(u.rssBytes);
+      const cpuMillis = meter.sample(u.cpuTicks);
+      return { ...snapshot, rssBytes: u.rssBytes, ...(cpuMillis === undefined ? {} : { cpuMillis }) };
+    });
   }
 
   /** Stops every task (agent shutdown with stopTasksOnExit) and waits for removals in progress. */
   async stopAll(): Promise<void> {
-    const all = [...this.tasks.values()].map((task) => this.stopLogged(task, false));
+    const all = [...this.tasks.values()].map((task) => this.stopLogged(task));
     this.tasks.clear();
     await Promise.all([...all, ...this.stopping]);
   }
@@ -60,16 +98,31 @@ export class TaskSet {
     await Promise.all(this.stopping);
   }
 
+  private create(spec: DesiredState['tasks'][number]): Task | undefined {
+    try {
+      const task = new Task(spec, this.deps);
+      this.tasks.set(spec.id, task);
+      this.cpu.set(spec.id, new CpuMeter());
+      return task;
+    } catch (err) {
+      this.log(`cannot run task ${spec.id}: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+
   private remove(id: string, task: Task): void {
     this.tasks.delete(id);
-    const done = this.stopLogged(task, true).finally(() => {
-      this.stopping.delete(done);
-      this.onRemoved(id);
-    });
+    this.cpu.delete(id);
+    const done = this.stopLogged(task)
+      .then(() => task.removeFiles())
+      .finally(() => {
+        this.stopping.delete(done);
+        this.onRemoved(id, task.dir);
+      });
     this.stopping.add(done);
   }
 
-  private stopLogged(task: Task, removeFiles: boolean): Promise<void> {
-    return task.stop(removeFiles).catch((err: unknown) => this.log(`stopping task ${task.spec.id}: ${(err as Error).message}`));
+  private stopLogged(task: Task): Promise<void> {
+    return task.stop().catch((err: unknown) => this.log(`stopping task ${task.spec.id}: ${(err as Error).message}`));
   }
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { TaskSpec, type LogStream } from '../protocol/index.js';
 import { ArtifactCache } from './artifact-cache.js';
+import type { LogSpool } from './log-spool.js';
 import { groupMembers } from './process-group.js';
 import { Task } from './task.js';
 import { blobServer, freePort, makeArtifact, sha256, tempDir, waitFor } from './test-support.js';
@@ -26,7 +27,7 @@ let dir: Awaited<ReturnType<typeof tempDir>>;
 let blobs: Awaited<ReturnType<typeof blobServer>>;
 let artifactDigest: string;
 const started: Task[] = [];
-const logs: { taskId: string; stream: LogStream; line: string }[] = [];
+const spools: LogSpool[] = [];
 
 before(async () => {
   dir = await tempDir('task');
@@ -37,7 +38,7 @@ before(async () => {
   process.env.ZECTRE_TEST_LEAK = 'agent-only';
 });
 afterEach(async () => {
-  await Promise.all(started.splice(0).map((t) => t.stop(true)));
+  await Promise.all(started.splice(0).map((t) => t.stop()));
 });
 after(async () => {
   delete process.env.ZECTRE_TEST_LEAK;
@@ -62,7 +63,8 @@ async function startTask(id: string, command: string, overrides: Partial<{ diges
   const task = new Task(spec, {
     stateDir: dir.path,
     artifacts: new ArtifactCache(join(dir.path, 'artifacts'), blobs.url('/'), () => 'node-secret'),
-    appendLog: (taskId, stream, line) => logs.push({ taskId, stream, line }),
+    addSpool: (spool) => spools.push(spool),
+    onLinesDropped: () => undefined,
     onChange: () => undefined,
   });
   started.push(task);
@@ -70,7 +72,12 @@ async function startTask(id: string, command: string, overrides: Partial<{ diges
   return { task, port };
 }
 
-const linesOf = (taskId: string, stream: LogStream) => logs.filter((l) => l.taskId === taskId && l.stream === stream).map((l) => l.line);
+/** The task's spooled lines of one stream (reads the spool as the log shipper would). */
+function linesOf(taskId: string, stream: LogStream): string[] {
+  const spool = spools.find((s) => s.taskId === taskId)!;
+  spool.poll();
+  return spool.pending(100_000).filter((e) => e.stream === stream).map((e) => e.line);
+}
 
 /** Alive and not a zombie (a zombie runs nothing and holds no port). */
 function running(pid: number): boolean {
@@ -101,11 +108,12 @@ test('stop kills the whole process group, including a child that ignores SIGTERM
   const leader = task.snapshot().pid!;
   assert.ok(running(childPid), 'child runs before stop');
   const t0 = Date.now();
-  await task.stop(true);
+  await task.stop();
   assert.ok(Date.now() - t0 >= 450, 'waited killTimeoutMs before SIGKILL');
   assert.equal(running(childPid), false, `child ${childPid} survived stop`);
   assert.deepEqual(groupMembers(leader), []);
-  assert.equal(existsSync(task.dir), false, 'task files removed');
+  await task.removeFiles();
+  assert.equal(existsSync(join(task.dir, 'app')), false, 'app files removed');
 });
 
 test('a crashed task is restarted with backoff and its restart count rises', { timeout: 15_000 }, async () => {

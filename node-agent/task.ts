@@ -1,50 +1,71 @@
-/** One task on this node: artifact -> unpack -> process -> health checks -> restart on exit. */
+/** One task on this node: artifact -> unpack -> process -> health checks -> restart policy. */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { LogStream, ObservedState, ObservedTask, TaskSpec } from '../protocol/index.js';
+import type { ObservedState, ObservedTask, TaskSpec } from '../protocol/index.js';
 import { ArtifactError, type ArtifactCache } from './artifact-cache.js';
 import { Backoff } from './backoff.js';
 import { HealthChecker } from './health-check.js';
-import { splitLines } from './line-splitter.js';
-import { killGroup, signalGroup, spawnInGroup, type TaskProcess } from './process-group.js';
+import { LogSpool } from './log-spool.js';
+import { groupMembers, killGroup, procStat, sameProcessAlive, signalGroup, spawnInGroup } from './process-group.js';
+import type { CgroupLimiter } from './resources.js';
+import { saveTaskRecord, type TaskRecord } from './task-record.js';
 import { UnpackError, unpack } from './unpack.js';
 
 export interface TaskDeps {
   stateDir: string;
   artifacts: ArtifactCache;
-  /** Where the task's stdout/stderr and the agent's notes about it go. */
-  appendLog: (taskId: string, stream: LogStream, line: string) => void;
+  /** Registers the task's spool with the log shipper. */
+  addSpool: (spool: LogSpool) => void;
+  /** Log lines dropped because the spool was full. */
+  onLinesDropped: (lines: number) => void;
   /** Called whenever the observed state changes (drives the prompt heartbeat). */
   onChange: () => void;
+  cgroup?: CgroupLimiter;
 }
 
-const SAFE_ID = /^[A-Za-z0-9_-]{1,128}$/;
+/** A running process group of this task, spawned by this agent or re-adopted from an earlier one. */
+interface Running {
+  pid: number;
+  startTime: number;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export const SAFE_ID = /^[A-Za-z0-9_-]{1,128}$/;
 const MAX_MESSAGE = 2_000;
 /** A process that ran this long is considered to have recovered; its next crash restarts after 1 s again. */
 const RESTART_BACKOFF_RESET_MS = 30_000;
+const ADOPTED_POLL_MS = 500;
 const INHERITED_ENV = ['PATH', 'HOME', 'LANG'] as const;
 
 export class Task {
   private observed: ObservedTask;
-  private child: TaskProcess | undefined;
-  private exited: Promise<void> = Promise.resolve();
+  private running: Running | undefined;
   private health: HealthChecker | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private startedAt = 0;
   private stopping = false;
   private readonly abort = new AbortController();
   private readonly restartBackoff = new Backoff(1_000, 30_000, false);
+  readonly spool: LogSpool;
 
   constructor(
     readonly spec: TaskSpec,
     private readonly deps: TaskDeps,
   ) {
+    if (!SAFE_ID.test(spec.id)) throw new Error(`task id "${spec.id}" is not usable as a directory name`);
     this.observed = { id: spec.id, state: 'pending', restarts: 0 };
+    const secretKeys = spec.secretEnv ?? Object.keys(spec.env);
+    this.spool = new LogSpool(spec.id, join(this.dir, 'logs'), secretKeys.map((k) => spec.env[k] ?? ''), deps.onLinesDropped);
+    deps.addSpool(this.spool);
   }
 
   get dir(): string {
     return join(this.deps.stateDir, 'tasks', this.spec.id);
+  }
+
+  get pid(): number | undefined {
+    return this.running?.pid;
   }
 
   snapshot(): ObservedTask {
@@ -57,33 +78,49 @@ export class Task {
       .catch((err: unknown) => this.fail(`task could not start: ${(err as Error).message}`));
   }
 
+  /**
+   * After an agent restart: re-adopts the process of the saved record when that very process
+   * (pid + start time) still runs; otherwise clears leftovers of its group and starts afresh.
+   */
+  resume(saved: TaskRecord): void {
+    this.observed.restarts = saved.restarts;
+    const { pid, startTime } = saved;
+    if (pid !== undefined && startTime !== undefined && sameProcessAlive(pid, startTime)) {
+      this.note(`re-adopted pid ${pid} after an agent restart`);
+      this.attach({ pid, startTime, exited: watchAdopted(pid, startTime, this.abort.signal) });
+      return;
+    }
+    // The leader is gone; a process group id is never reused while members remain, so these are ours.
+    if (pid !== undefined && !procStat(pid) && groupMembers(pid).length) signalGroup(pid, 'SIGKILL');
+    this.start();
+  }
+
   /** Stops health checks and restarts, then the whole process group (SIGTERM, killTimeoutMs, SIGKILL). */
-  async stop(removeFiles: boolean): Promise<void> {
+  async stop(): Promise<void> {
     this.stopping = true;
     this.abort.abort();
     clearTimeout(this.restartTimer);
     this.health?.stop();
-    const pid = this.child?.pid;
-    if (pid !== undefined) {
-      await killGroup(pid, this.spec.killTimeoutMs);
-      await this.exited;
-      this.note(`stopped pid ${pid}`);
+    const running = this.running;
+    if (running) {
+      await killGroup(running.pid, this.spec.killTimeoutMs);
+      await running.exited;
+      this.note(`stopped pid ${running.pid}`);
     }
-    if (removeFiles) await rm(this.dir, { recursive: true, force: true });
+    this.spool.poll(true);
+    this.deps.cgroup?.remove(this.spec.id);
   }
 
-  /** Stops supervising (health checks, restarts) but leaves the process group running. */
+  /** Stops supervising (health checks, restarts) but leaves the process group running for the next agent. */
   release(): void {
     this.stopping = true;
     this.abort.abort();
     clearTimeout(this.restartTimer);
     this.health?.stop();
-    this.child?.unref();
   }
 
   /** Fetches and unpacks the artifact, retrying transient failures; false when the task failed or was stopped. */
   private async prepare(): Promise<boolean> {
-    if (!SAFE_ID.test(this.spec.id)) return this.fail(`task id "${this.spec.id}" is not usable as a directory name`);
     const backoff = new Backoff(1_000, 30_000, true);
     const { digest, url } = this.spec.artifact;
     while (!this.stopping) {
@@ -106,41 +143,72 @@ export class Task {
 
   private spawn(): void {
     if (this.stopping) return;
-    const child = spawnInGroup(this.spec.command, join(this.dir, 'app'), this.env());
-    this.child = child;
-    this.startedAt = Date.now();
-    this.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        this.onExit(child, code, signal);
-        resolve();
-      });
+    const child = spawnInGroup(this.spec.command, join(this.dir, 'app'), this.env(), {
+      stdout: this.spool.rawPath('stdout'),
+      stderr: this.spool.rawPath('stderr'),
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+      child.once('exit', (code, signal) => resolve({ code, signal }));
       child.once('error', (err) => {
         this.note(`spawn failed: ${err.message}`);
-        this.onExit(child, null, null);
-        resolve();
+        resolve({ code: null, signal: null });
       });
     });
-    splitLines(child.stdout, (line) => this.deps.appendLog(this.spec.id, 'stdout', line));
-    splitLines(child.stderr, (line) => this.deps.appendLog(this.spec.id, 'stderr', line));
-    if (child.pid === undefined) return; // 'error' follows
+    if (child.pid === undefined) {
+      void exited.then(({ code, signal }) => this.onExit(undefined, code, signal));
+      return;
+    }
+    this.limit(child.pid);
     this.note(`started pid ${child.pid}`);
-    this.set({ state: 'starting', pid: child.pid, exitCode: undefined, message: undefined });
+    this.startedAt = Date.now();
+    this.attach({ pid: child.pid, startTime: procStat(child.pid)?.startTime ?? 0, exited });
+  }
+
+  /** Puts the new process into its cgroup; without one the RSS watchdog of the task set applies. */
+  private limit(pid: number): void {
+    try {
+      this.deps.cgroup?.enter(this.spec.id, pid, this.spec.resources);
+    } catch (err) {
+      this.note(`cgroup limits not applied: ${(err as Error).message}`);
+    }
+  }
+
+  private attach(running: Running): void {
+    this.running = running;
+    void running.exited.then(({ code, signal }) => this.onExit(running, code, signal));
+    this.set({ state: 'starting', pid: running.pid, exitCode: undefined, message: undefined });
+    this.persist();
     this.health = new HealthChecker(this.spec.port, this.spec.healthCheck, (status) => {
-      if (this.child === child && !this.stopping) this.set({ state: status });
+      if (this.running === running && !this.stopping) this.set({ state: status });
     });
     this.health.start();
   }
 
-  private onExit(child: TaskProcess, code: number | null, signal: NodeJS.Signals | null): void {
-    if (this.child !== child) return;
-    this.child = undefined;
+  /** Memory over the limit (watchdog fallback): kill the group; the restart policy decides what follows. */
+  enforceMemory(rssBytes: number): void {
+    const limit = this.spec.resources.memoryMb * 1024 * 1024;
+    if (!this.running || this.deps.cgroup || rssBytes <= limit) return;
+    this.note(`killing pid ${this.running.pid}: memory ${Math.round(rssBytes / 1048576)} MB exceeds the limit of ${this.spec.resources.memoryMb} MB`);
+    signalGroup(this.running.pid, 'SIGKILL');
+  }
+
+  private onExit(running: Running | undefined, code: number | null, signal: NodeJS.Signals | null): void {
+    if (running && this.running !== running) return;
+    this.running = undefined;
     this.health?.stop();
     if (this.stopping) return; // stop() gives the rest of the group its killTimeoutMs grace
     // Leftover children of a crashed task would hold its port and block the restart.
-    if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
-    const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
+    if (running) signalGroup(running.pid, 'SIGKILL');
+    this.spool.poll(true);
+    const how = signal ? `killed by ${signal}` : code === null ? 'exited (exit code unknown: the process was re-adopted)' : `exited with code ${code}`;
     this.note(how);
     this.set({ state: 'exited', pid: undefined, exitCode: code, message: how });
+    this.persist();
+    const policy = this.spec.restartPolicy;
+    if (policy === 'never' || (policy === 'on-failure' && code === 0 && !signal)) {
+      this.note(`not restarting (restart policy ${policy})`);
+      return;
+    }
     if (Date.now() - this.startedAt >= RESTART_BACKOFF_RESET_MS) this.restartBackoff.reset();
     const delay = this.restartBackoff.next();
     this.restartTimer = setTimeout(() => {
@@ -167,7 +235,16 @@ export class Task {
 
   /** An agent note in the task's log stream, e.g. "started pid 123". */
   private note(line: string): void {
-    this.deps.appendLog(this.spec.id, 'system', line);
+    this.spool.note(line);
+  }
+
+  /** What a restarted agent needs to re-adopt or replace this task. */
+  private persist(): void {
+    saveTaskRecord(this.dir, {
+      spec: this.spec,
+      restarts: this.observed.restarts,
+      ...(this.running ? { pid: this.running.pid, startTime: this.running.startTime } : {}),
+    });
   }
 
   private set(patch: Partial<ObservedTask> & { state: ObservedState }): void {
@@ -177,4 +254,22 @@ export class Task {
     this.observed = next;
     this.deps.onChange();
   }
+
+  /** Removes the task's files except its log spool (the shipper deletes the directory once drained). */
+  async removeFiles(): Promise<void> {
+    await rm(join(this.dir, 'app'), { recursive: true, force: true });
+    await rm(join(this.dir, 'task.json'), { force: true });
+  }
+}
+
+/** An adopted process is not our child: no exit event, so poll until that pid + start time is gone. */
+async function watchAdopted(pid: number, startTime: number, signal: AbortSignal): Promise<{ code: null; signal: null }> {
+  while (sameProcessAlive(pid, startTime)) {
+    await sleep(ADOPTED_POLL_MS, undefined, { signal }).catch(() => undefined);
+    if (signal.aborted) {
+      // stop(): killGroup waits for the group itself; resolve once the leader is gone.
+      while (sameProcessAlive(pid, startTime)) await sleep(25);
+    }
+  }
+  return { code: null, signal: null };
 }

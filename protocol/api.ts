@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SLUG_PATTERN } from './ids.js';
-import { HealthCheck, ObservedState, Resources } from './tasks.js';
+import { HealthCheck, ObservedState, Resources, RestartPolicy } from './tasks.js';
 
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 
@@ -32,6 +32,8 @@ export const CreateDeployment = z.object({
   replicas: z.number().int().min(1).max(100).default(1),
   healthCheck: HealthCheck.default({ path: '/', intervalMs: 2_000, timeoutMs: 2_000, graceMs: 0 }),
   resources: Resources.default({ cpuMillis: 100, memoryMb: 128 }),
+  /** When the agent restarts an exited task: always, on-failure (non-zero exit or signal), never. */
+  restartPolicy: RestartPolicy.default('always'),
   /** How long the deployment may take to become healthy before it is marked failed. */
   deadlineSeconds: z.number().int().min(5).max(3_600).default(120),
 });

@@ -41,6 +41,8 @@ export type DesiredState = z.infer<typeof DesiredState>;
 export const HeartbeatRequest = z.object({
   appliedGeneration: z.number().int().min(0),
   tasks: z.array(ObservedTask),
+  /** The node's current push URL (null: poll only); absent leaves the registered one unchanged. */
+  pushUrl: z.string().url().nullable().optional(),
 });
 export type HeartbeatRequest = z.infer<typeof HeartbeatRequest>;
 

@@ -15,6 +15,9 @@ export const Resources = z.object({
 });
 export type Resources = z.infer<typeof Resources>;
 
+export const RestartPolicy = z.enum(['always', 'on-failure', 'never']);
+export type RestartPolicy = z.infer<typeof RestartPolicy>;
+
 /** Everything an agent needs to run one task; sent in desired-state documents. */
 export const TaskSpec = z.object({
   id: z.string(),
@@ -27,6 +30,13 @@ export const TaskSpec = z.object({
   healthCheck: HealthCheck,
   resources: Resources,
   killTimeoutMs: z.number().int().min(0).max(600_000),
+  /** always: restart whenever it exits; on-failure: only after a non-zero exit or a signal; never. */
+  restartPolicy: RestartPolicy.default('always'),
+  /**
+   * Env keys whose values are secrets: the agent redacts them from the task's logs. Absent means
+   * every key of `env` is secret (env vars set with `zectre env set` are secrets by default).
+   */
+  secretEnv: z.array(z.string()).optional(),
 });
 export type TaskSpec = z.infer<typeof TaskSpec>;
 
@@ -41,5 +51,9 @@ export const ObservedTask = z.object({
   exitCode: z.number().int().nullable().optional(),
   restarts: z.number().int().min(0).default(0),
   message: z.string().max(2_000).optional(),
+  /** CPU used since the previous heartbeat, in millicores (1000 = one core), summed over the task's process group. */
+  cpuMillis: z.number().int().min(0).optional(),
+  /** Resident memory of the task's process group. */
+  rssBytes: z.number().int().min(0).optional(),
 });
 export type ObservedTask = z.infer<typeof ObservedTask>;

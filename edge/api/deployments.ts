@@ -19,10 +19,10 @@ export async function createDeployment(request: IRequest, deps: Deps): Promise<R
   const envSnapshot = { ...(await projectEnv(deps, project.id)), ...body.env };
   const id = newId('d');
   await db.query(
-    `INSERT INTO deployments (id, project_id, artifact_digest, command, env_enc, replicas, health_check, resources, status, created_by, deadline_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, now() + make_interval(secs => $10))`,
+    `INSERT INTO deployments (id, project_id, artifact_digest, command, env_enc, replicas, health_check, resources, status, created_by, deadline_at, restart_policy)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, now() + make_interval(secs => $10), $11)`,
     [id, project.id, body.artifact, body.command, await encrypt(deps.env.ENV_ENCRYPTION_KEY, JSON.stringify(envSnapshot)),
-      body.replicas, JSON.stringify(body.healthCheck), JSON.stringify(body.resources), user.id, body.deadlineSeconds],
+      body.replicas, JSON.stringify(body.healthCheck), JSON.stringify(body.resources), user.id, body.deadlineSeconds, body.restartPolicy],
   );
   await db.query(`INSERT INTO events (actor, project_id, kind, data) VALUES ($1, $2, 'deployment.created', $3)`, [
     user.id, project.id, JSON.stringify({ deploymentId: id, artifact: body.artifact }),

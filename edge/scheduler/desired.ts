@@ -8,7 +8,7 @@ export async function desiredState(db: Db | Tx, env: Env, origin: string, nodeId
   const node = await db.query('SELECT generation FROM nodes WHERE id = $1', [nodeId]);
   const { rows } = await db.query(
     `SELECT t.id, t.port, d.id AS deployment_id, p.slug, d.artifact_digest, d.command, d.env_enc,
-            d.health_check, d.resources, d.kill_timeout_ms
+            d.health_check, d.resources, d.kill_timeout_ms, d.restart_policy
      FROM tasks t JOIN deployments d ON d.id = t.deployment_id JOIN projects p ON p.id = d.project_id
      WHERE t.node_id = $1 AND t.desired_state = 'running' ORDER BY t.id`,
     [nodeId],
@@ -30,6 +30,7 @@ export async function desiredState(db: Db | Tx, env: Env, origin: string, nodeId
       healthCheck: r.health_check,
       resources: r.resources,
       killTimeoutMs: r.kill_timeout_ms,
+      restartPolicy: r.restart_policy,
     });
   }
   return { nodeId, generation: Number(node.rows[0]?.generation ?? 0), tasks };

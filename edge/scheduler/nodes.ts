@@ -59,8 +59,9 @@ export async function heartbeat(request: IRequest, deps: Deps): Promise<Response
   const body = await readJson(request, HeartbeatRequest);
   await transaction(deps.db(), async (tx) => {
     await tx.query(
-      `UPDATE nodes SET last_heartbeat_at = now(), applied_generation = $2, status = 'ready' WHERE id = $1`,
-      [node.id, body.appliedGeneration],
+      `UPDATE nodes SET last_heartbeat_at = now(), applied_generation = $2, status = 'ready',
+         push_url = CASE WHEN $3 THEN $4 ELSE push_url END WHERE id = $1`,
+      [node.id, body.appliedGeneration, body.pushUrl !== undefined, body.pushUrl ?? null],
     );
     const changed = await recordObserved(tx, node.id, body.tasks);
     // Tasks the agent no longer reports and should not run are gone.
@@ -91,6 +92,12 @@ async function recordObserved(tx: Tx, nodeId: string, tasks: ObservedTask[]): Pr
     [nodeId, tasks.map((t) => t.id)],
   );
   const before = new Map(rows.map((r) => [r.id as string, r]));
+  // CPU and RSS are stored with every heartbeat (one statement) but don't count as a change of the task.
+  await tx.query(
+    `UPDATE tasks t SET cpu_millis = u.cpu, rss_bytes = u.rss
+     FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(id, cpu, rss) WHERE t.id = u.id AND t.node_id = $1`,
+    [nodeId, tasks.map((t) => t.id), tasks.map((t) => t.cpuMillis ?? null), tasks.map((t) => t.rssBytes ?? null)],
+  );
   let changed = false;
   for (const t of tasks) {
     const old = before.get(t.id);
