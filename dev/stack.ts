@@ -28,6 +28,8 @@ export interface StackOptions {
   echo?: boolean;
   /** Report progress ("starting the edge…"). */
   progress?: (message: string) => void;
+  /** Extra environment for the agent, e.g. { ZECTRE_AGENT_PUSH: 'off' }. */
+  agentEnv?: Record<string, string>;
 }
 
 export interface Stack {
@@ -39,6 +41,11 @@ export interface Stack {
   agent: Child;
   proxy: Child;
   worker: Child;
+  /** Kills the agent (SIGKILL: no cleanup, like a crash) and starts it again with the same environment. */
+  restartAgent(signal?: NodeJS.Signals): Promise<void>;
+  /** Stops the edge Worker (a control-plane outage) / starts it again on the same port. */
+  stopWorker(): Promise<void>;
+  startWorker(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -66,7 +73,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     await buildAssets();
     say('starting the edge Worker in workerd (wrangler dev)…');
     const secrets = await loadOrCreateSecrets(join(opts.dir, 'secrets.json'));
-    const worker = await startWorker({
+    const workerOptions = {
       port: ports.edge,
       stateDir: opts.dir,
       echo: opts.echo,
@@ -78,8 +85,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         APPS_PUBLIC_PORT: String(ports.proxy),
         HEARTBEAT_INTERVAL_MS: String(opts.heartbeatIntervalMs ?? 2000),
       },
-    });
-    started.push(worker);
+    };
+    let worker = await startWorker(workerOptions);
+    started.push({ stop: () => worker.stop() });
 
     const node = [process.execPath, '--import', 'tsx'];
     const dbEnv = { DATABASE_URL: db.options.databaseUrl, ZECTRE_DB_WS_PROXY: db.options.wsProxy };
@@ -87,10 +95,17 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const proxy = startChild('proxy', node[0]!, [...node.slice(1), 'node-proxy/main.ts'], {
       echo: opts.echo,
       cwd: ROOT,
-      env: { ...process.env, ...dbEnv, ZECTRE_APPS_DOMAIN: appsDomain, ZECTRE_PROXY_PORT: String(ports.proxy) },
+      env: {
+        ...process.env,
+        ...dbEnv,
+        ZECTRE_APPS_DOMAIN: appsDomain,
+        ZECTRE_PROXY_PORT: String(ports.proxy),
+        // <node-id>.nodes.<apps domain> POST /v1/desired-state reaches the local agent (node-proxy/README.md).
+        ZECTRE_PROXY_AGENT_URL: `http://127.0.0.1:${ports.agent}`,
+      },
     });
     started.push(proxy);
-    const agent = startChild('agent', node[0]!, [...node.slice(1), 'node-agent/main.ts'], {
+    const launchAgent = () => startChild('agent', node[0]!, [...node.slice(1), 'node-agent/main.ts'], {
       echo: opts.echo,
       cwd: ROOT,
       env: {
@@ -101,9 +116,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         ZECTRE_AGENT_NAME: 'local',
         ZECTRE_AGENT_PORT: String(ports.agent),
         ZECTRE_AGENT_STOP_TASKS_ON_EXIT: '1',
+        ...opts.agentEnv,
       },
     });
-    started.push(agent);
+    let agent = launchAgent();
+    started.push({ stop: () => agent.stop() });
     await waitFor('the proxy', async () => /proxy ready/.test(proxy.output()), 30_000, proxy);
     await waitFor('the agent to register', async () => /agent ready/.test(agent.output()), 30_000, agent);
 
@@ -113,9 +130,24 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       appsDomain,
       adminToken: credentials.adminToken,
       db,
-      agent,
+      get agent() {
+        return agent;
+      },
       proxy,
-      worker,
+      get worker() {
+        return worker;
+      },
+      async restartAgent(signal: NodeJS.Signals = 'SIGKILL') {
+        const exited = new Promise((resolve) => agent.proc.once('exit', resolve));
+        agent.proc.kill(signal); // the agent alone: its tasks live in their own process groups
+        await exited;
+        agent = launchAgent();
+        await waitFor('the restarted agent', async () => /agent ready/.test(agent.output()), 30_000, agent);
+      },
+      stopWorker: () => worker.stop(),
+      async startWorker() {
+        worker = await startWorker(workerOptions);
+      },
       stop: stopAll,
     };
   } catch (err) {

@@ -42,6 +42,9 @@ export function attachWebSockets(
       maxPayload: MAX_MESSAGE,
       perMessageDeflate: false,
     });
+    // Frames that arrive before the client side is open (even in the handshake's packet) wait here.
+    const early: [WebSocket.RawData, boolean][] = [];
+    upstream.on('message', (data, isBinary) => early.push([data, isBinary]));
     const opened = await new Promise<Error | null>((resolve) => {
       upstream.once('open', () => resolve(null));
       upstream.once('error', (err) => resolve(err));
@@ -58,9 +61,6 @@ export function attachWebSockets(
     }
     const id = String(nextId++);
     pending.set(id, upstream);
-    // Frames that arrive before the client side is open wait here.
-    const early: [WebSocket.RawData, boolean][] = [];
-    upstream.on('message', (data, isBinary) => early.push([data, isBinary]));
     (upstream as WebSocket & { early?: typeof early }).early = early;
     response.upgrade({ id });
   });
@@ -69,7 +69,7 @@ export function attachWebSockets(
     const id = (client.context as { id: string }).id;
     const upstream = pending.get(id) as (WebSocket & { early?: [WebSocket.RawData, boolean][] }) | undefined;
     pending.delete(id);
-    if (!upstream) return client.close(1011, 'upstream gone');
+    if (!upstream || upstream.readyState !== WebSocket.OPEN) return client.close(1011, 'upstream gone');
     onCount(1);
     let clientOpen = true;
     upstream.removeAllListeners('message');

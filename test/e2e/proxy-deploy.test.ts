@@ -1,0 +1,159 @@
+/**
+ * The proxy during deploys, on the real stack (edge in workerd, agent, proxy, real CLI):
+ * - a steady stream of requests through the proxy sees no failure while new versions go live,
+ *   and the answers switch from old to new, never back;
+ * - the oldest release's tasks are stopped only once every live proxy acknowledged the epoch that
+ *   took them out of routing: a second, frozen (SIGSTOP) proxy holds the stop back until it thaws;
+ * - the scheduler's push path through the proxy reaches the real agent (which checks the token).
+ */
+import assert from 'node:assert/strict';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { request } from 'undici';
+import { runCli } from '../../cli/run-cli.test-helper.js';
+import { startChild, sleep, type Child } from '../../dev/processes.js';
+import { ROOT } from '../../dev/root.js';
+import { startStack, type Stack } from '../../dev/stack.js';
+import { createPool } from '../../sql/connect.js';
+import { testDatabase } from '../support/database.js';
+
+describe('proxy during deploys, end to end', { timeout: 240_000 }, () => {
+  let stack: Stack;
+  let dir: string;
+  let pool: ReturnType<typeof createPool>;
+  const cli = (...args: string[]) => runCli(args, { ZECTRE_CONFIG: join(dir, 'cli.json') });
+  const app = () => join(dir, 'hello');
+  const host = () => `hello.${stack.appsDomain}`;
+  const query = async <T>(text: string, params: unknown[] = []) => (await pool.query(text, params)).rows as T[];
+
+  const deployVersion = async (version: number): Promise<string> => {
+    const server = join(app(), 'server.js');
+    const source = await readFile(server, 'utf8');
+    await writeFile(server, source.replace(/HELLO_VERSION \|\| '\d+'/, `HELLO_VERSION || '${version}'`));
+    const run = await cli('deploy', app(), '--project', 'hello', '--json');
+    assert.equal(run.code, 0, `deploy of version ${version} failed:\n${run.stdout}\n${run.stderr}`);
+    return (JSON.parse(run.stdout) as { id: string }).id;
+  };
+
+  /** Sequential requests on keep-alive connections until stopped; every answer is kept. */
+  const stream = (workers: number) => {
+    const answers: { status: number; body: string }[][] = Array.from({ length: workers }, () => []);
+    let running = true;
+    const loops = answers.map(async (mine) => {
+      while (running) {
+        try {
+          const res = await request(`${stack.proxyUrl}/`, { headers: { host: host() } });
+          mine.push({ status: res.statusCode, body: await res.body.text() });
+        } catch (err) {
+          mine.push({ status: -1, body: String(err) });
+        }
+      }
+    });
+    return {
+      answers,
+      latest: () => answers.map((a) => a.at(-1)?.body ?? ''),
+      stop: async () => {
+        running = false;
+        await Promise.all(loops);
+      },
+    };
+  };
+  const waitUntil = async (what: string, check: () => Promise<boolean> | boolean, ms = 60_000) => {
+    const deadline = Date.now() + ms;
+    while (!(await check())) {
+      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+      await sleep(100);
+    }
+  };
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'zectre-proxy-e2e-'));
+    stack = await startStack({ dir: join(dir, 'state'), db: testDatabase('proxy_e2e'), heartbeatIntervalMs: 1000, echo: process.env.ZECTRE_TEST_ECHO === '1' });
+    pool = createPool(stack.db.options, 2);
+    pool.on('error', () => {});
+    assert.equal((await cli('login', '--api', stack.apiUrl, '--token', stack.adminToken)).code, 0);
+    assert.equal((await cli('projects', 'create', 'hello')).code, 0);
+    await cp(join(ROOT, 'examples/hello'), app(), { recursive: true });
+  });
+  after(async () => {
+    await pool?.end();
+    await stack?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  let v1 = '';
+  test('zero failed requests while two new versions are deployed and cut over; answers switch old -> new', async () => {
+    v1 = await deployVersion(1);
+    await waitUntil('version 1 through the proxy', async () => {
+      const res = await request(`${stack.proxyUrl}/`, { headers: { host: host() } });
+      return res.statusCode === 200 && /version 1/.test(await res.body.text());
+    });
+    const load = stream(4);
+    try {
+      await deployVersion(2);
+      await waitUntil('every stream to see version 2', () => load.latest().every((b) => /version 2/.test(b)));
+    } finally {
+      await load.stop();
+    }
+    const all = load.answers.flat();
+    const failed = all.filter((a) => a.status !== 200 || !/^hello from zectre \(version [12]\)/.test(a.body));
+    assert.deepEqual(failed.slice(0, 5), [], `${failed.length} of ${all.length} requests failed`);
+    for (const answers of load.answers) {
+      const versions = answers.map((a) => Number(/version (\d)/.exec(a.body)![1]));
+      assert.equal(versions[0], 1, 'the stream started on the old version');
+      assert.equal(versions.at(-1), 2, 'the stream ended on the new version');
+      assert.deepEqual(versions, [...versions].sort(), 'once switched, never back');
+    }
+  });
+
+  test('the oldest release stops only after every live proxy acknowledged the new routes', async () => {
+    // A second real proxy on the same database, then frozen: alive as far as the control plane knows, but behind.
+    const frozen: Child = startChild('proxy2', process.execPath, ['--import', 'tsx', 'node-proxy/main.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: stack.db.options.databaseUrl, ZECTRE_DB_WS_PROXY: stack.db.options.wsProxy, ZECTRE_APPS_DOMAIN: stack.appsDomain, ZECTRE_PROXY_PORT: '0', ZECTRE_PROXY_ID: 'frozen' },
+    });
+    try {
+      await waitUntil('the second proxy to report', async () => (await query("SELECT 1 FROM proxies WHERE id = 'frozen'")).length === 1, 30_000);
+      process.kill(frozen.proc.pid!, 'SIGSTOP');
+      const v3 = await deployVersion(3);
+      const [retiring] = await query<{ retire_epoch: string | null; status: string }>('SELECT retire_epoch, status FROM deployments WHERE id = $1', [v1]);
+      assert.equal(retiring!.status, 'superseded');
+      const [proxy] = await query<{ epoch: string; live: boolean }>(
+        `SELECT epoch, last_seen_at > now() - interval '15 seconds' AS live FROM proxies WHERE id = 'frozen'`,
+      );
+      // While the frozen proxy still counts as live and lags, the old tasks keep running.
+      if (proxy!.live) {
+        assert.ok(retiring!.retire_epoch !== null && Number(proxy!.epoch) < Number(retiring!.retire_epoch), JSON.stringify({ retiring, proxy }));
+        const running = await query("SELECT 1 FROM tasks WHERE deployment_id = $1 AND desired_state = 'running'", [v1]);
+        assert.ok(running.length > 0, 'the superseded tasks were stopped before the frozen proxy acknowledged');
+      }
+      process.kill(frozen.proc.pid!, 'SIGCONT');
+      await waitUntil('the old tasks to be stopped', async () =>
+        (await query("SELECT 1 FROM tasks WHERE deployment_id = $1 AND desired_state = 'running'", [v1])).length === 0);
+      const timeouts = await query("SELECT data FROM events WHERE kind = 'deployment.retire_timeout'");
+      if (proxy!.live) assert.deepEqual(timeouts, [], 'stopped by acknowledgement, not by the timeout');
+      const res = await request(`${stack.proxyUrl}/`, { headers: { host: host() } });
+      assert.match(await res.body.text(), /version 3/);
+      assert.ok(v3);
+    } finally {
+      if (frozen.proc.pid) process.kill(frozen.proc.pid, 'SIGCONT');
+      await frozen.stop();
+    }
+  });
+
+  test("the scheduler's push path through the proxy reaches this node's agent, which checks the token", async () => {
+    const [node] = await query<{ id: string }>('SELECT id FROM nodes LIMIT 1');
+    const res = await request(`${stack.proxyUrl}/v1/desired-state`, {
+      method: 'POST',
+      headers: { host: `${node!.id}.nodes.${stack.appsDomain}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ token: 'not.a.jwt' }),
+    });
+    assert.equal(res.statusCode, 401);
+    assert.equal(((await res.body.json()) as { error: { code: string } }).error.code, 'invalid_push_token');
+    const other = await request(`${stack.proxyUrl}/anything`, { headers: { host: `${node!.id}.nodes.${stack.appsDomain}` } });
+    assert.equal(other.statusCode, 404);
+    await other.body.dump();
+  });
+});
