@@ -41,7 +41,12 @@ export class ApiClient {
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
     const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, ...options.headers };
     let body: BodyInit | undefined;
-    if (options.body instanceof Uint8Array) {
+    const streamed = options.body instanceof ReadableStream;
+    if (streamed) {
+      // A stream lets the caller count bytes as they leave (upload progress).
+      body = options.body as ReadableStream<Uint8Array>;
+      headers['content-type'] ??= 'application/octet-stream';
+    } else if (options.body instanceof Uint8Array) {
       // Our bytes come from Buffer.concat, which never uses a SharedArrayBuffer.
       body = options.body as Uint8Array<ArrayBuffer>;
       headers['content-type'] ??= 'application/octet-stream';
@@ -49,13 +54,14 @@ export class ApiClient {
       body = JSON.stringify(options.body);
       headers['content-type'] = 'application/json';
     }
-    const timeoutMs = options.timeoutMs ?? (body instanceof Uint8Array ? UPLOAD_TIMEOUT_MS : REQUEST_TIMEOUT_MS);
+    const timeoutMs = options.timeoutMs ?? (streamed || body instanceof Uint8Array ? UPLOAD_TIMEOUT_MS : REQUEST_TIMEOUT_MS);
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
 
     let res: Response;
     try {
-      res = await fetch(`${this.apiUrl}${path}`, { method, headers, body, signal });
+      // Node's fetch needs duplex 'half' to send a stream body.
+      res = await fetch(`${this.apiUrl}${path}`, { method, headers, body, signal, ...(streamed ? { duplex: 'half' } : {}) } as RequestInit);
     } catch (err) {
       if (options.signal?.aborted) throw err;
       if (timeout.aborted) throw new ConnectionError(this.apiUrl, `no answer within ${timeoutMs / 1000} s`);

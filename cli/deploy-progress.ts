@@ -1,4 +1,5 @@
 import type { Deployment, DeploymentStatus, TaskView } from '../protocol/index.js';
+import { perNode } from './node-bars.js';
 
 /** Statuses after which waiting is over (standby/superseded: it went live and was replaced already). */
 export function isSettled(status: DeploymentStatus): boolean {
@@ -27,9 +28,12 @@ export function failureLines(deployment: Deployment): string[] {
   );
 }
 
+/** `deploying d…: 1/2 tasks healthy (local 1/1, b 0/1)`: the overall count, then per node. */
 function summary(deployment: Deployment): string {
-  const healthy = deployment.tasks.filter((task) => task.observedState === 'healthy').length;
-  return `${deployment.status} ${deployment.id}: ${healthy}/${deployment.replicas} tasks healthy`;
+  const running = deployment.tasks.filter((task) => task.desiredState === 'running');
+  const healthy = running.filter((task) => task.observedState === 'healthy').length;
+  const nodes = [...perNode(deployment)].map(([node, c]) => `${node} ${c.healthy}/${c.total}`);
+  return `${deployment.status} ${deployment.id}: ${healthy}/${deployment.replicas} tasks healthy${nodes.length ? ` (${nodes.join(', ')})` : ''}`;
 }
 
 function taskState(task: TaskView): string {

@@ -2,11 +2,17 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerDeploy } from './commands/deploy.js';
+import { registerDeployments } from './commands/deployments.js';
 import { registerEnv } from './commands/env.js';
 import { registerLogin } from './commands/login.js';
 import { registerLogs } from './commands/logs.js';
+import { registerNodes } from './commands/nodes.js';
 import { registerProjects } from './commands/projects.js';
+import { registerRollback } from './commands/rollback.js';
+import { registerScale } from './commands/scale.js';
+import { registerSession } from './commands/session.js';
 import { registerStatus } from './commands/status.js';
+import { registerJoinTokens, registerTokens } from './commands/tokens.js';
 import { reportError } from './errors.js';
 import { examples } from './output.js';
 
@@ -29,11 +35,18 @@ const program = new Command('zectre')
   );
 
 registerLogin(program);
+registerSession(program);
 registerProjects(program);
 registerDeploy(program);
+registerDeployments(program);
+registerRollback(program);
+registerScale(program);
 registerStatus(program);
 registerLogs(program);
 registerEnv(program);
+registerNodes(program);
+registerJoinTokens(program);
+registerTokens(program);
 
 try {
   await program.parseAsync();

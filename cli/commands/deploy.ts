@@ -1,24 +1,20 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { InvalidArgumentError, type Command } from 'commander';
-import type { Artifact, CreateDeployment, Deployment } from '../../protocol/index.js';
+import type { CreateDeployment, Deployment, Project } from '../../protocol/index.js';
 import { clientFromConfig, type ApiClient } from '../api-client.js';
-import { failureLines, isSettled, progressLines } from '../deploy-progress.js';
 import { parseEnvPair } from '../env-pairs.js';
-import { CliError, ConnectionError } from '../errors.js';
+import { CliError } from '../errors.js';
 import { examples, formatBytes, printJson, shortDigest } from '../output.js';
 import { packDir } from '../pack.js';
+import { finishRelease, watchDeployment } from '../rollout.js';
 import { detectStartCommand } from '../start-command.js';
-
-const POLL_MS = 250;
-/** Grace after the deployment's own deadline, for the server to notice and mark it failed. */
-const DEADLINE_GRACE_MS = 30_000;
+import { uploadArtifact } from '../upload.js';
 
 interface DeployOptions {
   project: string;
   cmd?: string;
-  replicas: number;
+  replicas?: number;
   deadline?: number;
   env?: Record<string, string>;
   wait: boolean;
@@ -32,7 +28,7 @@ export function registerDeploy(program: Command): void {
     .argument('[dir]', 'app directory', '.')
     .requiredOption('-p, --project <name>', 'project to deploy')
     .option('--cmd <command>', "start command (default: zectre.json's command, the Procfile's web: line, npm start)")
-    .option('--replicas <n>', 'number of tasks to run', parseReplicas, 1)
+    .option('--replicas <n>', 'number of tasks to run (default: as many as the live deployment, else 1)', parseReplicas)
     .option('--deadline <seconds>', 'fail the deployment if it is not healthy within this time (default 120)', parseDeadline)
     .option('-e, --env <KEY=VALUE>', 'env var for this deployment, over the project ones (repeatable)', collectEnv)
     .option('--no-wait', 'return once the deployment is created instead of waiting for it to go live')
@@ -44,6 +40,7 @@ export function registerDeploy(program: Command): void {
     .action(async (dir: string, opts: DeployOptions) => {
       // Progress is for people; with --json, stdout carries only the deployment.
       const say = (line: string) => (opts.json ? process.stderr : process.stdout).write(`${line}\n`);
+      const bars = Boolean(process.stderr.isTTY);
       const client = await clientFromConfig();
       const root = resolve(dir);
       await assertDirectory(root);
@@ -52,15 +49,13 @@ export function registerDeploy(program: Command): void {
       say(`start command: ${start.command} (from ${start.source})`);
 
       const packed = await packDir(root);
-      const artifact = await client.put<Artifact>('/api/v1/artifacts', packed.data, {
-        headers: { 'content-type': 'application/gzip', 'x-zectre-digest': packed.digest },
-      });
+      const artifact = await uploadArtifact(client, packed, bars);
       say(`uploaded ${shortDigest(artifact.digest)} (${formatBytes(artifact.size)})`);
 
       const body: CreateDeployment = {
         artifact: artifact.digest,
         command: start.command,
-        replicas: opts.replicas,
+        replicas: opts.replicas ?? (await liveReplicas(client, opts.project)),
         ...(opts.deadline === undefined ? {} : { deadlineSeconds: opts.deadline }),
         env: opts.env ?? {},
         ...(start.healthCheckPath === undefined ? {} : { healthCheck: { path: start.healthCheckPath } }),
@@ -72,46 +67,16 @@ export function registerDeploy(program: Command): void {
         if (opts.json) printJson(created);
         return;
       }
-      const final = await waitForDeployment(client, created, say);
+      const final = await watchDeployment(client, created, say, { bars });
       if (opts.json) printJson(final);
-      if (final.status === 'failed') {
-        for (const line of failureLines(final)) process.stderr.write(`${line}\n`);
-        throw new CliError(`deployment ${final.id} failed: ${final.statusReason ?? 'no reason given'}`, 1, 'deployment_failed');
-      }
-      if (final.status !== 'live') say(`deployment ${final.id} went live but is already ${final.status} (a newer one replaced it)`);
-      else say(`live at ${final.urls.app}`);
-      say(`preview at ${final.urls.preview}`);
+      await finishRelease(client, final, say);
     });
 }
 
-/** Polls until the deployment settles, printing a line whenever something changed. */
-async function waitForDeployment(client: ApiClient, created: Deployment, say: (line: string) => void): Promise<Deployment> {
-  const giveUpAt = Date.parse(created.deadlineAt) + DEADLINE_GRACE_MS;
-  let shown: Deployment | null = null;
-  let current = created;
-  let offline = false;
-  for (;;) {
-    for (const line of progressLines(shown, current)) say(line);
-    shown = current;
-    if (isSettled(current.status)) return current;
-    if (Date.now() > giveUpAt) {
-      throw new CliError(
-        `gave up: deployment ${current.id} is still ${current.status} ${DEADLINE_GRACE_MS / 1000} s after its deadline`,
-        1,
-        'deadline_exceeded',
-      );
-    }
-    await sleep(POLL_MS);
-    try {
-      current = await client.get<Deployment>(`/api/v1/deployments/${encodeURIComponent(created.id)}`);
-      offline = false;
-    } catch (err) {
-      // A control-plane restart should not abort the wait; the deadline still bounds it.
-      if (!(err instanceof ConnectionError)) throw err;
-      if (!offline) say(`${err.message}; retrying`);
-      offline = true;
-    }
-  }
+/** A deploy keeps the replica count `zectre scale` set, as fly and kamal do. */
+async function liveReplicas(client: ApiClient, project: string): Promise<number> {
+  const answer = await client.get<Project & { liveDeployment: Deployment | null }>(`/api/v1/projects/${encodeURIComponent(project)}`);
+  return answer.liveDeployment?.replicas ?? 1;
 }
 
 async function assertDirectory(path: string): Promise<void> {
@@ -119,7 +84,7 @@ async function assertDirectory(path: string): Promise<void> {
   if (!info?.isDirectory()) throw new CliError(`${path} is not a directory`);
 }
 
-function parseReplicas(value: string): number {
+export function parseReplicas(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 100) throw new InvalidArgumentError('expected a whole number from 1 to 100');
   return n;

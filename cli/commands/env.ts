@@ -1,22 +1,30 @@
 import type { Command } from 'commander';
-import type { EnvVar, SetEnv } from '../../protocol/index.js';
-import { clientFromConfig } from '../api-client.js';
+import type { EnvChangeAnswer, EnvVar, SetEnv, UnsetEnv } from '../../protocol/index.js';
+import { clientFromConfig, type ApiClient } from '../api-client.js';
 import { parseEnvPair } from '../env-pairs.js';
 import { UsageError } from '../errors.js';
 import { examples, printJson, table } from '../output.js';
+import { finishRelease, watchDeployment } from '../rollout.js';
 
 const envPath = (project: string) => `/api/v1/projects/${encodeURIComponent(project)}/env`;
 
+interface ChangeOptions {
+  wait: boolean;
+}
+
 export function registerEnv(program: Command): void {
-  const env = program.command('env').description("manage a project's env vars (used by its next deployment)");
+  const env = program
+    .command('env')
+    .description("manage a project's env vars; a change starts a new release of the live deployment, as on Heroku");
 
   env
     .command('set')
-    .description('set one or more env vars')
+    .description('set one or more env vars (creates a new release)')
     .argument('<project>', 'project name')
     .argument('<pairs...>', 'KEY=VALUE')
+    .option('--no-wait', 'do not wait for the new release to go live')
     .addHelpText('after', examples('zectre env set hello HELLO_VERSION=2 GREETING="hi there"'))
-    .action(async (project: string, pairs: string[]) => {
+    .action(async (project: string, pairs: string[], opts: ChangeOptions) => {
       const vars: SetEnv['vars'] = {};
       for (const pair of pairs) {
         try {
@@ -28,8 +36,9 @@ export function registerEnv(program: Command): void {
       }
       const client = await clientFromConfig();
       const body: SetEnv = { vars };
-      const answer = await client.put<{ vars: EnvVar[] }>(envPath(project), body);
-      console.log(`set ${answer.vars.map((v) => v.key).join(', ')} on ${project}; the next deployment gets them`);
+      const answer = await client.put<{ vars: EnvVar[]; release: EnvChangeAnswer['release'] }>(envPath(project), body);
+      console.log(`set ${answer.vars.map((v) => v.key).join(', ')} on ${project}`);
+      await followRelease(client, project, answer.release, opts);
     });
 
   env
@@ -53,15 +62,29 @@ export function registerEnv(program: Command): void {
 
   env
     .command('unset')
-    .description('remove one or more env vars')
+    .description('remove one or more env vars (creates one new release)')
     .argument('<project>', 'project name')
     .argument('<keys...>', 'env var names')
+    .option('--no-wait', 'do not wait for the new release to go live')
     .addHelpText('after', examples('zectre env unset hello HELLO_VERSION'))
-    .action(async (project: string, keys: string[]) => {
+    .action(async (project: string, keys: string[], opts: ChangeOptions) => {
       const client = await clientFromConfig();
-      for (const key of keys) {
-        await client.delete<{ deleted: string }>(`${envPath(project)}/${encodeURIComponent(key)}`);
-        console.log(`unset ${key} on ${project}`);
-      }
+      const body: UnsetEnv = { keys };
+      const answer = await client.post<EnvChangeAnswer>(`${envPath(project)}/unset`, body);
+      console.log(`unset ${answer.keys.join(', ')} on ${project}`);
+      await followRelease(client, project, answer.release, opts);
     });
+}
+
+/** Says which release the change started (Heroku-style), then waits for it like a deploy. */
+async function followRelease(client: ApiClient, project: string, release: EnvChangeAnswer['release'], opts: ChangeOptions): Promise<void> {
+  const say = (line: string) => console.log(line);
+  if (!release) {
+    say(`${project} has nothing live; the next deployment gets the change`);
+    return;
+  }
+  say(`created release ${release.id} with the new env`);
+  if (!opts.wait) return;
+  const final = await watchDeployment(client, release, say, { bars: Boolean(process.stderr.isTTY) });
+  await finishRelease(client, final, say);
 }

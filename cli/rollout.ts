@@ -1,0 +1,75 @@
+/** Waiting for a release (deploy, rollback, env change) to settle, with progress, and saying how it ended. */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Deployment, LogPage } from '../protocol/index.js';
+import type { ApiClient } from './api-client.js';
+import { failureLines, isSettled, progressLines } from './deploy-progress.js';
+import { CliError, ConnectionError } from './errors.js';
+import { NodeBars } from './node-bars.js';
+
+const POLL_MS = 250;
+/** Grace after the deployment's own deadline, for the server to notice and mark it failed. */
+const DEADLINE_GRACE_MS = 30_000;
+const FAILURE_LOG_LINES = 20;
+
+export type Say = (line: string) => void;
+
+/** Polls until `done` holds for the deployment (or it settles), showing per-node bars on a terminal and lines otherwise. */
+export async function watchDeployment(
+  client: ApiClient,
+  first: Deployment,
+  say: Say,
+  opts: { bars: boolean; done?: (d: Deployment) => boolean; giveUpAt?: number },
+): Promise<Deployment> {
+  const done = opts.done ?? ((d: Deployment) => isSettled(d.status));
+  const giveUpAt = opts.giveUpAt ?? Date.parse(first.deadlineAt) + DEADLINE_GRACE_MS;
+  const bars = opts.bars ? new NodeBars() : null;
+  let shown: Deployment | null = null;
+  let current = first;
+  let offline = false;
+  try {
+    for (;;) {
+      if (bars) bars.update(current);
+      else for (const line of progressLines(shown, current)) say(line);
+      shown = current;
+      if (done(current) || current.status === 'failed') return current;
+      if (Date.now() > giveUpAt) {
+        throw new CliError(`gave up waiting: deployment ${current.id} is ${current.status}${current.statusReason ? ` (${current.statusReason})` : ''}`, 1, 'timeout');
+      }
+      await sleep(POLL_MS);
+      try {
+        current = await client.get<Deployment>(`/api/v1/deployments/${encodeURIComponent(first.id)}`);
+        offline = false;
+      } catch (err) {
+        // A control-plane restart should not abort the wait; the deadline still bounds it.
+        if (!(err instanceof ConnectionError)) throw err;
+        if (!offline) say(`${err.message}; retrying`);
+        offline = true;
+      }
+    }
+  } finally {
+    bars?.stop();
+  }
+}
+
+/** The end of a release: its URLs, or why it failed (reason, each task's exit code and health check output, last log lines) as an error. */
+export async function finishRelease(client: ApiClient, final: Deployment, say: Say): Promise<void> {
+  if (final.status === 'failed') {
+    for (const line of failureLines(final)) process.stderr.write(`${line}\n`);
+    const logs = await lastLogLines(client, final);
+    if (logs.length) process.stderr.write(`last log lines:\n${logs.map((l) => `  ${l}`).join('\n')}\n`);
+    throw new CliError(`deployment ${final.id} failed: ${final.statusReason ?? 'no reason given'}`, 1, 'deployment_failed');
+  }
+  if (final.status !== 'live') say(`deployment ${final.id} went live but is already ${final.status} (a newer one replaced it)`);
+  else say(`live at ${final.urls.app}`);
+  say(`preview at ${final.urls.preview}`);
+}
+
+async function lastLogLines(client: ApiClient, deployment: Deployment): Promise<string[]> {
+  const query = new URLSearchParams({ deployment: deployment.id, limit: String(FAILURE_LOG_LINES) });
+  try {
+    const page = await client.get<LogPage>(`/api/v1/projects/${encodeURIComponent(deployment.project)}/logs?${query}`);
+    return page.lines.map((l) => `${l.taskId} ${l.stream} ${l.line}`);
+  } catch {
+    return []; // the failure itself is what matters; logs are a bonus
+  }
+}

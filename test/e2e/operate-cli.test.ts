@@ -1,0 +1,246 @@
+/**
+ * Issue 5, the CLI half, end to end: the real `zectre` binary against one real stack (edge in
+ * workerd, two real agents, the real proxy). Rollback, scale and drain each run under a steady
+ * request stream through the proxy, which must see no failed request and end on what was promised.
+ */
+import assert from 'node:assert/strict';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { request } from 'undici';
+import type { ApiTokenView, CreatedApiToken, CreatedJoinToken, Deployment, NodeView } from '../../protocol/index.js';
+import { ROOT } from '../../dev/root.js';
+import { sleep, type Child } from '../../dev/processes.js';
+import { startStack, type Stack } from '../../dev/stack.js';
+import { runCli, type CliRun } from '../../cli/run-cli.test-helper.js';
+import { testDatabase } from '../support/database.js';
+import { startSecondAgent, steadyStream, type StreamResult } from './operate-support.js';
+
+const echo = process.env.ZECTRE_TEST_ECHO === '1';
+
+describe('zectre CLI operates apps end to end', { timeout: 300_000 }, () => {
+  let stack: Stack;
+  let dir: string;
+  let second: Child | undefined;
+  let env: Record<string, string>;
+  const zectre = (...args: string[]): Promise<CliRun> => runCli(args, env);
+  const ok = async (...args: string[]): Promise<CliRun> => {
+    const run = await zectre(...args);
+    assert.equal(run.code, 0, `zectre ${args.join(' ')} exited ${run.code}:\n${run.stdout}\n${run.stderr}`);
+    return run;
+  };
+  const json = async <T>(...args: string[]): Promise<T> => JSON.parse((await ok(...args)).stdout) as T;
+  const host = () => `ops.${stack.appsDomain}`;
+  /** Runs `change` while requests stream through the proxy; returns what the stream saw. */
+  const underLoad = async (change: () => Promise<unknown>): Promise<StreamResult> => {
+    const stream = steadyStream(stack.proxyUrl, host());
+    try {
+      await change();
+      await sleep(1_500); // keep streaming through the tail of the change (old tasks stopping)
+    } catch (err) {
+      await stream.stop();
+      throw err;
+    }
+    return stream.stop();
+  };
+  const assertNoFailures = (seen: StreamResult, what: string) => {
+    assert.ok(seen.requests > 10, `the stream during ${what} made only ${seen.requests} requests`);
+    assert.deepEqual(seen.failures, [], `${seen.failures.length} of ${seen.requests} requests failed during ${what}`);
+  };
+  const serves = async (want: RegExp) => {
+    let last = '';
+    for (let i = 0; i < 100; i++) {
+      const res = await request(`${stack.proxyUrl}/`, { headers: { host: host() } }).catch(() => null);
+      last = res ? `${res.statusCode} ${await res.body.text()}` : 'no answer';
+      if (res?.statusCode === 200 && want.test(last)) return;
+      await sleep(100);
+    }
+    assert.fail(`${host()} never answered ${want}; last: ${last}`);
+  };
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'zectre-operate-'));
+    stack = await startStack({ dir: join(dir, 'state'), db: testDatabase('operate'), heartbeatIntervalMs: 1000, echo });
+    env = { ZECTRE_CONFIG: join(dir, 'cli.json') };
+    await cp(join(ROOT, 'examples/hello'), join(dir, 'hello'), { recursive: true });
+  });
+  after(async () => {
+    await second?.stop();
+    await stack?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('login, whoami --json, logout (then commands say how to log in: exit 3)', async () => {
+    await ok('login', '--api', stack.apiUrl, '--token', stack.adminToken);
+    const me = await json<{ user: { name: string; isAdmin: boolean }; apiUrl: string }>('whoami', '--json');
+    assert.equal(me.user.isAdmin, true);
+    assert.equal(me.apiUrl, stack.apiUrl);
+    assert.match((await ok('logout')).stdout, /logged out/);
+    const after = await zectre('whoami');
+    assert.equal(after.code, 3);
+    assert.match(after.stderr, /^error: not logged in/);
+    await ok('login', '--api', stack.apiUrl, '--token', stack.adminToken);
+  });
+
+  let v1: Deployment;
+  test('projects create, deploy with per-node progress, deployments list --json', async () => {
+    await ok('projects', 'create', 'ops');
+    const list = await json<{ projects: { name: string }[] }>('projects', 'list', '--json');
+    assert.ok(list.projects.some((p) => p.name === 'ops'));
+    const run = await ok('deploy', join(dir, 'hello'), '--project', 'ops', '--json');
+    v1 = JSON.parse(run.stdout);
+    assert.equal(v1.status, 'live');
+    assert.match(run.stderr, /\d\/1 tasks healthy \(local \d\/1\)/);
+    assert.match(run.stderr, /live at http:\/\/ops\./);
+    await serves(/version 1/);
+    const history = await json<{ deployments: Deployment[] }>('deployments', 'list', 'ops', '--json');
+    assert.deepEqual(history.deployments.map((d) => d.id), [v1.id]);
+  });
+
+  let v2: Deployment;
+  test('env set creates a new release and says so; the proxy serves it with no failed request', async () => {
+    let run: CliRun | undefined;
+    const seen = await underLoad(async () => (run = await ok('env', 'set', 'ops', 'HELLO_VERSION=2', 'API_KEY=s3cr3t')));
+    assert.match(run!.stdout, /created release (d[a-z0-9]+) with the new env/);
+    assert.match(run!.stdout, /live at /);
+    assertNoFailures(seen, 'env set');
+    await serves(/version 2/);
+    const listed = await json<{ vars: { key: string; value?: string }[] }>('env', 'list', 'ops', '--json');
+    assert.deepEqual(listed.vars.map((v) => v.key), ['API_KEY', 'HELLO_VERSION']);
+    assert.doesNotMatch(JSON.stringify(listed), /s3cr3t/);
+    assert.match((await ok('env', 'list', 'ops', '--reveal')).stdout, /s3cr3t/);
+    const unset = await ok('env', 'unset', 'ops', 'API_KEY');
+    assert.match(unset.stdout, /created release d[a-z0-9]+/);
+    const history = await json<{ deployments: Deployment[] }>('deployments', 'list', 'ops', '--json');
+    v2 = history.deployments[0]!;
+    assert.equal(v2.status, 'live');
+    const missing = await zectre('env', 'unset', 'ops', 'API_KEY');
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^error: .*API_KEY.*\(env_var_not_found\)\n$/);
+  });
+
+  test('rollback (default: previous good release) and rollback to an id: health-gated, no failed request', async () => {
+    const back = await underLoad(() => ok('rollback', 'ops'));
+    assertNoFailures(back, 'rollback');
+    await serves(/version 2/); // the previous good release is the env-set one (HELLO_VERSION=2, API_KEY set)
+    const toV1 = await underLoad(() => ok('rollback', 'ops', v1.id, '--json'));
+    assertNoFailures(toV1, `rollback to ${v1.id}`);
+    await serves(/version 1/);
+    assert.ok(toV1.bodies.has('hello from zectre (version 1)'), 'the stream saw the rolled-back version');
+    const bad = await zectre('rollback', 'ops', 'dnotarelease1');
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /\(deployment_not_found\)\n$/);
+    assert.equal((await zectre('rollback', 'nope')).code, 1);
+  });
+
+  let extra: CreatedJoinToken;
+  test('join-tokens create lets a second node join; nodes list --json shows both', async () => {
+    extra = await json<CreatedJoinToken>('join-tokens', 'create', '--json');
+    assert.match(extra.secret, /^zj_/);
+    second = await startSecondAgent({ apiUrl: stack.apiUrl, joinToken: extra.secret, dir, name: 'second', portRange: '31000-31999', echo });
+    const { nodes } = await json<{ nodes: NodeView[] }>('nodes', 'list', '--json');
+    assert.deepEqual(nodes.map((n) => [n.name, n.status]), [['local', 'ready'], ['second', 'ready']]);
+    const local = nodes[0]!;
+    assert.ok(local.capacity.cpuMillis > 0 && local.allocated.cpuMillis > 0 && local.runningTasks > 0, JSON.stringify(local));
+    assert.ok(Date.parse(local.lastHeartbeatAt) > Date.now() - 60_000);
+    assert.match((await ok('nodes', 'list')).stdout, /NAME\s+ID\s+STATUS\s+ADDRESS\s+CAPACITY\s+ALLOCATED\s+LAST HEARTBEAT/);
+  });
+
+  test('scale up to 3 and down to 2: no failed request; the live deployment runs exactly that many healthy tasks', async () => {
+    const up = await underLoad(() => ok('scale', 'ops', '3'));
+    assertNoFailures(up, 'scale to 3');
+    let live = (await json<{ liveDeployment: Deployment }>('status', 'ops', '--json')).liveDeployment;
+    const running = () => live.tasks.filter((t) => t.desiredState === 'running');
+    assert.equal(running().length, 3);
+    assert.ok(running().every((t) => t.observedState === 'healthy'));
+    assert.deepEqual([...new Set(running().map((t) => t.nodeName))].sort(), ['local', 'second']);
+    const down = await underLoad(() => ok('scale', 'ops', '2', '--json'));
+    assertNoFailures(down, 'scale to 2');
+    live = (await json<{ liveDeployment: Deployment }>('status', 'ops', '--json')).liveDeployment;
+    assert.equal(live.replicas, 2);
+    assert.equal(running().length, 2);
+    await serves(/version 1/);
+    const bad = await zectre('scale', 'ops', '0');
+    assert.equal(bad.code, 2);
+  });
+
+  test('nodes drain moves every task off the node, health-gated, with no failed request', async () => {
+    let run: CliRun | undefined;
+    const seen = await underLoad(async () => (run = await ok('nodes', 'drain', 'local')));
+    assertNoFailures(seen, 'drain');
+    assert.match(run!.stdout, /local is drained/);
+    const { nodes } = await json<{ nodes: NodeView[] }>('nodes', 'list', '--json');
+    const local = nodes.find((n) => n.name === 'local')!;
+    assert.equal(local.status, 'draining');
+    assert.equal(local.runningTasks, 0);
+    const live = (await json<{ liveDeployment: Deployment }>('status', 'ops', '--json')).liveDeployment;
+    const running = live.tasks.filter((t) => t.desiredState === 'running');
+    assert.equal(running.length, 2);
+    assert.ok(running.every((t) => t.nodeName === 'second' && t.observedState === 'healthy'), JSON.stringify(running));
+    await serves(/version 1/);
+    assert.equal((await zectre('nodes', 'drain', 'no-such-node')).code, 1);
+  });
+
+  test('logs --since 10m --task ID --json shows only that task', async () => {
+    const live = (await json<{ liveDeployment: Deployment }>('status', 'ops', '--json')).liveDeployment;
+    const task = live.tasks.find((t) => t.desiredState === 'running')!;
+    let lines: { taskId: string; line: string }[] = [];
+    for (let i = 0; i < 50 && !lines.some((l) => /GET \/ 200/.test(l.line)); i++) {
+      const run = await ok('logs', 'ops', '--since', '10m', '--task', task.id, '--json');
+      lines = run.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      await sleep(200);
+    }
+    assert.ok(lines.length > 0 && lines.every((l) => l.taskId === task.id), `lines: ${JSON.stringify(lines.slice(0, 5))}`);
+    assert.ok(lines.some((l) => /GET \/ 200/.test(l.line)));
+    assert.equal((await zectre('logs', 'ops', '--since', 'yesterday-ish')).code, 2);
+  });
+
+  test('a failing deploy exits 1 with the reason, the exit code and the last log lines', async () => {
+    const run = await zectre('deploy', join(dir, 'hello'), '--project', 'ops', '--cmd', 'echo about to crash; exit 7', '--deadline', '5');
+    assert.equal(run.code, 1, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stderr, /failed: not healthy before its deadline/);
+    assert.match(run.stderr, /exit code 7/);
+    assert.match(run.stderr, /last log lines:\n[\s\S]*about to crash/);
+  });
+
+  test('tokens create (global and project-scoped), list --json, revoke; a revoked token is refused', async () => {
+    const global = await json<CreatedApiToken>('tokens', 'create', 'ci', '--json');
+    const scoped = await json<CreatedApiToken>('tokens', 'create', 'ci-ops', '--project', 'ops', '--json');
+    assert.equal(scoped.token.project, 'ops');
+    const { tokens } = await json<{ tokens: ApiTokenView[] }>('tokens', 'list', '--json');
+    assert.ok(tokens.some((t) => t.id === global.token.id) && tokens.some((t) => t.id === scoped.token.id));
+    assert.doesNotMatch(JSON.stringify(tokens), /zt_/);
+    const asScoped = { ...env, ZECTRE_API_URL: stack.apiUrl, ZECTRE_TOKEN: scoped.secret };
+    const projects = await runCli(['projects', 'list', '--json'], asScoped);
+    assert.deepEqual(JSON.parse(projects.stdout).projects.map((p: { name: string }) => p.name), ['ops']);
+    assert.equal((await runCli(['tokens', 'list'], asScoped)).code, 3);
+    assert.match((await ok('tokens', 'revoke', global.token.id)).stdout, /revoked/);
+    const refused = await runCli(['whoami'], { ...env, ZECTRE_API_URL: stack.apiUrl, ZECTRE_TOKEN: global.secret });
+    assert.equal(refused.code, 3);
+    assert.match(refused.stderr, /^error: invalid or revoked API token \(unauthorized\)\n$/);
+    assert.equal((await zectre('tokens', 'revoke', 'knosuchtoken1')).code, 1);
+  });
+
+  test('projects delete asks for --yes off a terminal, then stops the tasks and removes the routes', async () => {
+    const refused = await zectre('projects', 'delete', 'ops');
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /--yes/);
+    await ok('projects', 'delete', 'ops', '--yes');
+    const list = await json<{ projects: { name: string }[] }>('projects', 'list', '--json');
+    assert.ok(!list.projects.some((p) => p.name === 'ops'));
+    let status = 0;
+    for (let i = 0; i < 50 && status !== 404; i++) {
+      status = (await request(`${stack.proxyUrl}/`, { headers: { host: host() } })).statusCode;
+      await sleep(100);
+    }
+    assert.equal(status, 404);
+    let nodes: NodeView[] = [];
+    for (let i = 0; i < 50; i++) {
+      nodes = (await json<{ nodes: NodeView[] }>('nodes', 'list', '--json')).nodes;
+      if (nodes.every((n) => n.runningTasks === 0)) break;
+      await sleep(200);
+    }
+    assert.ok(nodes.every((n) => n.runningTasks === 0), JSON.stringify(nodes));
+    assert.equal((await zectre('projects', 'delete', 'ops', '--yes')).code, 1);
+  });
+});
