@@ -35,7 +35,7 @@ function App() {
   const project = /^\/projects\/([a-z0-9-]+)\/?$/.exec(path);
   return (
     <Layout user={user} path={path} onSignOut={signOut}>
-      {path === '/' ? <Projects /> : project ? <Project name={project[1]!} /> : path === '/nodes' ? <Nodes /> : <p class="state empty">Nothing at {path}.</p>}
+      {path === '/' ? <Projects /> : project ? <Project key={project[1]} name={project[1]!} /> : path === '/nodes' ? <Nodes /> : <p class="state empty">Nothing at {path}.</p>}
     </Layout>
   );
 }

@@ -21,7 +21,7 @@ export function Tasks({ deployments }: { deployments: Deployment[] }) {
         </thead>
         <tbody>
           {rows.map(({ d, t }) => (
-            <tr key={t.id}>
+            <tr key={t.id} data-task-of={d.id}>
               <td>
                 <code>{t.id}</code>
               </td>
