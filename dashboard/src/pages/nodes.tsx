@@ -31,7 +31,7 @@ export function Nodes() {
         <Empty>
           <p>No nodes have joined yet.</p>
           <p class="muted">
-            Make a join token with <code>zectre nodes join-token</code> and run the installer on a VM.
+            Make a join token with <code>zectre join-tokens create</code> and run the installer on a VM.
           </p>
         </Empty>
       )}
