@@ -91,7 +91,7 @@ describe('dashboard in chromium', { timeout: 300_000 }, () => {
     await page.getByText('No releases yet.').waitFor(WAIT);
     await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
     const run = await zectre('deploy', join(dir, 'hello'), '--project', 'hello', '--json');
-    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.code, 0, `zectre deploy failed:\n${run.stdout}\n${run.stderr}`);
     const deployed = JSON.parse(run.stdout) as Deployment;
     await page.locator(`tr[data-release="${deployed.id}"][data-status="live"]`).waitFor(WAIT);
     assert.equal(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument), true, 'the page reloaded');
