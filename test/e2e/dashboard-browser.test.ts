@@ -128,6 +128,7 @@ describe('dashboard in chromium', { timeout: 300_000 }, () => {
     await page.getByRole('status').filter({ hasText: `Rolling back to ${firstId}` }).waitFor(WAIT);
     await eventuallyLive(/version 1/);
     await page.locator('tr[data-release]').first().and(liveRow()).waitFor(WAIT);
+    await page.locator('ul.activity li', { hasText: `admin started release` }).filter({ hasText: `rollback to ${firstId}` }).waitFor(WAIT);
     await shot('project-after-rollback');
     await page.setViewportSize({ width: 390, height: 844 });
     await shot('project-phone');

@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import type { Deployment, Project as ProjectView } from '../../../protocol/api.js';
 import { api, errorText } from '../api.js';
 import { Actions } from '../parts/actions.js';
+import { Activity } from '../parts/activity.js';
 import { EnvVars } from '../parts/env-vars.js';
 import { LogTail } from '../parts/log-tail.js';
 import { Releases } from '../parts/releases.js';
@@ -77,6 +78,9 @@ export function Project({ name }: { name: string }) {
 
       <h2>Logs</h2>
       <LogTail project={name} />
+
+      <h2>Activity</h2>
+      <Activity project={name} />
 
       <h2>Environment</h2>
       <EnvVars project={name} onChanged={refresh} />
