@@ -69,6 +69,10 @@ describe('dashboard in chromium', { timeout: 300_000 }, () => {
   });
 
   test('signs in with an API token into an HttpOnly, Secure, SameSite=Strict session; the token is not stored', async () => {
+    const html = await fetch(`${stack.apiUrl}/projects/hello`);
+    assert.equal(html.status, 200);
+    assert.equal(html.headers.get('x-frame-options'), 'DENY', 'the dashboard must not be framed');
+    assert.match(html.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
     await page.goto(stack.apiUrl);
     await page.getByLabel('API token').fill('zt_not-a-real-token');
     await page.getByRole('button', { name: 'Sign in' }).click();

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import type { Deployment, Project as ProjectView } from '../../../protocol/api.js';
-import { api, errorText } from '../api.js';
+import { ApiError, api, errorText } from '../api.js';
 import { Actions } from '../parts/actions.js';
 import { Activity } from '../parts/activity.js';
 import { EnvVars } from '../parts/env-vars.js';
@@ -33,7 +33,8 @@ export function Project({ name }: { name: string }) {
     }
   };
 
-  if (!project.data) {
+  const gone = project.error instanceof ApiError && project.error.status === 404;
+  if (!project.data || gone) {
     return project.error ? <ErrorBox error={project.error} context={`Could not load ${name}`} /> : <Loading what={name} />;
   }
   const p = project.data;
