@@ -7,7 +7,7 @@ import preact from '@preact/preset-vite';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
 import { ROOT } from './root.js';
@@ -29,7 +29,8 @@ async function sourceHash(): Promise<string> {
   return hash.digest('hex');
 }
 
-export async function buildDashboard(outDir: string): Promise<void> {
+export async function buildDashboard(assetsDir: string): Promise<void> {
+  const outDir = resolve(assetsDir); // Vite resolves relative paths against dashboard/, not the cwd
   const stamp = join(outDir, '..', 'dashboard.hash');
   const hash = await sourceHash();
   const current = existsSync(join(outDir, 'index.html')) && (await readFile(stamp, 'utf8').catch(() => '')) === hash;
