@@ -108,6 +108,10 @@ describe('dashboard in chromium', { timeout: 300_000 }, () => {
   test('a line the app logs appears in the live tail', async () => {
     await eventuallyLive(/version 1/);
     await page.locator('.logs .line', { hasText: 'GET / 200' }).first().waitFor(WAIT);
+    await page.getByLabel('filter logs').fill('listening on');
+    await page.locator('.logs .line', { hasText: 'listening on' }).first().waitFor(WAIT);
+    assert.equal(await page.locator('.logs .line', { hasText: 'GET / 200' }).count(), 0);
+    await page.getByLabel('filter logs').fill('');
     await shot('project');
   });
 
