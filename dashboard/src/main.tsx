@@ -8,6 +8,7 @@ import { Nodes } from './pages/nodes.js';
 import { Project } from './pages/project.js';
 import { Projects } from './pages/projects.js';
 import { SignIn } from './pages/sign-in.js';
+import { Tokens } from './pages/tokens.js';
 import { navigate, usePath } from './router.js';
 import './style.css';
 
@@ -35,7 +36,17 @@ function App() {
   const project = /^\/projects\/([a-z0-9-]+)\/?$/.exec(path);
   return (
     <Layout user={user} path={path} onSignOut={signOut}>
-      {path === '/' ? <Projects /> : project ? <Project key={project[1]} name={project[1]!} /> : path === '/nodes' ? <Nodes /> : <p class="state empty">Nothing at {path}.</p>}
+      {path === '/' ? (
+        <Projects />
+      ) : project ? (
+        <Project key={project[1]} name={project[1]!} />
+      ) : path === '/nodes' ? (
+        <Nodes />
+      ) : path === '/tokens' ? (
+        <Tokens />
+      ) : (
+        <p class="state empty">Nothing at {path}.</p>
+      )}
     </Layout>
   );
 }

@@ -213,6 +213,19 @@ describe('dashboard in chromium', { timeout: 300_000 }, () => {
     await page.locator('tr[data-node="local"]', { hasText: 'draining' }).waitFor(WAIT);
   });
 
+  test('the tokens page creates a token, shows its secret once, and revokes it', async () => {
+    await page.getByRole('link', { name: 'Tokens' }).click();
+    await page.getByLabel('token name').fill('laptop');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const secret = (await page.locator('code.secret').innerText()).trim();
+    const whoami = () => fetch(`${stack.apiUrl}/api/v1/whoami`, { headers: { authorization: `Bearer ${secret}` } });
+    assert.equal((await whoami()).status, 200);
+    await shot('tokens');
+    await page.locator('tr[data-token="laptop"]').getByRole('button', { name: 'Revoke' }).click();
+    await page.locator('tr[data-token="laptop"]', { hasText: 'revoked' }).waitFor(WAIT);
+    assert.equal((await whoami()).status, 401);
+  });
+
   test('signing out ends the session: the old cookie no longer works', async () => {
     const [cookie] = await context.cookies(stack.apiUrl + '/api/v1/');
     await page.getByRole('button', { name: 'Sign out' }).click();

@@ -23,6 +23,7 @@ export function Layout({ user, path, onSignOut, children }: Props) {
         <nav>
           {nav('/', 'Projects', path === '/' || path.startsWith('/projects/'))}
           {nav('/nodes', 'Nodes', path === '/nodes')}
+          {nav('/tokens', 'Tokens', path === '/tokens')}
         </nav>
         <span class="who">
           <span class="muted">{user.name}</span>

@@ -16,8 +16,8 @@ export const ErrorBox = ({ error, context }: { error: unknown; context?: string 
     </p>
   ) : null;
 
-const GOOD = new Set(['live', 'healthy', 'ready', 'running']);
-const BAD = new Set(['failed', 'unhealthy', 'exited', 'lost', 'down']);
+const GOOD = new Set(['live', 'healthy', 'ready', 'running', 'active']);
+const BAD = new Set(['failed', 'unhealthy', 'exited', 'lost', 'down', 'revoked']);
 
 /** A coloured word: green when all is well, red when not, amber while in progress, grey when retired. */
 export function Badge({ value }: { value: string }) {
