@@ -69,8 +69,15 @@ export class EpochReporter {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
-    await this.writing;
-    await this.pool.query('DELETE FROM proxies WHERE id = $1', [this.id]).catch(() => {});
-    await Promise.race([this.pool.end(), new Promise((r) => setTimeout(r, 2_000).unref())]).catch(() => {});
+    await bounded(() => this.writing);
+    await bounded(() => this.pool.query('DELETE FROM proxies WHERE id = $1', [this.id]));
+    await bounded(() => this.pool.end());
   }
+}
+
+/** Closing must not hang on an unreachable database, nor throw: end() on a connection still opening throws synchronously. */
+function bounded(step: () => unknown): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise((resolve) => (timer = setTimeout(resolve, 2_000)));
+  return Promise.race([Promise.resolve().then(step), timeout]).catch(() => {}).finally(() => clearTimeout(timer));
 }

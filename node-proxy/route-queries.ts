@@ -17,36 +17,32 @@ const CUSTOM_ROUTES = `
   FROM routes r JOIN projects p ON p.id = r.project_id`;
 export const EPOCH = 'SELECT epoch FROM route_epoch';
 
-/** Reads the whole routing state from one snapshot, so the table and its epoch agree. */
+/**
+ * Reads the whole routing state from one snapshot, so the table and its epoch agree: one
+ * multi-statement simple query, so a reload costs one round trip to the database.
+ */
 export async function loadRouteTable(pool: Pool, appsDomain: string): Promise<RouteTable> {
   const client = await pool.connect();
-  let failure: Error | undefined;
+  let results: { rows: unknown[] }[];
   try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    try {
-      const epoch = await client.query<{ epoch: string }>(EPOCH);
-      const tasks = await client.query<TaskRow>(HEALTHY_TASKS);
-      const projects = await client.query<ProjectRow>(PROJECTS);
-      const deployments = await client.query<DeploymentRow>(DEPLOYMENTS);
-      const customRoutes = await client.query<CustomRouteRow>(CUSTOM_ROUTES);
-      return buildRouteTable({
-        epoch: Number(epoch.rows[0]?.epoch ?? 0),
-        appsDomain,
-        tasks: tasks.rows,
-        projects: projects.rows,
-        deployments: deployments.rows,
-        customRoutes: customRoutes.rows,
-      });
-    } finally {
-      await client.query('COMMIT');
-    }
+    results = (await client.query(
+      ['BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', EPOCH, HEALTHY_TASKS, PROJECTS, DEPLOYMENTS, CUSTOM_ROUTES, 'COMMIT'].join(';\n'),
+    )) as unknown as { rows: unknown[] }[];
+    client.release();
   } catch (err) {
-    failure = err as Error;
+    // A failure may leave the transaction open: destroy the connection rather than pool it.
+    client.release(err as Error);
     throw err;
-  } finally {
-    // Passing the error destroys a possibly broken connection instead of pooling it.
-    client.release(failure);
   }
+  const [, epoch, tasks, projects, deployments, customRoutes] = results.map((r) => r.rows);
+  return buildRouteTable({
+    epoch: Number((epoch![0] as { epoch: string } | undefined)?.epoch ?? 0),
+    appsDomain,
+    tasks: tasks as TaskRow[],
+    projects: projects as ProjectRow[],
+    deployments: deployments as DeploymentRow[],
+    customRoutes: customRoutes as CustomRouteRow[],
+  });
 }
 
 export async function readEpoch(pool: Pool): Promise<number> {

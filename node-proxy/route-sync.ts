@@ -49,7 +49,7 @@ export class RouteSync {
     try {
       this.setTable(await withTimeout(loadRouteTable(this.pool, this.opts.appsDomain), 'loading routes'));
     } catch (err) {
-      await withTimeout(this.pool.end(), 'closing the pool', CLOSE_TIMEOUT_MS).catch(() => {});
+      await withTimeout(Promise.resolve().then(() => this.pool.end()), 'closing the pool', CLOSE_TIMEOUT_MS).catch(() => {});
       throw new Error(`node-proxy: cannot load routes from the database at startup: ${(err as Error).message}`);
     }
     await this.listen(false);
@@ -92,8 +92,11 @@ export class RouteSync {
     await this.reloading;
     const listener = this.listener;
     this.listener = null;
+    // end() on a connection still opening can throw synchronously ("WebSocket is not open"): defer it into a promise.
     await Promise.allSettled(
-      [listener?.end(), this.pool.end()].map((p) => withTimeout(Promise.resolve(p), 'closing connections', CLOSE_TIMEOUT_MS)),
+      [() => listener?.end(), () => this.pool.end()].map((end) =>
+        withTimeout(Promise.resolve().then(end), 'closing connections', CLOSE_TIMEOUT_MS),
+      ),
     );
   }
 
@@ -132,7 +135,7 @@ export class RouteSync {
       failed = true;
       this.listener = null;
       this.markDown(err);
-      client.end().catch(() => {});
+      Promise.resolve().then(() => client.end()).catch(() => {});
       this.scheduleListen();
     };
     client.on('error', fail);
@@ -147,7 +150,7 @@ export class RouteSync {
       await withTimeout(client.query(`LISTEN ${ROUTES_CHANNEL}`), 'LISTEN');
       if (this.closed) {
         // close() ran while we were connecting.
-        client.end().catch(() => {});
+        Promise.resolve().then(() => client.end()).catch(() => {});
         return;
       }
       this.backoffMs = BACKOFF_MIN_MS;
