@@ -7,13 +7,14 @@ import type { Dispatcher } from 'undici';
 import { errorBody } from '../protocol/index.js';
 import type { AgentPush } from './agent-push.js';
 import type { Balancer } from './balancer.js';
-import { downstreamResponseHeaders, plainAddress, upstreamRequestHeaders } from './headers.js';
+import { exchange } from './exchange.js';
+import { plainAddress, upstreamRequestHeaders } from './headers.js';
 import { normalizeHost, type Backend, type RouteTable, type Target } from './route-table.js';
 import type { Upstreams } from './upstreams.js';
 import type { UpgradeRoute } from './websocket.js';
 
 export const HEALTH_PATH = '/__zectre/health';
-/** Bodies up to this size are buffered and sent in one write (and make request retries possible). */
+/** Request bodies up to this size are buffered (which makes retries possible). */
 export const SMALL_BODY = 64 * 1024;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 /** Failures where the backend never got the request (or lost it on a stale keep-alive socket). */
@@ -81,8 +82,6 @@ export async function forward(deps: ForwarderDeps, req: Inbound, res: Outbound):
   if (!push && req.proto === 'http' && deps.httpsRedirectPort !== null) return redirectToHttps(res, host, req.url, deps.httpsRedirectPort);
   if (target.backends.length === 0) return noHealthyBackend(res);
 
-  const abort = new AbortController();
-  req.onAbort(() => abort.abort());
   const headers = upstreamRequestHeaders(req.headers, {
     host: hostHeader,
     remoteAddress: plainAddress(req.remoteAddress),
@@ -102,28 +101,20 @@ export async function forward(deps: ForwarderDeps, req: Inbound, res: Outbound):
     retryable = false;
   }
 
-  let upstream: Dispatcher.ResponseData | undefined;
+  const opts: Dispatcher.DispatchOptions = { path: req.url, method: req.method as Dispatcher.HttpMethod, headers, body };
   let backend = deps.balancer.pick(target);
-  for (let attempt = 0; backend && !upstream; attempt++) {
-    try {
-      upstream = await deps.upstreams.get(backend).request({
-        path: req.url,
-        method: req.method as Dispatcher.HttpMethod,
-        headers,
-        body,
-        signal: abort.signal,
-      });
+  for (let attempt = 0; backend; attempt++) {
+    const result = await exchange(deps.upstreams.get(backend), opts, res, req.onAbort, deps.log);
+    if (result.done) {
       deps.balancer.markOk(backend);
-    } catch (err) {
-      if (abort.signal.aborted) return;
-      const code = errorCode(err);
-      deps.onUpstreamError(code);
-      const next = nextBackend(deps, target, backend, code, retryable && attempt === 0);
-      if (!next) return upstreamFailed(deps, res, backend, code, err);
-      backend = next;
+      return;
     }
+    const code = errorCode(result.error);
+    deps.onUpstreamError(code);
+    const next = nextBackend(deps, target, backend, code, retryable && attempt === 0);
+    if (!next) return upstreamFailed(deps, res, backend, code, result.error);
+    backend = next;
   }
-  if (upstream) await respond(deps, req, res, upstream);
 }
 
 /** After a connect failure: penalise the backend and, when allowed, name another one to retry on. */
@@ -137,30 +128,6 @@ function nextBackend(
   if (!CONNECT_ERRORS.has(code)) return undefined;
   deps.balancer.markFailed(failed);
   return mayRetry ? deps.balancer.pick(target, failed) : undefined;
-}
-
-async function respond(deps: ForwarderDeps, req: Inbound, res: Outbound, up: Dispatcher.ResponseData): Promise<void> {
-  const headers = downstreamResponseHeaders(up.headers);
-  const rawLength = up.headers['content-length'];
-  const length = typeof rawLength === 'string' ? Number(rawLength) : undefined;
-  const bodiless = req.method === 'HEAD' || up.statusCode === 204 || up.statusCode === 304 || up.statusCode < 200;
-  if (bodiless) {
-    await up.body.dump();
-    return res.send(up.statusCode, headers, undefined, length);
-  }
-  if (length !== undefined && length <= SMALL_BODY) {
-    let buffered: Buffer;
-    try {
-      buffered = Buffer.from(await up.body.arrayBuffer());
-    } catch (err) {
-      // Nothing sent yet, so the client still gets a proper error.
-      return sendJson(res, 502, errorBody('bad_gateway', `upstream failed while sending its response: ${errorCode(err)}`));
-    }
-    return res.send(up.statusCode, headers, buffered);
-  }
-  await res.stream(up.statusCode, headers, up.body, length).catch((err: unknown) => {
-    deps.log(`stream to client failed: ${(err as Error).message}`);
-  });
 }
 
 /** Internal addresses go to the log, not to the public error body. */

@@ -36,24 +36,41 @@ export function upstreamRequestHeaders(incoming: Record<string, string>, client:
   return out;
 }
 
-/**
- * Response headers for the client: hop-by-hop stripped, and content-length dropped because the
- * server layer states the length of what it actually sends.
- */
-export function downstreamResponseHeaders(
-  upstream: Record<string, string | string[] | undefined>,
-): [string, string | string[]][] {
-  const tokens = connectionTokens(upstream.connection);
-  const out: [string, string | string[]][] = [];
-  for (const name in upstream) {
-    const value = upstream[name];
-    if (value === undefined || name === 'content-length' || isHopByHop(name, tokens)) continue;
-    out.push([name, value]);
-  }
-  return out;
-}
-
 /** uWS reports IPv4 clients as IPv4-mapped IPv6; X-Forwarded-For should carry the plain address. */
 export function plainAddress(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
+
+export interface ResponseHead {
+  headers: [string, string | string[]][];
+  /** The upstream's Content-Length, when it sent one. */
+  length: number | undefined;
+}
+
+/**
+ * Client response headers straight from undici's raw [name, value, ...] buffers: hop-by-hop and
+ * Content-Length dropped (the server layer states the length it sends), repeated names kept.
+ */
+export function responseHeadersFromRaw(raw: Buffer[]): ResponseHead {
+  const names: string[] = [];
+  const values: string[] = [];
+  let tokens: Set<string> | null = null;
+  let length: number | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1').toLowerCase();
+    const value = raw[i + 1]!.toString('latin1');
+    if (name === 'content-length') length = Number(value);
+    else if (name === 'connection') tokens = connectionTokens(value);
+    names.push(name);
+    values.push(value);
+  }
+  const headers: [string, string | string[]][] = [];
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    if (name === 'content-length' || isHopByHop(name, tokens ?? EMPTY)) continue;
+    headers.push([name, values[i]!]);
+  }
+  return { headers, length };
+}
+
+const EMPTY = new Set<string>();
