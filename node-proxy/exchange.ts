@@ -70,7 +70,8 @@ export function exchange(
           chunks = [];
           return true;
         }
-        stream = new Readable({ read: () => resume() });
+        // A generous buffer: each pause/resume of the backend socket costs more than the memory.
+        stream = new Readable({ read: () => resume(), highWaterMark: 256 * 1024 });
         stream.on('error', () => {});
         res.stream(status, head.headers, stream, head.length).then(
           () => settle({ done: true }),
