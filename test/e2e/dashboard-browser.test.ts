@@ -20,6 +20,8 @@ import { testDatabase } from '../support/database.js';
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(ROOT, 'dist/screenshots');
 const WAIT = { timeout: 60_000 };
+/** A random task port block: other stacks on this machine bind 127.0.0.1 ports too (default 20000+). */
+const PORT_BASE = 40_000 + 100 * Math.floor(Math.random() * 200);
 
 describe('dashboard in chromium', { timeout: 300_000 }, () => {
   let stack: Stack;
@@ -47,7 +49,12 @@ describe('dashboard in chromium', { timeout: 300_000 }, () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'zectre-dashboard-'));
     await mkdir(SHOTS, { recursive: true });
-    stack = await startStack({ dir: join(dir, 'state'), db: testDatabase('dashboard'), heartbeatIntervalMs: 1000 });
+    stack = await startStack({
+      dir: join(dir, 'state'),
+      db: testDatabase('dashboard'),
+      heartbeatIntervalMs: 1000,
+      agentEnv: { ZECTRE_AGENT_PORT_RANGE: `${PORT_BASE}-${PORT_BASE + 99}` },
+    });
     assert.equal((await zectre('login', '--api', stack.apiUrl, '--token', stack.adminToken)).code, 0);
     assert.equal((await zectre('projects', 'create', 'hello')).code, 0);
     await cp(join(ROOT, 'examples/hello'), join(dir, 'hello'), { recursive: true });
