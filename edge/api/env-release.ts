@@ -7,8 +7,10 @@ import { loadDeployment } from './deployment-view.js';
 import { createRelease, loadRelease } from './release.js';
 
 /**
- * An env change creates a new release, as on Heroku: the live deployment's env snapshot with the
- * change applied, health-gated like any deploy. Null when nothing is live (the next deploy picks it up).
+ * An env change creates a new release, as on Heroku: the latest release's env snapshot with the
+ * change applied, health-gated like any deploy. "Latest" is the newest of the live one and any still
+ * rolling out, so a change made during a deploy builds on that deploy instead of reverting it.
+ * Null when nothing is live (the next deploy picks the change up).
  */
 export async function releaseEnvChange(
   deps: Deps,
@@ -17,10 +19,15 @@ export async function releaseEnvChange(
   change: { set?: Record<string, string>; unset?: string[] },
 ): Promise<Deployment | null> {
   if (!project.liveDeploymentId) return null;
-  const live = await loadRelease(deps, project.liveDeploymentId);
-  if (!live) return null;
+  const { rows } = await deps.db().query(
+    `SELECT id FROM deployments WHERE project_id = $1 AND (id = $2 OR status IN ('pending', 'deploying'))
+     ORDER BY created_at DESC, id DESC LIMIT 1`,
+    [project.id, project.liveDeploymentId],
+  );
+  const latest = rows[0] ? await loadRelease(deps, rows[0].id) : null;
+  if (!latest) return null;
   const keys = [...Object.keys(change.set ?? {}), ...(change.unset ?? [])];
-  const id = await createRelease(deps, user, live, {
+  const id = await createRelease(deps, user, latest, {
     env: (env) => {
       const next = { ...env, ...change.set };
       for (const key of change.unset ?? []) delete next[key];
