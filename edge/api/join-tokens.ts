@@ -1,15 +1,9 @@
 import type { IRequest } from 'itty-router';
 import { CreateJoinToken, generateToken, hashToken, newId, type CreatedJoinToken } from '../../protocol/index.js';
-import { requireUser, type User } from '../auth.js';
+import { requireUser } from '../auth.js';
 import type { Deps } from '../deps.js';
-import { HttpError, json, readJson } from '../http.js';
-
-/** Nodes serve every project, so only admins operate them. */
-export function requireAdmin(user: User, what: string): void {
-  if (!user.isAdmin || user.tokenProjectId) {
-    throw new HttpError(403, 'forbidden', `${what} needs an admin user's global token`);
-  }
-}
+import { json, readJson } from '../http.js';
+import { requireAdmin } from './admin.js';
 
 /** POST /api/v1/join-tokens: a secret a new agent registers with (ZECTRE_JOIN_TOKEN); shown once, expires. */
 export async function createJoinToken(request: IRequest, deps: Deps): Promise<Response> {

@@ -5,7 +5,7 @@ import type { Db } from '../db.js';
 import type { Deps } from '../deps.js';
 import { HttpError, json } from '../http.js';
 import { reconcile } from '../scheduler/reconcile.js';
-import { requireAdmin } from './join-tokens.js';
+import { requireAdmin } from './admin.js';
 
 const NODES = `
   SELECT n.id, n.name, n.address, n.status, n.cpu_millis, n.memory_mb, n.draining_since, n.last_heartbeat_at,

@@ -230,6 +230,9 @@ describe('zectre CLI operates apps end to end', { timeout: 300_000 }, () => {
     const projects = await runCli(['projects', 'list', '--json'], asScoped);
     assert.deepEqual(JSON.parse(projects.stdout).projects.map((p: { name: string }) => p.name), ['ops']);
     assert.equal((await runCli(['tokens', 'list'], asScoped)).code, 3);
+    const nodes = await runCli(['nodes', 'list'], asScoped);
+    assert.equal(nodes.code, 3);
+    assert.match(nodes.stderr, /^error: listing nodes needs an admin user's global token \(forbidden\)\n$/);
     assert.match((await ok('tokens', 'revoke', global.token.id)).stdout, /revoked/);
     const refused = await runCli(['whoami'], { ...env, ZECTRE_API_URL: stack.apiUrl, ZECTRE_TOKEN: global.secret });
     assert.equal(refused.code, 3);
