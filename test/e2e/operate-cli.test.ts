@@ -57,6 +57,7 @@ describe('zectre CLI operates apps end to end', { timeout: 300_000 }, () => {
     assert.ok(seen.requests > 10, `the stream during ${what} made only ${seen.requests} requests`);
     const sample = [...new Set(seen.failures)].slice(0, 3).join('; ');
     assert.equal(seen.failures.length, 0, `${seen.failures.length} of ${seen.requests} requests failed during ${what}: ${sample}`);
+    console.log(`# ${what}: ${seen.requests} requests through the proxy, none failed`);
   };
   const serves = async (want: RegExp) => {
     let last = '';
