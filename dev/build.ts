@@ -4,13 +4,14 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { buildAgent } from './build-agent.js';
 import { buildDashboard } from './build-dashboard.js';
 import { ROOT } from './root.js';
 
 export const ASSETS_DIR = join(ROOT, 'dist/public');
 
 type BuildStep = (outDir: string) => Promise<void>;
-const steps: BuildStep[] = [buildDashboard];
+const steps: BuildStep[] = [buildDashboard, buildAgent];
 
 export async function buildAssets(): Promise<void> {
   await mkdir(ASSETS_DIR, { recursive: true });

@@ -18,6 +18,7 @@ import { createDeps, type Deps } from './deps.js';
 import type { ExecutionContext, ScheduledController } from './cf.js';
 import type { Env } from './env.js';
 import { HttpError, errorResponse, json } from './http.js';
+import { installScript } from './install/install-script.js';
 import { getBlob } from './registry/blobs.js';
 import { getJwks, heartbeat, register } from './scheduler/nodes.js';
 import { reconcile } from './scheduler/reconcile.js';
@@ -56,6 +57,7 @@ router
   .post('/scheduler/v1/nodes/:id/heartbeat', heartbeat)
   .get('/scheduler/v1/jwks', getJwks)
   .get('/registry/v1/blobs/:digest', getBlob)
+  .get('/install.sh', installScript)
   .all('*', (request) => {
     throw new HttpError(404, 'route_not_found', `no route for ${request.method} ${new URL(request.url).pathname}`);
   });

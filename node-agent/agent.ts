@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RegisterRequest, RegisterResponse } from '../protocol/index.js';
 import { ArtifactCache } from './artifact-cache.js';
 import { Backoff } from './backoff.js';
+import { ConfigError } from './env-config.js';
 import { HeartbeatLoop } from './heartbeat-loop.js';
 import { HttpError } from './http-json.js';
 import { deleteIdentity, loadIdentity, register, saveIdentity, type Identity } from './identity.js';
@@ -161,7 +162,7 @@ async function registerWithRetry<T>(attempt: () => Promise<T>, apiUrl: string, l
       return await attempt();
     } catch (err) {
       if (err instanceof HttpError && err.status >= 400 && err.status < 500 && err.status !== 408 && err.status !== 429) {
-        throw new Error(`registration at ${apiUrl} refused: ${err.message}`);
+        throw new ConfigError(`registration at ${apiUrl} refused: ${err.message}`);
       }
       const delay = backoff.next();
       log(`registration at ${apiUrl} failed: ${(err as Error).message}; retrying in ${Math.round(delay)} ms`);

@@ -5,8 +5,7 @@ import { ConfigError, configFromEnv } from './env-config.js';
 async function main(): Promise<void> {
   const config = configFromEnv(process.env);
   const agent = await startAgent(config);
-  const pushNote = config.push ? `push on http://${config.listenHost}:${agent.port}` : 'push off (poll only)';
-  console.log(`agent ready: node ${agent.nodeId}, ${pushNote}`);
+  console.log(`agent ready: node ${agent.nodeId}, listening on http://${config.listenHost}:${agent.port} (push ${config.push ? 'on' : 'off: poll only'})`);
 
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -25,7 +24,10 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
+/** EX_CONFIG: a bad setting or a refused join token; the systemd unit does not restart on it. */
+const EXIT_CONFIG = 78;
+
 main().catch((err: unknown) => {
   console.error(err instanceof ConfigError ? `agent: ${err.message}` : `agent failed to start: ${(err as Error).message}`);
-  process.exit(1);
+  process.exit(err instanceof ConfigError ? EXIT_CONFIG : 1);
 });

@@ -35,8 +35,8 @@ export class TaskSet {
         this.onRemoved(id, dir);
         continue;
       }
-      const task = this.create(record.spec);
-      task?.resume(record);
+      const outcome = this.create(record.spec)?.resume(record);
+      if (outcome) this.log(`task ${id}: ${outcome}`);
     }
     this.log(`restored generation ${this.applied}: ${this.tasks.size} task(s)`);
   }

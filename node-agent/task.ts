@@ -82,17 +82,18 @@ export class Task {
    * After an agent restart: re-adopts the process of the saved record when that very process
    * (pid + start time) still runs; otherwise clears leftovers of its group and starts afresh.
    */
-  resume(saved: TaskRecord): void {
+  resume(saved: TaskRecord): string {
     this.observed.restarts = saved.restarts;
     const { pid, startTime } = saved;
     if (pid !== undefined && startTime !== undefined && sameProcessAlive(pid, startTime)) {
       this.note(`re-adopted pid ${pid} after an agent restart`);
       this.attach({ pid, startTime, exited: watchAdopted(pid, startTime, this.abort.signal) });
-      return;
+      return `re-adopted pid ${pid}`;
     }
     // The leader is gone; a process group id is never reused while members remain, so these are ours.
     if (pid !== undefined && !procStat(pid) && groupMembers(pid).length) signalGroup(pid, 'SIGKILL');
     this.start();
+    return pid === undefined ? 'was not running: starting it' : `pid ${pid} is gone: starting it again`;
   }
 
   /** Stops health checks and restarts, then the whole process group (SIGTERM, killTimeoutMs, SIGKILL). */

@@ -20,13 +20,14 @@ import { ISSUER, jwks } from './signing.js';
 
 export async function register(request: IRequest, deps: Deps): Promise<Response> {
   const joinHash = await hashToken(bearer(request));
-  const body = await readJson(request, RegisterRequest);
   const db = deps.db();
+  // The token before the body: install.sh checks a token by sending an empty body (401 = refused).
   const { rows } = await db.query(
     `SELECT id FROM join_tokens WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
     [joinHash],
   );
   if (!rows[0]) throw new HttpError(401, 'invalid_join_token', 'join token is invalid, expired or revoked');
+  const body = await readJson(request, RegisterRequest);
   const [portMin, portMax] = body.portRange;
   if (portMin > portMax) throw new HttpError(400, 'invalid_request', 'portRange: the first port must not exceed the second');
 
