@@ -15,6 +15,8 @@ export function installScript(_request: IRequest, deps: Deps): Response {
     private: true,
     type: 'module',
     dependencies: NATIVE_DEPS,
+    // hyper-express names uWebSockets.js as a GitHub dependency; the npm build replaces it (as in package.json).
+    overrides: { 'uWebSockets.js': NATIVE_DEPS['uWebSockets.js'] },
   }));
   return new Response(script, { headers: { 'content-type': 'text/x-shellscript; charset=utf-8', 'cache-control': 'no-store' } });
 }

@@ -1,7 +1,8 @@
 /**
  * The agent on the real stack (workerd edge, real DB, real processes), with push turned off so
  * everything arrives by polling, as behind NAT: a SIGKILLed agent re-adopts its tasks, and a 30 s
- * control-plane outage loses none of 10,000 log lines and restarts nothing.
+ * control-plane outage loses none of 10,000 log lines and restarts nothing. The installer tests
+ * run last on the same stack (one stack start for the whole file).
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { sleep, waitFor } from '../../dev/processes.js';
 import { startStack, type Stack } from '../../dev/stack.js';
 import { createPool } from '../../sql/connect.js';
 import { testDatabase } from '../support/database.js';
+import { installerTests } from './agent-install.js';
 import { apiClient, taskPortRange, WRITER_APP } from './agent-support.js';
 
 const SECRET = 'hunter2-correct-horse';
@@ -128,4 +130,6 @@ describe('agent on the real stack, push off', { timeout: 240_000 }, () => {
     assert.match(text, /zectre_agent_log_lines_dropped_total 0/);
     assert.match(text, /zectre_agent_heartbeat_rtt_seconds_count [1-9]/);
   });
+
+  installerTests(() => stack, () => join(dir, 'state'));
 });
