@@ -7,13 +7,14 @@
 import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LogEntry, LogStream } from '../protocol/index.js';
-import { MAX_LINE_CHARS } from './line-splitter.js';
 
 type RawStream = 'stdout' | 'stderr';
 const RAW: RawStream[] = ['stdout', 'stderr'];
 /** Unacked lines kept at most; beyond it lines are dropped and an explicit "N lines dropped" entry is written. */
 export const MAX_UNACKED = 100_000;
 const MAX_READ_BYTES = 1 << 20;
+/** The protocol's line limit; longer lines are cut. */
+const MAX_LINE_CHARS = 16_384;
 /** A fully acked spool larger than this is rewritten as a single checkpoint record. */
 const COMPACT_AT_BYTES = 4 << 20;
 const MIN_SECRET_CHARS = 4;
@@ -35,14 +36,18 @@ export class LogSpool {
   private pendingEntries: LogEntry[] = [];
   private readonly secrets: string[];
 
+  private readonly onDropped: (lines: number) => void;
+  private readonly maxUnacked: number;
+
   constructor(
     readonly taskId: string,
     readonly dir: string,
-    secretValues: string[],
-    private readonly onDropped: (lines: number) => void = () => undefined,
+    opts: { secretValues: string[]; onDropped?: (lines: number) => void; maxUnacked?: number },
   ) {
+    this.onDropped = opts.onDropped ?? (() => undefined);
+    this.maxUnacked = opts.maxUnacked ?? MAX_UNACKED;
     // Longest first, so a secret that contains another is redacted whole.
-    this.secrets = secretValues.filter((v) => v.length >= MIN_SECRET_CHARS).sort((a, b) => b.length - a.length);
+    this.secrets = opts.secretValues.filter((v) => v.length >= MIN_SECRET_CHARS).sort((a, b) => b.length - a.length);
     mkdirSync(dir, { recursive: true });
     this.recover();
   }
@@ -68,6 +73,7 @@ export class LogSpool {
   /** Reads new complete lines from the raw files; `final` also takes a last unterminated line (the process exited). */
   poll(final = false): number {
     const entries: LogEntry[] = [];
+    this.reportDropped(entries);
     RAW.forEach((stream, i) => this.readRaw(stream, i, final, entries));
     if (entries.length) this.write(entries);
     return entries.length;
@@ -110,17 +116,21 @@ export class LogSpool {
   }
 
   private take(stream: LogStream, raw: string, out: LogEntry[]): void {
-    if (this.pendingEntries.length + out.length >= MAX_UNACKED) {
+    if (this.pendingEntries.length + out.length >= this.maxUnacked) {
       this.dropped++;
       this.onDropped(1);
       return;
     }
-    if (this.dropped > 0) {
-      out.push(this.entry('system', `${this.dropped} lines dropped: the log spool was full (${MAX_UNACKED} unshipped lines)`));
-      this.dropped = 0;
-    }
+    this.reportDropped(out);
     const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     out.push(this.entry(stream, line.slice(0, MAX_LINE_CHARS)));
+  }
+
+  /** Once there is room again, the gap is recorded explicitly. */
+  private reportDropped(out: LogEntry[]): void {
+    if (this.dropped === 0 || this.pendingEntries.length + out.length >= this.maxUnacked) return;
+    out.push(this.entry('system', `${this.dropped} lines dropped: the log spool was full (${this.maxUnacked} unshipped lines)`));
+    this.dropped = 0;
   }
 
   private entry(stream: LogStream, line: string): LogEntry {

@@ -56,7 +56,10 @@ export class Task {
     if (!SAFE_ID.test(spec.id)) throw new Error(`task id "${spec.id}" is not usable as a directory name`);
     this.observed = { id: spec.id, state: 'pending', restarts: 0 };
     const secretKeys = spec.secretEnv ?? Object.keys(spec.env);
-    this.spool = new LogSpool(spec.id, join(this.dir, 'logs'), secretKeys.map((k) => spec.env[k] ?? ''), deps.onLinesDropped);
+    this.spool = new LogSpool(spec.id, join(this.dir, 'logs'), {
+      secretValues: secretKeys.map((k) => spec.env[k] ?? ''),
+      onDropped: deps.onLinesDropped,
+    });
     deps.addSpool(this.spool);
   }
 

@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { appendFileSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { LogSpool } from './log-spool.js';
+import { tempDir } from './test-support.js';
+
+let dir: Awaited<ReturnType<typeof tempDir>>;
+before(async () => (dir = await tempDir('spool')));
+after(() => dir.remove());
+
+const lines = (spool: LogSpool) => spool.pending(1_000_000).map((e) => `${e.seq} ${e.stream} ${e.line}`);
+
+test('numbers stdout/stderr lines, redacts secret values, waits for a line to end unless the process is gone', () => {
+  const spool = new LogSpool('t1', join(dir.path, 't1'), { secretValues: ['s3cret-value', 'no'] });
+  appendFileSync(spool.rawPath('stdout'), 'hello\nthe key is s3cret-value!\r\npart');
+  appendFileSync(spool.rawPath('stderr'), 'oops no\n');
+  spool.note('started pid 1');
+  assert.equal(spool.poll(), 3);
+  assert.deepEqual(lines(spool), ['1 system started pid 1', '2 stdout hello', '3 stdout the key is [redacted]!', '4 stderr oops no']);
+  spool.poll(true); // the process exited: its unterminated last line counts
+  assert.deepEqual(lines(spool).slice(-1), ['5 stdout part']);
+});
+
+test('a restarted agent resumes from the spool: unacked lines kept, nothing read twice, torn records cut', () => {
+  const path = join(dir.path, 't2');
+  const first = new LogSpool('t2', path, { secretValues: [] });
+  appendFileSync(first.rawPath('stdout'), 'a\nb\nc\n');
+  first.poll();
+  first.ack(2);
+  appendFileSync(join(path, 'spool.jsonl'), '{"s":9,"t":1,"k":"std'); // the agent died mid-write
+  appendFileSync(first.rawPath('stdout'), 'd\n');
+
+  const second = new LogSpool('t2', path, { secretValues: [] });
+  assert.equal(second.ackedSeq, 2);
+  second.poll();
+  assert.deepEqual(lines(second), ['3 stdout c', '4 stdout d']);
+  assert.ok(readFileSync(join(path, 'spool.jsonl'), 'utf8').endsWith('\n'), 'torn record removed');
+});
+
+test('a full spool drops lines and says so explicitly, with the next sequence number', () => {
+  const spool = new LogSpool('t3', join(dir.path, 't3'), { secretValues: [], maxUnacked: 3 });
+  appendFileSync(spool.rawPath('stdout'), '1\n2\n3\n4\n5\n');
+  spool.poll();
+  assert.deepEqual(lines(spool), ['1 stdout 1', '2 stdout 2', '3 stdout 3']);
+  spool.ack(3);
+  appendFileSync(spool.rawPath('stdout'), '6\n');
+  spool.poll();
+  assert.deepEqual(lines(spool), ['4 system 2 lines dropped: the log spool was full (3 unshipped lines)', '5 stdout 6']);
+});
+
+test('a fully acked spool is compacted without losing its place', () => {
+  const path = join(dir.path, 't4');
+  const spool = new LogSpool('t4', path, { secretValues: [] });
+  const big = `${'x'.repeat(1000)}\n`.repeat(5000); // ~5 MB of spool records
+  appendFileSync(spool.rawPath('stdout'), big);
+  while (spool.poll() > 0);
+  spool.ack(5000);
+  assert.ok(statSync(join(path, 'spool.jsonl')).size < 1000, 'compacted to one checkpoint');
+  appendFileSync(spool.rawPath('stdout'), 'after\n');
+  const reopened = new LogSpool('t4', path, { secretValues: [] });
+  reopened.poll();
+  assert.deepEqual(lines(reopened), ['5001 stdout after']);
+});
