@@ -50,5 +50,6 @@ export function loadGeneration(stateDir: string, nodeId: string): number {
 }
 
 export function saveGeneration(stateDir: string, nodeId: string, generation: number): void {
+  mkdirSync(stateDir, { recursive: true });
   writeAtomic(join(stateDir, 'state.json'), { nodeId, generation });
 }

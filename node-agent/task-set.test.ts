@@ -1,0 +1,146 @@
+/** TaskSet on real processes: generations, restart policy, re-adoption after an agent restart, memory watchdog, artifact GC. */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, afterEach, before, test } from 'node:test';
+import { TaskSpec, type DesiredState } from '../protocol/index.js';
+import { ArtifactCache } from './artifact-cache.js';
+import type { LogSpool } from './log-spool.js';
+import { groupMembers } from './process-group.js';
+import { TaskSet } from './task-set.js';
+import { blobServer, freePort, makeArtifact, sha256, tempDir, waitFor } from './test-support.js';
+
+const SERVER = `require('node:http').createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');`;
+
+let dir: Awaited<ReturnType<typeof tempDir>>;
+let blobs: Awaited<ReturnType<typeof blobServer>>;
+let digest: string;
+const sets: TaskSet[] = [];
+const spools: LogSpool[] = [];
+
+before(async () => {
+  dir = await tempDir('taskset');
+  blobs = await blobServer();
+  const artifact = await makeArtifact({ 'server.cjs': SERVER });
+  digest = sha256(artifact);
+  blobs.put('/app', artifact);
+});
+afterEach(async () => {
+  await Promise.all(sets.splice(0).map((s) => s.stopAll()));
+});
+after(async () => {
+  await blobs.close();
+  await dir.remove();
+});
+
+function taskSet(stateDir: string): TaskSet {
+  const set = new TaskSet(
+    {
+      stateDir,
+      artifacts: new ArtifactCache(join(stateDir, 'artifacts'), blobs.url('/'), () => 'node-secret'),
+      addSpool: (spool) => spools.push(spool),
+      onLinesDropped: () => undefined,
+      onChange: () => undefined,
+    },
+    () => 'n1',
+    () => undefined,
+    () => undefined,
+  );
+  sets.push(set);
+  return set;
+}
+
+async function spec(id: string, overrides: Partial<TaskSpec> = {}): Promise<TaskSpec> {
+  return TaskSpec.parse({
+    id,
+    deploymentId: 'd1',
+    project: 'demo',
+    artifact: { digest, url: blobs.url('/app') },
+    command: 'node server.cjs',
+    env: {},
+    port: await freePort(),
+    healthCheck: { path: '/', intervalMs: 500, timeoutMs: 500 },
+    resources: {},
+    killTimeoutMs: 500,
+    ...overrides,
+  });
+}
+
+const desired = (generation: number, tasks: TaskSpec[]): DesiredState => ({ nodeId: 'n1', generation, tasks });
+const state = (set: TaskSet, id: string) => set.observed().find((t) => t.id === id);
+const systemLines = (id: string) => spools.filter((s) => s.taskId === id).flatMap((s) => (s.poll(), s.pending(10_000))).filter((e) => e.stream === 'system').map((e) => e.line);
+
+test('only newer generations apply; a task in both old and new generation keeps running untouched', { timeout: 20_000 }, async () => {
+  const set = taskSet(join(dir.path, 'gen'));
+  const a = await spec('ga');
+  set.apply(desired(2, [a]));
+  const pid = (await waitFor('healthy', () => state(set, 'ga')?.state === 'healthy' && state(set, 'ga')))!.pid!;
+  assert.equal(set.apply(desired(1, [])), 2, 'an older generation (a late poll) is ignored');
+  set.apply(desired(3, [a, await spec('gb')]));
+  await waitFor('gb healthy', () => state(set, 'gb')?.state === 'healthy');
+  assert.equal(state(set, 'ga')?.pid, pid, 'unchanged task not restarted');
+  set.apply(desired(4, []));
+  await waitFor('ga group gone', () => groupMembers(pid).length === 0);
+  assert.equal(state(set, 'ga'), undefined);
+});
+
+test('restart policy: on-failure leaves a clean exit alone and restarts a failure; never restarts nothing', { timeout: 20_000 }, async () => {
+  const set = taskSet(join(dir.path, 'policy'));
+  set.apply(desired(1, [
+    await spec('pclean', { command: 'node -e "process.exit(0)"', restartPolicy: 'on-failure' }),
+    await spec('pfail', { command: 'node -e "process.exit(3)"', restartPolicy: 'on-failure' }),
+    await spec('pnever', { command: 'node -e "process.exit(3)"', restartPolicy: 'never' }),
+  ]));
+  await waitFor('pfail restarted', () => (state(set, 'pfail')?.restarts ?? 0) >= 1, 10_000);
+  for (const id of ['pclean', 'pnever']) {
+    assert.equal(state(set, id)?.state, 'exited');
+    assert.equal(state(set, id)?.restarts, 0);
+    assert.ok(systemLines(id).some((l) => /^not restarting \(restart policy (on-failure|never)\)$/.test(l)), systemLines(id).join('\n'));
+  }
+  assert.equal(state(set, 'pnever')?.exitCode, 3);
+});
+
+test('a restarted agent re-adopts a live task by pid + start time, and replaces one whose start time differs', { timeout: 20_000 }, async () => {
+  const stateDir = join(dir.path, 'adopt');
+  const first = taskSet(stateDir);
+  first.apply(desired(1, [await spec('alive'), await spec('recycled', { command: 'node -e "setInterval(() => {}, 1000)"' })]));
+  const alive = (await waitFor('healthy', () => state(first, 'alive')?.state === 'healthy' && state(first, 'alive')))!.pid!;
+  const recycled = (await waitFor('recycled running', () => state(first, 'recycled')?.pid))!;
+  await first.release(); // the agent dies; its tasks keep running
+  sets.splice(sets.indexOf(first), 1);
+  // Pretend "recycled"'s pid now belongs to another process: same pid, another start time.
+  const record = join(stateDir, 'tasks/recycled/task.json');
+  const saved = JSON.parse(readFileSync(record, 'utf8'));
+  writeFileSync(record, JSON.stringify({ ...saved, startTime: saved.startTime + 1 }));
+
+  const second = taskSet(stateDir);
+  second.restore();
+  assert.equal(second.appliedGeneration, 1, 'the applied generation survives');
+  assert.equal(state(second, 'alive')?.pid, alive, 're-adopted the same process');
+  await waitFor('adopted task healthy', () => state(second, 'alive')?.state === 'healthy');
+  const replacement = await waitFor('replacement started', () => state(second, 'recycled')?.pid);
+  assert.notEqual(replacement, recycled, 'a pid with another start time is never taken for the task');
+  process.kill(-recycled, 'SIGKILL'); // "someone else's" process: the agent left it alone, the test cleans it up
+  await second.stopAll();
+  assert.deepEqual(groupMembers(alive), [], 'stopping an adopted task kills its group');
+});
+
+test('without cgroups the memory watchdog kills a task over its memory limit', { timeout: 20_000 }, async () => {
+  const set = taskSet(join(dir.path, 'mem'));
+  set.apply(desired(1, [await spec('hog', { resources: { cpuMillis: 100, memoryMb: 16 }, restartPolicy: 'never' })]));
+  await waitFor('killed', () => state(set, 'hog')?.state === 'exited', 10_000);
+  assert.ok(systemLines('hog').some((l) => /^killing pid \d+: memory \d+ MB exceeds the limit of 16 MB$/.test(l)), systemLines('hog').join('\n'));
+  assert.equal(state(set, 'hog')?.message, 'killed by SIGKILL');
+});
+
+test('artifacts no task uses any more are removed from the cache', { timeout: 20_000 }, async () => {
+  const stateDir = join(dir.path, 'gc');
+  const set = taskSet(stateDir);
+  set.apply(desired(1, [await spec('gc1')]));
+  await waitFor('healthy', () => state(set, 'gc1')?.state === 'healthy');
+  const unused = join(stateDir, 'artifacts', `${'0'.repeat(64)}.tar.gz`);
+  writeFileSync(unused, 'old');
+  set.apply(desired(2, [await spec('gc1')]));
+  await waitFor('unused artifact removed', () => !existsSync(unused));
+  assert.ok(existsSync(join(stateDir, 'artifacts', `${digest.slice(7)}.tar.gz`)), 'the artifact in use stays');
+});
