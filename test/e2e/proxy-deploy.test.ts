@@ -70,7 +70,15 @@ describe('proxy during deploys, end to end', { timeout: 240_000 }, () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'zectre-proxy-e2e-'));
-    stack = await startStack({ dir: join(dir, 'state'), db: testDatabase('proxy_e2e'), heartbeatIntervalMs: 1000, echo: process.env.ZECTRE_TEST_ECHO === '1' });
+    // A random task port block below the default range (20000+) and the blocks other e2e suites pick (30000+).
+    const base = 10_000 + 50 * Math.floor(Math.random() * 200);
+    stack = await startStack({
+      dir: join(dir, 'state'),
+      db: testDatabase('proxy_e2e'),
+      heartbeatIntervalMs: 1000,
+      echo: process.env.ZECTRE_TEST_ECHO === '1',
+      agentEnv: { ZECTRE_AGENT_PORT_RANGE: `${base}-${base + 49}` },
+    });
     pool = createPool(stack.db.options, 2);
     pool.on('error', () => {});
     assert.equal((await cli('login', '--api', stack.apiUrl, '--token', stack.adminToken)).code, 0);
