@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { request } from 'undici';
@@ -46,13 +46,16 @@ describe('dashboard in chromium', { timeout: 300_000 }, () => {
   };
   const liveRow = () => page.locator('tr[data-status="live"]');
 
+  const database = testDatabase('dashboard');
+
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'zectre-dashboard-'));
     await mkdir(SHOTS, { recursive: true });
     stack = await startStack({
       dir: join(dir, 'state'),
-      db: testDatabase('dashboard'),
+      db: database,
       heartbeatIntervalMs: 1000,
+      echo: process.env.ZECTRE_TEST_ECHO === '1',
       agentEnv: { ZECTRE_AGENT_PORT_RANGE: `${PORT_BASE}-${PORT_BASE + 99}` },
     });
     assert.equal((await zectre('login', '--api', stack.apiUrl, '--token', stack.adminToken)).code, 0);
@@ -72,6 +75,7 @@ describe('dashboard in chromium', { timeout: 300_000 }, () => {
     await context?.close();
     await stack?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
+    if (database.kind === 'pglite') await rm(dirname(database.dataDir), { recursive: true, force: true });
     console.log(`dashboard screenshots: ${SHOTS}`);
   });
 
