@@ -89,7 +89,7 @@ after(async () => {
   if (certDir) rmSync(certDir, { recursive: true, force: true });
 }, { timeout: 30_000 });
 
-test('a WebSocket echo works through the proxy, text and binary, with forwarding headers', async () => {
+test('a WebSocket echo works through the proxy, text and binary, with forwarding headers, and survives a route reload', async () => {
   const socket = new WebSocket(`ws://127.0.0.1:${proxy.port}/chat`, { headers: { host: `chat.${domain}` } });
   const messages: WebSocket.RawData[] = [];
   const next = () => eventually('a message', async () => messages.length > 0).then(() => messages.shift()!);
@@ -100,6 +100,12 @@ test('a WebSocket echo works through the proxy, text and binary, with forwarding
   assert.equal(String(await next()), 'ping text');
   socket.send(Buffer.from([1, 2, 3]), { binary: true });
   assert.deepEqual([...(await next() as Buffer)], [1, 2, 3]);
+  // A routing change (a deploy elsewhere) reloads the table; open WebSockets are not dropped.
+  const other = await seedProject(t, 'elsewhere', 1);
+  const epoch = await setLive(t, other.projectId, other.deploymentIds[0]!, true);
+  await eventually('the reload', async () => proxy.epoch() >= epoch);
+  socket.send('still there?');
+  assert.equal(String(await next()), 'still there?');
   socket.close(1000);
   await once(socket, 'close');
 });
