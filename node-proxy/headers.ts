@@ -1,15 +1,18 @@
 import { randomUUID } from 'node:crypto';
 
+/** Shared, never mutated: most messages have no Connection header. */
+const EMPTY: ReadonlySet<string> = new Set<string>();
+
 /** Headers that describe one connection, not the message (RFC 9110 7.6.1); never forwarded either way. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
-function isHopByHop(name: string, connectionTokens: Set<string>): boolean {
+function isHopByHop(name: string, connectionTokens: ReadonlySet<string>): boolean {
   return HOP_BY_HOP.has(name) || name.startsWith('proxy-') || connectionTokens.has(name);
 }
 
 /** Names listed in a Connection header are hop-by-hop for this message too. */
-function connectionTokens(value: string | string[] | undefined): Set<string> {
-  if (!value) return new Set();
+function connectionTokens(value: string | string[] | undefined): ReadonlySet<string> {
+  if (!value) return EMPTY;
   const joined = Array.isArray(value) ? value.join(',') : value;
   return new Set(joined.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean));
 }
@@ -54,7 +57,7 @@ export interface ResponseHead {
 export function responseHeadersFromRaw(raw: Buffer[]): ResponseHead {
   const names: string[] = [];
   const values: string[] = [];
-  let tokens: Set<string> | null = null;
+  let tokens: ReadonlySet<string> | null = null;
   let length: number | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1').toLowerCase();
@@ -73,4 +76,3 @@ export function responseHeadersFromRaw(raw: Buffer[]): ResponseHead {
   return { headers, length };
 }
 
-const EMPTY = new Set<string>();
