@@ -31,7 +31,8 @@ export async function openDatabase(choice: DatabaseChoice): Promise<LocalDatabas
   const tcp = { host: target.hostname, port: Number(target.port || 5432) };
   let bridge: Bridge | undefined;
   try {
-    bridge = await startBridge(tcp);
+    const serialize = choice.kind === 'pglite';
+    bridge = await startBridge(tcp, 0, serialize);
     const options: DbOptions = { databaseUrl: url, wsProxy: `127.0.0.1:${bridge.port}/v2` };
     const throwaway = choice.kind === 'postgres' && choice.throwaway;
     if (throwaway) await createDatabase(options);
@@ -43,7 +44,7 @@ export async function openDatabase(choice: DatabaseChoice): Promise<LocalDatabas
       description: choice.kind === 'pglite' ? `embedded PGlite in ${choice.dataDir}` : `PostgreSQL at ${target.host}${target.pathname}`,
       pauseBridge: () => b.close(),
       async resumeBridge() {
-        b = await startBridge(tcp, b.port);
+        b = await startBridge(tcp, b.port, serialize);
       },
       async close() {
         if (throwaway) await dropDatabase(options).catch(() => undefined);
