@@ -116,6 +116,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         ZECTRE_AGENT_NAME: 'local',
         ZECTRE_AGENT_PORT: String(ports.agent),
         ZECTRE_AGENT_STOP_TASKS_ON_EXIT: '1',
+        ZECTRE_AGENT_PORT_RANGE: taskPortBlock(),
         ...opts.agentEnv,
       },
     });
@@ -154,6 +155,15 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     await stopAll();
     throw err;
   }
+}
+
+/**
+ * A random block of 100 task ports in 20000-29999: several stacks on one machine (parallel test
+ * files, a developer's `npm start` beside the tests) must not hand their apps the same ports.
+ */
+function taskPortBlock(): string {
+  const base = 20000 + 100 * Math.floor(Math.random() * 100);
+  return `${base}-${base + 99}`;
 }
 
 interface Credentials {
