@@ -22,6 +22,7 @@ export async function buildAgent(outDir: string): Promise<void> {
     // Bundled CommonJS dependencies (prom-client, tar's helpers) call require(); ESM has none by default.
     banner: { js: "import { createRequire as __zectreRequire } from 'node:module'; const require = __zectreRequire(import.meta.url);" },
     legalComments: 'none',
+    minify: true,
     logLevel: 'warning',
   });
 }
