@@ -1,6 +1,6 @@
 /** TaskSet on real processes: generations, restart policy, re-adoption after an agent restart, memory watchdog, artifact GC. */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { TaskSpec, type DesiredState } from '../protocol/index.js';
@@ -10,7 +10,9 @@ import { groupMembers } from './process-group.js';
 import { TaskSet } from './task-set.js';
 import { blobServer, freePort, makeArtifact, sha256, tempDir, waitFor } from './test-support.js';
 
-const SERVER = `require('node:http').createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');`;
+/** Answers 200, or 500 while a file named "sick" exists in its directory. */
+const SERVER = `const fs = require('node:fs');
+require('node:http').createServer((q, s) => { s.statusCode = fs.existsSync('sick') ? 500 : 200; s.end(); }).listen(Number(process.env.PORT), '127.0.0.1');`;
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let blobs: Awaited<ReturnType<typeof blobServer>>;
@@ -82,6 +84,19 @@ test('only newer generations apply; a task in both old and new generation keeps 
   set.apply(desired(4, []));
   await waitFor('ga group gone', () => groupMembers(pid).length === 0);
   assert.equal(state(set, 'ga'), undefined);
+});
+
+test('health checks drive healthy -> unhealthy after three failures, and back to healthy', { timeout: 20_000 }, async () => {
+  const stateDir = join(dir.path, 'health');
+  const set = taskSet(stateDir);
+  set.apply(desired(1, [await spec('hc')]));
+  const pid = (await waitFor('healthy', () => state(set, 'hc')?.state === 'healthy' && state(set, 'hc')))!.pid;
+  const sick = join(stateDir, 'tasks/hc/app/sick');
+  writeFileSync(sick, '');
+  await waitFor('unhealthy', () => state(set, 'hc')?.state === 'unhealthy', 10_000);
+  rmSync(sick);
+  await waitFor('healthy again', () => state(set, 'hc')?.state === 'healthy', 10_000);
+  assert.equal(state(set, 'hc')?.pid, pid, 'an unhealthy task is reported, not restarted');
 });
 
 test('restart policy: on-failure leaves a clean exit alone and restarts a failure; never restarts nothing', { timeout: 20_000 }, async () => {
