@@ -24,7 +24,7 @@ export function installScript(_request: IRequest, deps: Deps): Response {
 // POSIX sh inside a JS template literal: no dollar-brace sequences, no backticks, no backslashes.
 const SCRIPT = `#!/bin/sh
 # Zectre node agent installer, served by the control plane at __API__/install.sh
-#   curl -fsSL __API__/install.sh | sh -s -- --join-token T [--prefix DIR] [--no-systemd] [--name N] [--port P]
+#   curl -fsSL __API__/install.sh | sh -s -- --join-token T [--prefix DIR] [--no-systemd] [--name N] [--port P] [--address IP] [--push-url URL]
 set -eu
 API="__API__"
 TOKEN=""
@@ -32,6 +32,8 @@ PREFIX="/opt/zectre-agent"
 SYSTEMD=1
 NAME=""
 PORT=""
+ADDRESS=""
+PUSH_URL=""
 fail() { echo "zectre install: error: $*" >&2; exit 1; }
 say() { echo "zectre install: $*" >&2; }
 need_value() { [ "$1" -ge 2 ] || fail "$2 needs a value"; }
@@ -41,8 +43,10 @@ while [ $# -gt 0 ]; do
     --prefix) need_value $# "$1"; PREFIX="$2"; shift 2 ;;
     --name) need_value $# "$1"; NAME="$2"; shift 2 ;;
     --port) need_value $# "$1"; PORT="$2"; shift 2 ;;
+    --address) need_value $# "$1"; ADDRESS="$2"; shift 2 ;;
+    --push-url) need_value $# "$1"; PUSH_URL="$2"; shift 2 ;;
     --no-systemd) SYSTEMD=0; shift ;;
-    *) fail "unknown option $1 (usage: sh -s -- --join-token T [--prefix DIR] [--no-systemd] [--name N] [--port P])" ;;
+    *) fail "unknown option $1 (usage: sh -s -- --join-token T [--prefix DIR] [--no-systemd] [--name N] [--port P] [--address IP] [--push-url URL])" ;;
   esac
 done
 [ -n "$TOKEN" ] || fail "missing --join-token: create a join token on the control plane (POST $API/api/v1/join-tokens)"
@@ -72,6 +76,8 @@ umask 077 # agent.env holds the join token
   echo "ZECTRE_AGENT_STATE_DIR='$PREFIX/state'"
   [ -z "$NAME" ] || echo "ZECTRE_AGENT_NAME='$NAME'"
   [ -z "$PORT" ] || echo "ZECTRE_AGENT_PORT='$PORT'"
+  [ -z "$ADDRESS" ] || echo "ZECTRE_AGENT_ADDRESS='$ADDRESS'"
+  [ -z "$PUSH_URL" ] || echo "ZECTRE_AGENT_PUSH_URL='$PUSH_URL'"
 } > "$PREFIX/agent.env"
 umask "$OLD_UMASK"
 cat > "$PREFIX/bin/zectre-agent" <<EOF
