@@ -106,6 +106,8 @@ describe('proxy during deploys, end to end', { timeout: 240_000 }, () => {
       await load.stop();
     }
     const all = load.answers.flat();
+    assert.ok(all.length > 20, `the stream made only ${all.length} requests`);
+    console.log(`${all.length} requests through the proxy during the deploy and cutover`);
     const failed = all.filter((a) => a.status !== 200 || !/^hello from zectre \(version [12]\)/.test(a.body));
     assert.deepEqual(failed.slice(0, 5), [], `${failed.length} of ${all.length} requests failed`);
     for (const answers of load.answers) {
