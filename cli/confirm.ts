@@ -8,6 +8,8 @@ export async function confirmByTyping(question: string, expected: string): Promi
   try {
     const answer = await rl.question(`${question}\nType ${expected} to confirm: `);
     return answer.trim() === expected;
+  } catch {
+    return false; // Ctrl-D / Ctrl-C at the prompt means no
   } finally {
     rl.close();
   }
