@@ -227,3 +227,44 @@ test('graceful shutdown: a request in flight completes, new connections are refu
     slowApp.closeAllConnections();
   }
 });
+
+test('custom domains and path-prefix routes from the routes table: longest prefix wins, host case and port ignored', async () => {
+  const api = await startBackend('api');
+  try {
+    const node = await seedNode(t);
+    const project = await seedProject(t, 'shopapi', 1);
+    await seedTask(t, project.deploymentIds[0]!, node, api.port);
+    const siteId = (await t.tx([["SELECT id FROM projects WHERE slug = 'site'"]]))[0]![0] as { id: string };
+    await t.tx([
+      ["INSERT INTO routes (id, host, path_prefix, project_id, kind) VALUES ('r1', 'www.example.org', '/', $1, 'custom')", [siteId.id]],
+      ["INSERT INTO routes (id, host, path_prefix, project_id, kind) VALUES ('r2', 'www.example.org', '/api', $1, 'custom')", [project.projectId]],
+    ]);
+    const epoch = await setLive(t, project.projectId, project.deploymentIds[0]!, true);
+    await eventually('the reload', async () => proxy.epoch() >= epoch);
+    const backendAt = async (host: string, path: string) => (await send(proxy.port, host, path)).json<{ backend: string }>().backend;
+    assert.equal(await backendAt('www.example.org', '/'), 'web');
+    assert.equal(await backendAt('WWW.Example.org:8080', '/api/orders?x=1'), 'api');
+    assert.equal(await backendAt('www.example.org', '/api'), 'api');
+    assert.equal(await backendAt('www.example.org', '/apiary'), 'web');
+  } finally {
+    await api.kill();
+  }
+});
+
+test('optional HTTP-to-HTTPS redirect: apps get 308 to https, node push hosts do not', async () => {
+  const cert = { host: `site.${domain}`, certFile: join(certDir, `site.${domain}.crt`), keyFile: join(certDir, `site.${domain}.key`) };
+  const p = await startProxy({
+    db: t.db, appsDomain: domain, host: '127.0.0.1', port: 0, log,
+    tls: { port: 0, certificates: [cert], redirectHttp: true, publicPort: 443 },
+    agentPush: { agentUrl: `http://127.0.0.1:${(agent.address() as AddressInfo).port}` },
+  });
+  try {
+    const res = await send(p.port, `site.${domain}:80`, '/a?b=1');
+    assert.equal(res.status, 308);
+    assert.equal(res.headers.location, `https://site.${domain}/a?b=1`);
+    const push = await send(p.port, `n-any.nodes.${domain}`, '/v1/desired-state', { method: 'POST', body: Buffer.from('{}') });
+    assert.equal(push.status, 202);
+  } finally {
+    await p.close();
+  }
+});
