@@ -27,7 +27,7 @@ function install(apiUrl: string, args: string[], path = process.env.PATH ?? ''):
   });
 }
 
-export function installerTests(stack: () => Stack, stateDir: () => string): void {
+export function installerTests(stack: () => Stack, stateDir: () => string, sql: (text: string, args?: unknown[]) => Promise<any[]>): void {
   let prefix: string;
   after(async () => {
     const pidFile = join(prefix, 'agent.pid');
@@ -55,10 +55,11 @@ export function installerTests(stack: () => Stack, stateDir: () => string): void
     assert.match(noNode.stderr, /Node\.js 20 or newer is required, but 'node' is not on PATH/);
   });
 
-  test('install.sh into a temporary prefix with --no-systemd yields a node the scheduler lists as ready', { timeout: 150_000 }, async () => {
+  test('install.sh into a temporary prefix with --no-systemd yields a node the scheduler lists as ready, with its {nodeId} push URL', { timeout: 150_000 }, async () => {
     const { joinToken } = JSON.parse(await readFile(join(stateDir(), 'credentials.json'), 'utf8')) as { joinToken: string };
     const port = await freePort();
-    const run = await install(stack().apiUrl, ['--join-token', joinToken, '--prefix', prefix, '--no-systemd', '--name', 'installed', '--port', String(port)]);
+    const run = await install(stack().apiUrl, ['--join-token', joinToken, '--prefix', prefix, '--no-systemd', '--name', 'installed', '--port', String(port),
+      '--push-url', 'https://{nodeId}.nodes.zectre.test/v1/desired-state']);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, /node n[a-z0-9]+ registered with http:\/\/127\.0\.0\.1:\d+/);
     const nodes = await waitFor('the installed node listed as ready', async () => {
@@ -67,6 +68,11 @@ export function installerTests(stack: () => Stack, stateDir: () => string): void
       return body.nodes.some((n) => n.name === 'installed' && n.status === 'ready') && body.nodes;
     }, 30_000);
     assert.ok(nodes);
+    // Unknown at registration, the push URL arrives with the first heartbeat, node id filled in.
+    await waitFor('the push URL stored', async () => {
+      const [n] = await sql(`SELECT id, push_url FROM nodes WHERE name = 'installed'`);
+      return n?.push_url === `https://${n?.id}.nodes.zectre.test/v1/desired-state`;
+    }, 20_000);
     assert.ok(existsSync(join(prefix, 'lib/zectre-agent.mjs')), 'the bundled agent is installed');
   });
 }

@@ -131,5 +131,5 @@ describe('agent on the real stack, push off', { timeout: 240_000 }, () => {
     assert.match(text, /zectre_agent_heartbeat_rtt_seconds_count [1-9]/);
   });
 
-  installerTests(() => stack, () => join(dir, 'state'));
+  installerTests(() => stack, () => join(dir, 'state'), sql);
 });
