@@ -19,7 +19,7 @@ export async function buildAgent(outDir: string): Promise<void> {
     format: 'esm',
     target: 'node20',
     external: AGENT_NATIVE_DEPS,
-    // Bundled CommonJS dependencies (prom-client, tar's helpers) call require(); ESM has none by default.
+    // Bundled CommonJS dependencies (tar's helpers) call require(); ESM has none by default.
     banner: { js: "import { createRequire as __zectreRequire } from 'node:module'; const require = __zectreRequire(import.meta.url);" },
     legalComments: 'none',
     minify: true,

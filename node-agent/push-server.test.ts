@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Registry } from 'prom-client';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import type { DesiredState } from '../protocol/index.js';
 import type { Identity } from './identity.js';
+import { MetricsRegistry } from './prometheus-text.js';
 import { startPushServer, type PushServer } from './push-server.js';
 import { verifyPushToken } from './push-token.js';
 
@@ -25,7 +25,7 @@ before(async () => {
     audience: NODE_ID,
     jwks: { keys: [{ ...(await exportJWK(scheduler.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] },
   };
-  server = await startPushServer('127.0.0.1', 0, new Registry(), async (token) => {
+  server = await startPushServer('127.0.0.1', 0, new MetricsRegistry(), async (token) => {
     const desired = await verifyPushToken(token, identity);
     applied.push(desired);
     return desired.generation;

@@ -1,7 +1,7 @@
 /** The agent's HTTP server (hyper-express): the scheduler's push endpoint, a liveness probe and /metrics. */
 import HyperExpress from 'hyper-express';
-import type { Registry } from 'prom-client';
 import { errorBody, PushBody } from '../protocol/index.js';
+import type { MetricsRegistry } from './prometheus-text.js';
 import { InvalidPushToken } from './push-token.js';
 
 export interface PushServer {
@@ -10,7 +10,7 @@ export interface PushServer {
 }
 
 /** `onPush` applies the pushed token and returns the generation now applied; it throws InvalidPushToken to refuse. */
-export async function startPushServer(host: string, port: number, metrics: Registry, onPush: (token: string) => Promise<number>): Promise<PushServer> {
+export async function startPushServer(host: string, port: number, metrics: MetricsRegistry, onPush: (token: string) => Promise<number>): Promise<PushServer> {
   const server = new HyperExpress.Server({ max_body_length: 4 * 1024 * 1024 });
 
   server.post('/v1/desired-state', async (req, res) => {
@@ -30,8 +30,8 @@ export async function startPushServer(host: string, port: number, metrics: Regis
     res.json({ ok: true });
   });
   // Prometheus text; only aggregate counts, no task names or secrets, so it is unauthenticated like /healthz.
-  server.get('/metrics', async (_req, res) => {
-    res.header('content-type', metrics.contentType).send(await metrics.metrics());
+  server.get('/metrics', (_req, res) => {
+    res.header('content-type', metrics.contentType).send(metrics.metrics());
   });
 
   server.set_not_found_handler((req, res) => {
