@@ -3,9 +3,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { access, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fetchErrorMessage } from './http-json.js';
+import { request, requestErrorMessage } from './http-client.js';
 
 const DIGEST = /^sha256:([0-9a-f]{64})$/;
 const DOWNLOAD_TIMEOUT_MS = 5 * 60_000;
@@ -61,25 +62,24 @@ export class ArtifactCache {
 
   private async download(hex: string, relativeUrl: string, path: string): Promise<string> {
     await mkdir(this.dir, { recursive: true });
-    let res: Response;
+    let res: IncomingMessage;
     let url: string;
     try {
       url = new URL(relativeUrl, this.baseUrl).href;
     } catch {
       throw new ArtifactError(`artifact sha256:${short(hex)} has an unusable URL "${relativeUrl}"`, true);
     }
+    const signal = AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS);
     try {
-      res = await fetch(url, {
-        headers: { authorization: `Bearer ${this.credential()}` },
-        signal: AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS),
-      });
+      res = await request(url, { headers: { authorization: `Bearer ${this.credential()}` }, signal });
     } catch (err) {
-      throw new ArtifactError(`artifact sha256:${short(hex)} fetch from ${url} failed: ${fetchErrorMessage(err)}`, false);
+      throw new ArtifactError(`artifact sha256:${short(hex)} fetch from ${url} failed: ${requestErrorMessage(err, signal)}`, false);
     }
-    if (!res.ok || !res.body) {
-      await res.body?.cancel();
-      const permanent = res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429;
-      throw new ArtifactError(`artifact sha256:${short(hex)} fetch from ${url} answered ${res.status}`, permanent);
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status > 299) {
+      res.resume();
+      const permanent = status >= 400 && status < 500 && status !== 408 && status !== 429;
+      throw new ArtifactError(`artifact sha256:${short(hex)} fetch from ${url} answered ${status}`, permanent);
     }
     // Stream to a temp name and rename only after the digest matches, so the cache never holds a bad blob.
     const tmp = `${path}.partial-${randomBytes(4).toString('hex')}`;
@@ -91,10 +91,10 @@ export class ArtifactCache {
       },
     });
     try {
-      await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), hasher, createWriteStream(tmp));
+      await pipeline(res, hasher, createWriteStream(tmp));
     } catch (err) {
       await rm(tmp, { force: true });
-      throw new ArtifactError(`artifact sha256:${short(hex)} download from ${url} broke off: ${(err as Error).message}`, false);
+      throw new ArtifactError(`artifact sha256:${short(hex)} download from ${url} broke off: ${requestErrorMessage(err, signal)}`, false);
     }
     const got = hash.digest('hex');
     if (got !== hex) {

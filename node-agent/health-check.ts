@@ -1,6 +1,7 @@
 /** Probes a task's HTTP health endpoint and reports when it turns healthy or unhealthy. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HealthCheck } from '../protocol/index.js';
+import { request } from './http-client.js';
 
 export type HealthStatus = 'starting' | 'healthy' | 'unhealthy';
 
@@ -58,12 +59,12 @@ export class HealthChecker {
   /** One GET; 2xx and 3xx count as healthy (redirects are not followed). */
   private async probe(): Promise<boolean> {
     try {
-      const res = await fetch(`http://127.0.0.1:${this.port}${this.check.path}`, {
-        redirect: 'manual',
+      const res = await request(`http://127.0.0.1:${this.port}${this.check.path}`, {
         signal: AbortSignal.any([AbortSignal.timeout(this.check.timeoutMs), this.abort.signal]),
       });
-      await res.body?.cancel();
-      return res.status >= 200 && res.status < 400;
+      res.resume();
+      const status = res.statusCode ?? 0;
+      return status >= 200 && status < 400;
     } catch {
       return false;
     }

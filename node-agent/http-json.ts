@@ -1,4 +1,5 @@
 /** Small JSON-over-HTTP helper for the agent's calls to the control plane. */
+import { readText, request, requestErrorMessage } from './http-client.js';
 
 /** A non-2xx answer; `status` lets callers tell "re-register" (401) from "retry later" (5xx). */
 export class HttpError extends Error {
@@ -14,23 +15,26 @@ export class HttpError extends Error {
 const DEFAULT_TIMEOUT_MS = 10_000;
 
 export async function postJson<T>(url: string, bearer: string, body: unknown, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<T> {
-  let res: Response;
+  const signal = AbortSignal.timeout(timeoutMs);
+  let status: number;
+  let text: string;
   try {
-    res = await fetch(url, {
+    const res = await request(url, {
       method: 'POST',
       headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
       body: JSON.stringify(body),
-      signal: AbortSignal.timeout(timeoutMs),
+      signal,
     });
+    status = res.statusCode ?? 0;
+    text = await readText(res);
   } catch (err) {
-    throw new Error(`POST ${url} failed: ${fetchErrorMessage(err)}`);
+    throw new Error(`POST ${url} failed: ${requestErrorMessage(err, signal)}`);
   }
-  const text = await res.text();
-  if (!res.ok) throw new HttpError(res.status, `POST ${url} answered ${res.status}: ${errorMessage(text)}`);
+  if (status < 200 || status > 299) throw new HttpError(status, `POST ${url} answered ${status}: ${errorMessage(text)}`);
   try {
     return JSON.parse(text) as T;
   } catch {
-    throw new Error(`POST ${url} answered ${res.status} with a body that is not JSON: ${text.slice(0, 200)}`);
+    throw new Error(`POST ${url} answered ${status} with a body that is not JSON: ${text.slice(0, 200)}`);
   }
 }
 
@@ -43,11 +47,4 @@ function errorMessage(text: string): string {
     // not JSON: fall through to the raw text
   }
   return text.slice(0, 200) || '(empty body)';
-}
-
-/** fetch() says only "fetch failed"; the cause (ECONNREFUSED, ENOTFOUND, a timeout) is what helps. */
-export function fetchErrorMessage(err: unknown): string {
-  const error = err as Error & { cause?: { code?: string; message?: string } };
-  const cause = error.cause?.code ?? error.cause?.message;
-  return cause ? `${error.message} (${cause})` : error.message;
 }
