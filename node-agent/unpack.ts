@@ -1,7 +1,6 @@
 /** Safe extraction of an app artifact (gzip tar): every entry is checked before anything is written. */
 import { mkdir, rm } from 'node:fs/promises';
 import { posix } from 'node:path';
-import * as tar from 'tar';
 
 const ALLOWED_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link']);
 
@@ -52,6 +51,7 @@ function resolveInside(path: string, symlinks: Set<string>): string | undefined 
 /** Lists the archive and throws on the first unsafe entry, so a refused archive writes nothing. */
 async function checkArchive(file: string): Promise<void> {
   const entries: EntryInfo[] = [];
+  const tar = await loadTar();
   try {
     await tar.t({
       file,
@@ -65,6 +65,9 @@ async function checkArchive(file: string): Promise<void> {
   if (problem) throw new UnpackError(`artifact ${file} refused: ${problem}`);
 }
 
+/** Loaded on the first unpack: setting tar up costs ~0.5 MB of RSS that an idle agent never needs. */
+const loadTar = () => import('tar');
+
 export class UnpackError extends Error {
   override name = 'UnpackError';
 }
@@ -72,6 +75,7 @@ export class UnpackError extends Error {
 /** Replaces `dest` with the contents of the gzip tar at `file`. */
 export async function unpack(file: string, dest: string): Promise<void> {
   await checkArchive(file);
+  const tar = await loadTar();
   await rm(dest, { recursive: true, force: true });
   await mkdir(dest, { recursive: true });
   try {
