@@ -57,6 +57,7 @@ try {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 } catch (err) {
-  console.error((err as Error).message);
+  // uWebSockets.js rejects a failed listen with a bare string, not an Error: print whatever came.
+  console.error(`node-proxy: failed to start: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 }

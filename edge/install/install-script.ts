@@ -6,8 +6,8 @@
 import type { IRequest } from 'itty-router';
 import type { Deps } from '../deps.js';
 
-/** The agent's npm dependencies that cannot be bundled (uWebSockets.js is a native binary); as in package.json. */
-const NATIVE_DEPS = { 'hyper-express': '6.18.0', 'uWebSockets.js': 'npm:@trufflesuite/uws-js-unofficial@20.30.0-unofficial.0' };
+/** The agent's one dependency that cannot be bundled: uWebSockets.js is a native binary (hyper-express's JS is in the bundle). */
+const NATIVE_DEPS = { 'uWebSockets.js': 'npm:@trufflesuite/uws-js-unofficial@20.30.0-unofficial.0' };
 
 export function installScript(_request: IRequest, deps: Deps): Response {
   const script = SCRIPT.replaceAll('__API__', deps.origin).replace('__PACKAGE_JSON__', JSON.stringify({
@@ -15,8 +15,6 @@ export function installScript(_request: IRequest, deps: Deps): Response {
     private: true,
     type: 'module',
     dependencies: NATIVE_DEPS,
-    // hyper-express names uWebSockets.js as a GitHub dependency; the npm build replaces it (as in package.json).
-    overrides: { 'uWebSockets.js': NATIVE_DEPS['uWebSockets.js'] },
   }));
   return new Response(script, { headers: { 'content-type': 'text/x-shellscript; charset=utf-8', 'cache-control': 'no-store' } });
 }
