@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { TaskSpec, type LogStream } from '../protocol/index.js';
@@ -46,8 +48,8 @@ after(async () => {
   await dir.remove();
 });
 
-async function startTask(id: string, command: string, overrides: Partial<{ digest: string; killTimeoutMs: number }> = {}) {
-  const port = await freePort();
+async function startTask(id: string, command: string, overrides: Partial<{ digest: string; killTimeoutMs: number; port: number }> = {}) {
+  const port = overrides.port ?? (await freePort());
   const spec = TaskSpec.parse({
     id,
     deploymentId: 'd1',
@@ -132,3 +134,16 @@ test('an artifact whose digest does not match fails the task with a clear messag
   assert.match(observed.message ?? '', new RegExp(`artifact ${wrong.slice(0, 19)}… digest mismatch: got ${artifactDigest.slice(0, 19)}…`));
   assert.equal(existsSync(join(task.dir, 'app')), false, 'nothing unpacked');
 });
+
+test('a task whose port another process holds waits, says why, and never reports that process healthy', { timeout: 20_000 }, async () => {
+  const port = await freePort();
+  const squatter = createServer((_req, res) => res.end('not the task')).listen(port, '127.0.0.1');
+  await once(squatter, 'listening');
+  const { task } = await startTask('tsquat', 'node server.mjs', { port });
+  const waiting = await waitFor('pending on the port', () => (/in use by another process/.test(task.snapshot().message ?? '') ? task.snapshot() : undefined));
+  assert.equal(waiting.state, 'pending');
+  assert.equal(waiting.pid, undefined);
+  await new Promise((resolve) => squatter.close(resolve));
+  await waitFor('healthy once the port is free', () => task.snapshot().state === 'healthy', 15_000);
+});
+

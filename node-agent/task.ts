@@ -7,6 +7,7 @@ import { ArtifactError, type ArtifactCache } from './artifact-cache.js';
 import { Backoff } from './backoff.js';
 import { HealthChecker } from './health-check.js';
 import { LogSpool } from './log-spool.js';
+import { portIsFree } from './port-check.js';
 import { groupMembers, killGroup, procStat, sameProcessAlive, signalGroup, spawnInGroup } from './process-group.js';
 import type { CgroupLimiter } from './resources.js';
 import { saveTaskRecord, type TaskRecord } from './task-record.js';
@@ -77,7 +78,7 @@ export class Task {
 
   start(): void {
     this.prepare()
-      .then((ready) => ready && this.spawn())
+      .then((ready) => (ready ? this.spawnWhenPortFree() : undefined))
       .catch((err: unknown) => this.fail(`task could not start: ${(err as Error).message}`));
   }
 
@@ -143,6 +144,18 @@ export class Task {
       }
     }
     return false;
+  }
+
+  /** Starts the process only once its port is free; until then the task is pending and says why. */
+  private async spawnWhenPortFree(): Promise<void> {
+    while (!this.stopping && !(await portIsFree(this.spec.port))) {
+      const delay = this.restartBackoff.next();
+      const message = `port ${this.spec.port} is in use by another process on this node; retrying in ${Math.round(delay)} ms`;
+      if (this.observed.message !== message) this.note(message);
+      this.set({ state: 'pending', message });
+      await sleep(delay, undefined, { signal: this.abort.signal }).catch(() => undefined);
+    }
+    this.spawn();
   }
 
   private spawn(): void {
@@ -218,7 +231,7 @@ export class Task {
     this.restartTimer = setTimeout(() => {
       this.observed.restarts += 1;
       this.note(`restarting (restart ${this.observed.restarts}) after ${delay} ms`);
-      this.spawn();
+      void this.spawnWhenPortFree();
     }, delay);
   }
 
