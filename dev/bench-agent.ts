@@ -8,7 +8,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,6 +19,7 @@ import { tarball } from '../test/e2e/agent-support.js';
 import { buildAgent } from './build-agent.js';
 import { ASSETS_DIR } from './build.js';
 import { ROOT } from './root.js';
+import { localDatabaseKind } from './database-kind.js';
 import { startStack } from './stack.js';
 
 const INSTANCES = Number(process.env.INSTANCES ?? 50);
@@ -31,11 +31,7 @@ const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(
 const ms = (x: number) => `${Math.round(x)} ms`;
 
 async function idleRss(): Promise<{ agent: number; bare: number }> {
-  const usePostgres = await new Promise<boolean>((resolve) => {
-    const s = connect({ host: '127.0.0.1', port: 5432 });
-    s.once('connect', () => (s.destroy(), resolve(true)));
-    s.once('error', () => resolve(false));
-  });
+  const usePostgres = (await localDatabaseKind()) === 'postgres';
   const stack = await startStack({
     dir: join(dir, 'state'),
     db: usePostgres ? { kind: 'postgres', url: `postgres://postgres@127.0.0.1:5432/zectre_bench_agent_${process.pid}`, throwaway: true } : { kind: 'pglite', dataDir: join(dir, 'pglite') },

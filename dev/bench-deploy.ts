@@ -6,10 +6,10 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Deployment } from '../protocol/index.js';
+import { localDatabaseKind } from './database-kind.js';
 import { ROOT } from './root.js';
 import { startStack } from './stack.js';
 
@@ -25,11 +25,7 @@ interface Run {
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'zectre-bench-'));
-const usePostgres = await new Promise<boolean>((resolve) => {
-  const s = connect({ host: '127.0.0.1', port: 5432 });
-  s.once('connect', () => (s.destroy(), resolve(true)));
-  s.once('error', () => resolve(false));
-});
+const usePostgres = (await localDatabaseKind()) === 'postgres';
 const stack = await startStack({
   dir: join(dir, 'state'),
   db: usePostgres ? { kind: 'postgres', url: `postgres://postgres@127.0.0.1:5432/zectre_bench_${process.pid}`, throwaway: true } : { kind: 'pglite', dataDir: join(dir, 'pglite') },

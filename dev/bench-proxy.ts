@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDb, seedNode, seedProject, seedTask, setLive } from '../node-proxy/testing.js';
-import { benchDatabase } from './bench-kind.js';
+import { localDatabaseKind } from './database-kind.js';
 import { startProxyProcess } from './bench-proxy-process.js';
 import { backendConfig, cpuSeconds, ensureTools, peerConfig, startNginx, withChildren, wrk, type WrkResult } from './bench-tools.js';
 import { freePort } from './ports.js';
@@ -46,7 +46,7 @@ function measure(port: number, pids: () => number[]): Measured {
 }
 
 ensureTools();
-process.env.ZECTRE_TEST_DB = await benchDatabase();
+process.env.ZECTRE_TEST_DB = await localDatabaseKind();
 const dir = mkdtempSync(join(tmpdir(), 'zectre-bench-proxy-'));
 const bigFile = join(dir, 'big.bin');
 writeFileSync(bigFile, Buffer.alloc(1024 * 1024, 'y'));

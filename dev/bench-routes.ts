@@ -8,14 +8,14 @@
  */
 import { Pool } from 'undici';
 import { createTestDb, seedNode, seedProject, seedTask, setLive, startBackend } from '../node-proxy/testing.js';
-import { benchDatabase } from './bench-kind.js';
+import { localDatabaseKind } from './database-kind.js';
 import { startProxyProcess } from './bench-proxy-process.js';
 
 const CHANGES = Number(process.env.CHANGES ?? 200);
 const DOMAIN = 'bench.test';
 
 // testing.ts's createTestDb() reads the choice from ZECTRE_TEST_DB.
-process.env.ZECTRE_TEST_DB = await benchDatabase();
+process.env.ZECTRE_TEST_DB = await localDatabaseKind();
 const t = await createTestDb();
 const backends = [await startBackend('blue'), await startBackend('green')];
 let proxy: Awaited<ReturnType<typeof startProxyProcess>> | undefined;

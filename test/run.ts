@@ -4,8 +4,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join, relative } from 'node:path';
+import { localDatabaseKind } from '../dev/database-kind.js';
 import { ROOT } from '../dev/root.js';
 
 const FOLDERS = ['protocol', 'sql', 'edge', 'node-agent', 'node-proxy', 'cli', 'dev', 'test'];
@@ -18,16 +18,7 @@ function findTests(dir: string): string[] {
   });
 }
 
-function postgresAnswers(): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port: 5432, timeout: 1500 });
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-    socket.once('timeout', () => (socket.destroy(), resolve(false)));
-  });
-}
-
-const db = process.env.ZECTRE_TEST_DB ?? ((await postgresAnswers()) ? 'postgres' : 'pglite');
+const db = await localDatabaseKind();
 console.log(
   db === 'postgres'
     ? 'test database: PostgreSQL at 127.0.0.1:5432 (one database per suite); test/e2e/spine-pglite.test.ts also runs the end-to-end suite on embedded PGlite'

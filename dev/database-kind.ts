@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 
-/** The database benches use: ZECTRE_TEST_DB if set, else PostgreSQL at 127.0.0.1:5432 when it answers, else PGlite. */
-export async function benchDatabase(): Promise<'postgres' | 'pglite'> {
+/** The database tests and benches use: ZECTRE_TEST_DB if set, else PostgreSQL at 127.0.0.1:5432 when it answers, else PGlite. */
+export async function localDatabaseKind(): Promise<'postgres' | 'pglite'> {
   const set = process.env.ZECTRE_TEST_DB;
   if (set === 'postgres' || set === 'pglite') return set;
   return new Promise((resolve) => {
