@@ -6,6 +6,8 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { configPath, writeConfig } from '../cli/config.js';
+import { request } from 'undici';
+import { waitFor } from './processes.js';
 import { ROOT } from './root.js';
 import { startStack, type Stack } from './stack.js';
 
@@ -47,6 +49,12 @@ try {
     say('the sample deployment failed (see above); the platform keeps running');
   } else {
     const host = `hello.${stack.appsDomain}`;
+    // "live" is committed; a proxy on PGlite learns it at its next epoch poll (no NOTIFY there).
+    await waitFor('the proxy to serve the sample app', async () => {
+      const res = await request(`${stack!.proxyUrl}/`, { headers: { host } });
+      await res.body.dump();
+      return res.statusCode === 200;
+    }, 10_000);
     console.log(`
   Zectre is running. The sample app answers at:
     curl -H 'Host: ${host}' ${stack.proxyUrl}/
