@@ -12,6 +12,7 @@ import { after, test } from 'node:test';
 import { freePort } from '../../dev/ports.js';
 import { waitFor } from '../../dev/processes.js';
 import type { Stack } from '../../dev/stack.js';
+import { taskGroupsUnder } from './agent-support.js';
 
 interface Run {
   code: number;
@@ -34,6 +35,15 @@ export function installerTests(stack: () => Stack, stateDir: () => string, sql: 
     if (prefix && existsSync(pidFile)) {
       try {
         process.kill(Number(await readFile(pidFile, 'utf8')), 'SIGTERM'); // the agent this test installed
+      } catch {
+        // already gone
+      }
+    }
+    // Its tasks outlive it by design (no stop-on-exit in an installed agent): end them here, or they
+    // keep holding task ports that later suites on this machine may be given.
+    for (const group of prefix ? taskGroupsUnder(prefix) : []) {
+      try {
+        process.kill(-group, 'SIGKILL');
       } catch {
         // already gone
       }

@@ -5,7 +5,6 @@
  * run last on the same stack (one stack start for the whole file).
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +15,7 @@ import { startStack, type Stack } from '../../dev/stack.js';
 import { createPool } from '../../sql/connect.js';
 import { testDatabase } from '../support/database.js';
 import { installerTests } from './agent-install.js';
-import { apiClient, taskPortRange, WRITER_APP } from './agent-support.js';
+import { apiClient, taskGroupsUnder, taskPortRange, WRITER_APP } from './agent-support.js';
 
 const SECRET = 'hunter2-correct-horse';
 const OUTAGE_MS = 30_000;
@@ -31,21 +30,7 @@ describe('agent on the real stack, push off', { timeout: 240_000 }, () => {
   const sql = async (text: string, args: unknown[] = []) => (await pool.query(text, args)).rows;
   const appPid = async (port: number) => ((await (await fetch(`http://127.0.0.1:${port}/`)).json()) as { pid: number }).pid;
   const pids = () => Promise.all(deployment.tasks.map((t) => appPid(t.port)));
-  /** Process groups whose processes run in the agent's task directories: one per running task copy. */
-  const taskGroups = () => {
-    const root = join(dir, 'state', 'agent', 'tasks');
-    const groups = new Set<string>();
-    for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
-      try {
-        if (!readlinkSync(`/proc/${pid}/cwd`).startsWith(root)) continue;
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        groups.add(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]!);
-      } catch {
-        // exited while we looked
-      }
-    }
-    return groups;
-  };
+  const taskGroups = () => taskGroupsUnder(join(dir, 'state', 'agent', 'tasks'));
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'zectre-agent-e2e-'));

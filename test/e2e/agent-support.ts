@@ -1,4 +1,5 @@
 /** Shared by the agent end-to-end tests: a small API client and an app artifact built from source strings. */
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -73,3 +74,19 @@ export function apiClient(apiUrl: string, token: string) {
     },
   };
 }
+
+/** Process groups whose processes run under `root` (an agent's task directories): one per running task copy. */
+export function taskGroupsUnder(root: string): Set<number> {
+  const groups = new Set<number>();
+  for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      if (!readlinkSync(`/proc/${pid}/cwd`).startsWith(root)) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      groups.add(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return groups;
+}
+
