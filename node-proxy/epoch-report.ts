@@ -6,6 +6,7 @@
  */
 import type { Pool } from '@neondatabase/serverless';
 import { createPool, type DbOptions } from '../sql/connect.js';
+import { Coalescer } from './coalescer.js';
 
 /** Must stay well below the scheduler's liveness window (edge/scheduler/retire.ts PROXY_LIVENESS_MS). */
 export const HEARTBEAT_MS = 2_000;
@@ -16,8 +17,7 @@ export class EpochReporter {
   private readonly pool: Pool;
   private timer: NodeJS.Timeout | undefined;
   private epoch = 0;
-  private writing: Promise<void> | null = null;
-  private again = false;
+  private readonly writes = new Coalescer(() => this.writeOnce(), () => this.closed);
   private closed = false;
 
   constructor(
@@ -43,33 +43,24 @@ export class EpochReporter {
 
   /** Coalesced: one write at a time, and one more if the epoch moved meanwhile. Failures wait for the next beat. */
   private write(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    if (this.writing) {
-      this.again = true;
-      return this.writing;
+    return this.writes.trigger();
+  }
+
+  private async writeOnce(): Promise<boolean> {
+    const epoch = this.epoch;
+    try {
+      await this.pool.query(UPSERT, [this.id, epoch]);
+      this.onReported(epoch);
+      return true;
+    } catch {
+      return false; // the database is down: route-sync logs the outage; the heartbeat retries
     }
-    this.writing = (async () => {
-      do {
-        this.again = false;
-        const epoch = this.epoch;
-        try {
-          await this.pool.query(UPSERT, [this.id, epoch]);
-          this.onReported(epoch);
-        } catch {
-          // The database is down: route-sync logs the outage; the heartbeat retries.
-          return;
-        }
-      } while (this.again && !this.closed);
-    })().finally(() => {
-      this.writing = null;
-    });
-    return this.writing;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
-    await bounded(() => this.writing);
+    await bounded(() => this.writes.running());
     await bounded(() => this.pool.query('DELETE FROM proxies WHERE id = $1', [this.id]));
     await bounded(() => this.pool.end());
   }

@@ -6,6 +6,7 @@
  */
 import type { Client, Pool } from '@neondatabase/serverless';
 import { createClient, createPool, type DbOptions } from '../sql/connect.js';
+import { Coalescer } from './coalescer.js';
 import { loadRouteTable, readEpoch } from './route-queries.js';
 import type { RouteTable } from './route-table.js';
 
@@ -27,8 +28,7 @@ export interface RouteSyncOptions {
 export class RouteSync {
   private readonly pool: Pool;
   private table!: RouteTable;
-  private reloading: Promise<void> | null = null;
-  private reloadAgain = false;
+  private readonly reloads = new Coalescer(() => this.loadOnce(), () => this.closed);
   private polling = false;
   private pollTimer: NodeJS.Timeout | undefined;
   private listener: Client | null = null;
@@ -64,32 +64,25 @@ export class RouteSync {
 
   /** Coalesces triggers: while a reload runs, any number of new triggers cause exactly one more. */
   reload(): Promise<void> {
-    if (this.reloading) {
-      this.reloadAgain = true;
-      return this.reloading;
+    return this.reloads.trigger();
+  }
+
+  private async loadOnce(): Promise<boolean> {
+    try {
+      this.setTable(await withTimeout(loadRouteTable(this.pool, this.opts.appsDomain), 'loading routes'));
+      this.markUp();
+      return true;
+    } catch (err) {
+      this.markDown(err as Error);
+      return false;
     }
-    this.reloading = (async () => {
-      do {
-        this.reloadAgain = false;
-        try {
-          this.setTable(await withTimeout(loadRouteTable(this.pool, this.opts.appsDomain), 'loading routes'));
-          this.markUp();
-        } catch (err) {
-          this.markDown(err as Error);
-          return;
-        }
-      } while (this.reloadAgain && !this.closed);
-    })().finally(() => {
-      this.reloading = null;
-    });
-    return this.reloading;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.pollTimer);
     clearTimeout(this.reconnectTimer);
-    await this.reloading;
+    await this.reloads.running();
     const listener = this.listener;
     this.listener = null;
     // end() on a connection still opening can throw synchronously ("WebSocket is not open"): defer it into a promise.
@@ -111,7 +104,7 @@ export class RouteSync {
   }
 
   private async poll(): Promise<void> {
-    if (this.polling || this.reloading || this.closed) return;
+    if (this.polling || this.reloads.running() || this.closed) return;
     this.polling = true;
     try {
       const epoch = await withTimeout(readEpoch(this.pool), 'reading the route epoch');
