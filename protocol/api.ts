@@ -82,3 +82,9 @@ export interface EnvVar {
   value?: string;
   updatedAt: string;
 }
+
+/** GET /api/v1/whoami */
+export interface Whoami {
+  user: { id: string; name: string; isAdmin: boolean };
+}
+

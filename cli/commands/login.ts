@@ -2,11 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { ApiClient } from '../api-client.js';
 import { configPath, writeConfig } from '../config.js';
 import { examples } from '../output.js';
-
-/** GET /api/v1/whoami; the contract documents it but protocol/ has no type for it. */
-interface WhoamiAnswer {
-  user: { id: string; name: string; isAdmin: boolean };
-}
+import type { Whoami } from '../../protocol/index.js';
 
 export function registerLogin(program: Command): void {
   program
@@ -17,7 +13,7 @@ export function registerLogin(program: Command): void {
     .addHelpText('after', examples('zectre login --api https://zectre.example.com --token zt_abc123'))
     .action(async (opts: { api: string; token: string }) => {
       const client = new ApiClient(opts.api, opts.token);
-      const { user } = await client.get<WhoamiAnswer>('/api/v1/whoami');
+      const { user } = await client.get<Whoami>('/api/v1/whoami');
       const path = configPath();
       await writeConfig(path, { apiUrl: client.apiUrl, token: opts.token });
       console.log(`logged in to ${client.apiUrl} as ${user.name}${user.isAdmin ? ' (admin)' : ''}; saved to ${path}`);

@@ -3,10 +3,7 @@ import type { Command } from 'commander';
 import { clientFromConfig } from '../api-client.js';
 import { configPath, readConfig } from '../config.js';
 import { examples, printJson } from '../output.js';
-
-interface WhoamiAnswer {
-  user: { id: string; name: string; isAdmin: boolean };
-}
+import type { Whoami } from '../../protocol/index.js';
 
 export function registerSession(program: Command): void {
   program
@@ -27,7 +24,7 @@ export function registerSession(program: Command): void {
     .addHelpText('after', examples('zectre whoami', 'zectre whoami --json'))
     .action(async (opts: { json?: boolean }) => {
       const client = await clientFromConfig();
-      const answer = await client.get<WhoamiAnswer>('/api/v1/whoami');
+      const answer = await client.get<Whoami>('/api/v1/whoami');
       if (opts.json) return printJson({ ...answer, apiUrl: client.apiUrl });
       console.log(`${answer.user.name}${answer.user.isAdmin ? ' (admin)' : ''} at ${client.apiUrl}`);
     });
