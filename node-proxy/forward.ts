@@ -3,14 +3,15 @@
  * Written against the small Inbound/Outbound interfaces so the HTTP server library stays in server.ts.
  */
 import type { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import { errorBody } from '../protocol/index.js';
 import type { AgentPush } from './agent-push.js';
 import type { Balancer } from './balancer.js';
-import { exchange } from './exchange.js';
 import { plainAddress, upstreamRequestHeaders } from './headers.js';
 import { normalizeHost, type Backend, type RouteTable, type Target } from './route-table.js';
-import type { Upstreams } from './upstreams.js';
+import type { UpstreamRequest } from './upstream/connection.js';
+import { exchange } from './upstream/exchange.js';
+import { requestHead } from './upstream/request-head.js';
+import type { Upstreams } from './upstream/upstreams.js';
 import type { UpgradeRoute } from './websocket.js';
 
 export const HEALTH_PATH = '/__zectre/health';
@@ -18,16 +19,8 @@ export const HEALTH_PATH = '/__zectre/health';
 export const SMALL_BODY = 64 * 1024;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 /** Failures where the backend never got the request (or lost it on a stale keep-alive socket). */
-const CONNECT_ERRORS = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EPIPE',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_SOCKET',
-]);
-const TIMEOUT_ERRORS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'UPSTREAM_CONNECT_TIMEOUT']);
+const TIMEOUT_ERRORS = new Set(['UPSTREAM_CONNECT_TIMEOUT', 'UPSTREAM_HEADERS_TIMEOUT', 'UPSTREAM_BODY_TIMEOUT']);
 
 export type HeaderList = [string, string | string[]][];
 
@@ -87,24 +80,31 @@ export async function forward(deps: ForwarderDeps, req: Inbound, res: Outbound):
     remoteAddress: plainAddress(req.remoteAddress),
     proto: req.proto,
   });
-  // undici refuses Expect; uWS has already answered any 100-continue itself.
+  // uWS has already answered any 100-continue itself.
   delete headers.expect;
 
   let body: Buffer | Readable | undefined;
+  let chunked = false;
   let retryable = IDEMPOTENT.has(req.method);
   const length = Number(req.headers['content-length'] ?? 0);
   if (length > 0 && length <= SMALL_BODY) {
     body = await req.readBody();
+    headers['content-length'] = String(body.length);
   } else if (length > 0 || req.headers['transfer-encoding']) {
     // A streamed body can be sent once only.
     body = req.streamBody();
     retryable = false;
+    if (!(length > 0)) {
+      delete headers['content-length'];
+      headers['transfer-encoding'] = 'chunked';
+      chunked = true;
+    }
   }
 
-  const opts: Dispatcher.DispatchOptions = { path: req.url, method: req.method as Dispatcher.HttpMethod, headers, body };
+  const request: UpstreamRequest = { method: req.method, head: requestHead(req.method, req.url, headers), body, chunked, retryable };
   let backend = deps.balancer.pick(target);
   for (let attempt = 0; backend; attempt++) {
-    const result = await exchange(deps.upstreams.get(backend), opts, res, req.onAbort, deps.log);
+    const result = await exchange(deps.upstreams.get(backend), request, res, req.onAbort, deps.log);
     if (result.done) {
       deps.balancer.markOk(backend);
       return;
@@ -170,6 +170,5 @@ function sendJson(res: Outbound, status: number, body: unknown, extra: HeaderLis
 }
 
 function errorCode(err: unknown): string {
-  const e = err as { code?: string; cause?: { code?: string } };
-  return e?.code ?? e?.cause?.code ?? 'UNKNOWN';
+  return (err as { code?: string })?.code ?? 'UNKNOWN';
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { plainAddress, responseHeadersFromRaw, upstreamRequestHeaders } from './headers.js';
+import { plainAddress, responseHeaders, upstreamRequestHeaders } from './headers.js';
 
 test('request: hop-by-hop (and Connection-listed) headers dropped, forwarding headers set, request id kept', () => {
   const up = upstreamRequestHeaders(
@@ -34,17 +34,14 @@ test('request: a missing request id is generated', () => {
   assert.equal(up['x-forwarded-for'], '10.1.1.1');
 });
 
-test('response: hop-by-hop headers and content-length dropped (length kept aside), repeated headers kept', () => {
-  const raw = ['Content-Type', 'text/plain', 'Content-Length', '5', 'Connection', 'keep-alive, X-Secret', 'X-Secret', 's',
-    'Transfer-Encoding', 'chunked', 'Proxy-Authenticate', 'Basic', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2'].map((v) => Buffer.from(v));
-  assert.deepEqual(responseHeadersFromRaw(raw), {
-    headers: [
-      ['content-type', 'text/plain'],
-      ['set-cookie', 'a=1'],
-      ['set-cookie', 'b=2'],
-    ],
-    length: 5,
-  });
+test('response: hop-by-hop headers and content-length dropped, repeated headers kept', () => {
+  const flat = ['content-type', 'text/plain', 'content-length', '5', 'connection', 'keep-alive, X-Secret', 'x-secret', 's',
+    'transfer-encoding', 'chunked', 'proxy-authenticate', 'Basic', 'set-cookie', 'a=1', 'set-cookie', 'b=2'];
+  assert.deepEqual(responseHeaders(flat), [
+    ['content-type', 'text/plain'],
+    ['set-cookie', 'a=1'],
+    ['set-cookie', 'b=2'],
+  ]);
 });
 
 test('IPv4-mapped client addresses are reported plain', () => {

@@ -44,35 +44,19 @@ export function plainAddress(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }
 
-export interface ResponseHead {
-  headers: [string, string | string[]][];
-  /** The upstream's Content-Length, when it sent one. */
-  length: number | undefined;
-}
-
 /**
- * Client response headers straight from undici's raw [name, value, ...] buffers: hop-by-hop and
- * Content-Length dropped (the server layer states the length it sends), repeated names kept.
+ * Client response headers from the parser's flat [name, value, …] list (names already lower-case):
+ * hop-by-hop and Content-Length dropped (the server layer states the length it sends), repeated
+ * names kept.
  */
-export function responseHeadersFromRaw(raw: Buffer[]): ResponseHead {
-  const names: string[] = [];
-  const values: string[] = [];
-  let tokens: ReadonlySet<string> | null = null;
-  let length: number | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1').toLowerCase();
-    const value = raw[i + 1]!.toString('latin1');
-    if (name === 'content-length') length = Number(value);
-    else if (name === 'connection') tokens = connectionTokens(value);
-    names.push(name);
-    values.push(value);
+export function responseHeaders(flat: string[]): [string, string][] {
+  let tokens: ReadonlySet<string> = EMPTY;
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === 'connection') tokens = connectionTokens(flat[i + 1]);
+  const headers: [string, string][] = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i]!;
+    if (name === 'content-length' || isHopByHop(name, tokens)) continue;
+    headers.push([name, flat[i + 1]!]);
   }
-  const headers: [string, string | string[]][] = [];
-  for (let i = 0; i < names.length; i++) {
-    const name = names[i]!;
-    if (name === 'content-length' || isHopByHop(name, tokens ?? EMPTY)) continue;
-    headers.push([name, values[i]!]);
-  }
-  return { headers, length };
+  return headers;
 }
-

@@ -10,7 +10,7 @@ import { ProxyMetrics } from './metrics.js';
 import { RouteSync } from './route-sync.js';
 import { startHttpServer, type HttpServer, type ServerOptions } from './server.js';
 import type { TlsCertificate } from './tls.js';
-import { Upstreams } from './upstreams.js';
+import { Upstreams } from './upstream/upstreams.js';
 
 export interface ProxyConfig {
   db: DbOptions;

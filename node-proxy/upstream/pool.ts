@@ -1,0 +1,196 @@
+/**
+ * Keep-alive connections to one backend: idle ones reused newest first (warm in the app and the
+ * kernel), at most `maxConnections` open, further requests queued. A request that finds a reused
+ * connection already closed by the app is sent once more on a fresh one when that is safe.
+ */
+import { Connection, UpstreamError, type ConnectionOwner, type ResponseSink, type Timeouts, type UpstreamRequest } from './connection.js';
+
+export interface PoolOptions extends Timeouts {
+  maxConnections: number;
+  /** Idle connections are closed after this long; below the apps' own keep-alive timeout (Node: 5 s). */
+  keepAliveMs: number;
+}
+
+/** A request handed to the pool: lets the caller resume a paused body or give up. */
+export class Exchange {
+  conn: Connection | null = null;
+  retried = false;
+  aborted = false;
+
+  constructor(
+    readonly request: UpstreamRequest,
+    readonly sink: ResponseSink,
+    private readonly pool: UpstreamPool,
+  ) {}
+
+  resume(): void {
+    this.conn?.resume();
+  }
+
+  /** The client went away: drop the connection (its response may never end) or the queue slot. */
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    if (this.conn) this.pool.discard(this.conn);
+    else this.pool.unqueue(this);
+  }
+}
+
+export class UpstreamPool implements ConnectionOwner {
+  private readonly idle: Connection[] = [];
+  private readonly queue: Exchange[] = [];
+  private readonly exchanges = new Map<Connection, Exchange>();
+  readonly connections = new Set<Connection>();
+  /** Requests sent or queued and not yet answered in full: what least-outstanding balancing compares. */
+  inflight = 0;
+  private closing = false;
+
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+    private readonly opts: PoolOptions,
+  ) {}
+
+  request(request: UpstreamRequest, sink: ResponseSink): Exchange {
+    const exchange = new Exchange(request, sink, this);
+    this.inflight++;
+    this.dispatch(exchange, false);
+    return exchange;
+  }
+
+  private dispatch(exchange: Exchange, fresh: boolean): void {
+    if (this.closing) {
+      this.settle(exchange);
+      exchange.sink.onError(new UpstreamError('ECONNREFUSED', 'the proxy is shutting down its connections to this app'));
+      return;
+    }
+    const conn = (!fresh && this.idle.pop()) || (this.connections.size < this.opts.maxConnections ? this.open() : null);
+    if (!conn) {
+      this.queue.push(exchange);
+      return;
+    }
+    this.run(conn, exchange);
+  }
+
+  private run(conn: Connection, exchange: Exchange): void {
+    exchange.conn = conn;
+    this.exchanges.set(conn, exchange);
+    conn.send(exchange.request, this.tracked(exchange));
+  }
+
+  /** Wraps the sink so the pool's accounting sees the end of each exchange. */
+  private tracked(exchange: Exchange): ResponseSink {
+    const { sink } = exchange;
+    return {
+      onHead: (head) => sink.onHead(head),
+      onBody: (chunk) => sink.onBody(chunk),
+      onEnd: () => {
+        this.settle(exchange);
+        sink.onEnd();
+      },
+      onError: (err) => {
+        this.settle(exchange);
+        sink.onError(err);
+      },
+    };
+  }
+
+  private settle(exchange: Exchange): void {
+    if (exchange.conn) this.exchanges.delete(exchange.conn);
+    exchange.conn = null;
+    this.inflight--;
+  }
+
+  private open(): Connection {
+    const conn = new Connection(this.host, this.port, this.opts, this);
+    this.connections.add(conn);
+    return conn;
+  }
+
+  released(conn: Connection, reusable: boolean): void {
+    if (reusable && this.closing) {
+      conn.destroy();
+      reusable = false;
+    }
+    if (!reusable) this.connections.delete(conn);
+    const next = this.nextQueued();
+    if (reusable && next) return this.run(conn, next);
+    if (reusable) this.idle.push(conn);
+    else if (next) this.dispatch(next, false);
+  }
+
+  failed(conn: Connection, err: UpstreamError): void {
+    this.forget(conn);
+    const exchange = this.exchanges.get(conn);
+    if (exchange && !exchange.aborted) {
+      // A keep-alive socket the app closed as we wrote to it: the request never reached the app.
+      if (conn.reused && !conn.gotBytes && exchange.request.retryable && !exchange.retried && err.code !== 'UPSTREAM_HEADERS_TIMEOUT') {
+        this.exchanges.delete(conn);
+        exchange.retried = true;
+        exchange.conn = null;
+        this.dispatch(exchange, true);
+      } else {
+        this.settle(exchange);
+        exchange.sink.onError(err);
+      }
+    }
+    const next = this.nextQueued();
+    if (next) this.dispatch(next, false);
+  }
+
+  /** Called by an aborted exchange. */
+  discard(conn: Connection): void {
+    const exchange = this.exchanges.get(conn);
+    if (exchange) this.settle(exchange);
+    this.forget(conn);
+    conn.destroy();
+    const next = this.nextQueued();
+    if (next) this.dispatch(next, false);
+  }
+
+  unqueue(exchange: Exchange): void {
+    const i = this.queue.indexOf(exchange);
+    if (i >= 0) {
+      this.queue.splice(i, 1);
+      this.inflight--;
+    }
+  }
+
+  private nextQueued(): Exchange | undefined {
+    return this.queue.shift();
+  }
+
+  private forget(conn: Connection): void {
+    this.connections.delete(conn);
+    const i = this.idle.indexOf(conn);
+    if (i >= 0) this.idle.splice(i, 1);
+  }
+
+  /** Times out overdue requests and closes connections idle for longer than keepAliveMs. */
+  sweep(now: number): void {
+    for (const conn of this.connections) {
+      if (conn.busy) {
+        if (conn.deadline !== 0 && now > conn.deadline) conn.timeOut();
+      } else if (now - conn.idleSince > this.opts.keepAliveMs) {
+        this.forget(conn);
+        conn.destroy();
+      }
+    }
+  }
+
+  /** Closes idle connections now and the others once their responses end. */
+  close(): void {
+    this.closing = true;
+    for (const conn of this.idle.splice(0)) {
+      this.connections.delete(conn);
+      conn.destroy();
+    }
+  }
+
+  /** Ends every connection at once. */
+  destroy(): void {
+    this.close();
+    for (const conn of [...this.connections]) this.discard(conn);
+    for (const exchange of this.queue.splice(0)) exchange.sink.onError(new UpstreamError('ECONNREFUSED', 'the proxy is shutting down'));
+  }
+}
