@@ -1,6 +1,6 @@
 /** The agent's Prometheus metrics (GET /metrics on the agent's HTTP server). */
 import type { ObservedTask } from '../protocol/index.js';
-import { Counter, Gauge, Histogram, MetricsRegistry } from './prometheus-text.js';
+import { Counter, Gauge, Histogram, MetricsRegistry } from '../protocol/prometheus-text.js';
 
 export interface Metrics {
   registry: MetricsRegistry;

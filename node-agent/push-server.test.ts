@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import type { DesiredState } from '../protocol/index.js';
 import type { Identity } from './identity.js';
-import { MetricsRegistry } from './prometheus-text.js';
+import { MetricsRegistry } from '../protocol/prometheus-text.js';
 import { startPushServer, type PushServer } from './push-server.js';
 import { verifyPushToken } from './push-token.js';
 

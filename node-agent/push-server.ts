@@ -1,7 +1,7 @@
 /** The agent's HTTP server (hyper-express): the scheduler's push endpoint, a liveness probe and /metrics. */
 import HyperExpress from 'hyper-express';
 import { errorBody, PushBody } from '../protocol/index.js';
-import type { MetricsRegistry } from './prometheus-text.js';
+import type { MetricsRegistry } from '../protocol/prometheus-text.js';
 import { InvalidPushToken } from './push-token.js';
 
 export interface PushServer {

@@ -16,10 +16,7 @@ export async function startAdminServer(host: string, port: number, metrics: Prox
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/metrics') {
-      metrics.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
-        (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${err.message}`),
-      );
+      res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(metrics.registry.metrics());
       return;
     }
     if (req.method === 'GET' && path === '/health') {

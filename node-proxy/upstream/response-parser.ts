@@ -9,8 +9,8 @@
 
 const CRLF2 = Buffer.from('\r\n\r\n');
 const CRLF = Buffer.from('\r\n');
-/** A lone CR or LF, or a NUL, anywhere in the head. */
-const BAD_HEAD = /\r(?!\n)|(?<!\r)\n|\0/;
+/** Left in a line after splitting on CRLF: a lone CR or LF, or a NUL. */
+const BAD_CHAR = /[\r\n\0]/;
 const DIGITS = /^\d{1,15}$/;
 
 export class ResponseParseError extends Error {
@@ -136,10 +136,9 @@ export class ResponseParser {
       return -1;
     }
     const text = chunk.toString('latin1', at, end);
-    if (BAD_HEAD.test(text)) throw new ResponseParseError('response head contains a bare CR, LF or NUL');
     const lines = text.split('\r\n');
     const statusLine = lines[0]!;
-    if (!statusLine.startsWith('HTTP/1.') || statusLine.charCodeAt(8) !== 32) throw new ResponseParseError(`bad status line: ${statusLine.slice(0, 40)}`);
+    if (!statusLine.startsWith('HTTP/1.') || BAD_CHAR.test(statusLine) || statusLine.charCodeAt(8) !== 32) throw new ResponseParseError(`bad status line: ${statusLine.slice(0, 40)}`);
     const status = Number(statusLine.slice(9, 12));
     if (!(status >= 100 && status <= 999) || (statusLine.length > 12 && statusLine.charCodeAt(12) !== 32)) {
       throw new ResponseParseError(`bad status line: ${statusLine.slice(0, 40)}`);
@@ -153,7 +152,7 @@ export class ResponseParser {
       const line = lines[i]!;
       const colon = line.indexOf(':');
       const first = line.charCodeAt(0);
-      if (colon <= 0 || first === 32 || first === 9) throw new ResponseParseError(`bad header line: ${line.slice(0, 40)}`);
+      if (colon <= 0 || first === 32 || first === 9 || BAD_CHAR.test(line)) throw new ResponseParseError(`bad header line: ${line.slice(0, 40)}`);
       const last = line.charCodeAt(colon - 1);
       if (last === 32 || last === 9) throw new ResponseParseError(`whitespace before colon in: ${line.slice(0, 40)}`);
       const name = line.slice(0, colon).toLowerCase();

@@ -1,6 +1,7 @@
 /**
- * A minimal Prometheus text exposition (format 0.0.4): counters, gauges and one histogram kind.
- * Hand-written instead of prom-client because that library costs ~13 MB of RSS on every VM (issue #3).
+ * A minimal Prometheus text exposition (format 0.0.4): counters, gauges and one histogram kind,
+ * shared by the agent and the proxy. Hand-written instead of prom-client: that library costs ~13 MB
+ * of RSS on every VM (issue #3) and ~1 µs per proxied request (issue #4).
  */
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -40,6 +41,21 @@ export class Counter implements Metric {
   }
 }
 
+/** A counter per value of one label (status code, error code): a Map lookup per increment. */
+export class LabelledCounter implements Metric {
+  private readonly values = new Map<string | number, number>();
+  constructor(private readonly name: string, private readonly help: string, private readonly label: string) {}
+
+  inc(value: string | number): void {
+    this.values.set(value, (this.values.get(value) ?? 0) + 1);
+  }
+
+  lines(): string[] {
+    const samples = [...this.values].map(([v, n]) => `${this.name}${labels({ [this.label]: String(v) })} ${n}`);
+    return [...header(this.name, this.help, 'counter'), ...samples];
+  }
+}
+
 /** A gauge whose samples are computed at scrape time, so it is never stale. */
 export class Gauge implements Metric {
   constructor(
@@ -64,8 +80,13 @@ export class Histogram implements Metric {
 
   observe(value: number): void {
     // Per-bucket counts; the cumulative `le` series is built at scrape time.
-    const i = this.buckets.findIndex((b) => value <= b);
-    if (i >= 0) this.counts[i]!++;
+    const { buckets } = this;
+    for (let i = 0; i < buckets.length; i++) {
+      if (value <= buckets[i]!) {
+        this.counts[i]!++;
+        break;
+      }
+    }
     this.sum += value;
     this.count++;
   }
