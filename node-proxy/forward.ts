@@ -40,6 +40,8 @@ export interface Inbound {
 }
 
 export interface Outbound {
+  /** The status sent so far (0: nothing yet). */
+  readonly status: number;
   /** Ends the response in one write; `declaredLength` is what HEAD/304 answers report. */
   send(status: number, headers: HeaderList, body?: Buffer, declaredLength?: number): void;
   /** Streams a body; resolves when done. `length` keeps Content-Length instead of chunked encoding. */
@@ -104,7 +106,7 @@ export async function forward(deps: ForwarderDeps, req: Inbound, res: Outbound):
   const request: UpstreamRequest = { method: req.method, head: requestHead(req.method, req.url, headers), body, chunked, retryable };
   let backend = deps.balancer.pick(target);
   for (let attempt = 0; backend; attempt++) {
-    const result = await exchange(deps.upstreams.get(backend), request, res, req.onAbort, deps.log);
+    const result = await exchange(deps.upstreams.get(backend), request, res, req, deps.log);
     if (result.done) {
       deps.balancer.markOk(backend);
       return;

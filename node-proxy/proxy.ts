@@ -79,7 +79,7 @@ export async function startProxy(cfg: ProxyConfig): Promise<Proxy> {
     onUpstreamError: (code) => metrics.upstreamError(code),
     log,
   };
-  const handle = (req: Inbound, res: Outbound) => measured(metrics, cfg.accessLog ? log : null, req, res, (r) => forward(deps, req, r));
+  const handle = (req: Inbound, res: Outbound) => measured(metrics, cfg.accessLog ? log : null, req, res, deps);
   const common: Omit<ServerOptions, 'port' | 'proto'> = {
     host: cfg.host,
     maxBodyBytes: cfg.maxBodyBytes ?? 1024 * 1024 * 1024,
@@ -116,33 +116,17 @@ export async function startProxy(cfg: ProxyConfig): Promise<Proxy> {
   }
 }
 
-/** Counts, times and (optionally) logs each request by wrapping its Outbound. */
-async function measured(
-  metrics: ProxyMetrics,
-  accessLog: ((m: string) => void) | null,
-  req: Inbound,
-  res: Outbound,
-  run: (res: Outbound) => Promise<void>,
-): Promise<void> {
+/** Forwards one request, then counts, times and (optionally) logs it. */
+async function measured(metrics: ProxyMetrics, accessLog: ((m: string) => void) | null, req: Inbound, res: Outbound, deps: ForwarderDeps): Promise<void> {
   const start = performance.now();
-  let status = 0;
-  const tracked: Outbound = {
-    send(s, headers, body, declaredLength) {
-      status = s;
-      res.send(s, headers, body, declaredLength);
-    },
-    stream(s, headers, body, length) {
-      status = s;
-      return res.stream(s, headers, body, length);
-    },
-  };
   try {
-    await run(tracked);
+    await forward(deps, req, res);
   } finally {
     const ms = performance.now() - start;
-    metrics.request(status || 500, ms / 1000);
+    const status = res.status || 500;
+    metrics.request(status, ms / 1000);
     if (accessLog) {
-      accessLog(`${req.remoteAddress} "${req.method} ${req.headers.host ?? '-'}${req.url}" ${status || 500} ${ms.toFixed(1)}ms ${req.headers['x-request-id'] ?? '-'}`);
+      accessLog(`${req.remoteAddress} "${req.method} ${req.headers.host ?? '-'}${req.url}" ${status} ${ms.toFixed(1)}ms ${req.headers['x-request-id'] ?? '-'}`);
     }
   }
 }

@@ -46,7 +46,7 @@ export interface ConnectionOwner {
 
 export interface Timeouts {
   connectMs: number;
-  /** From the request being sent to the response head. */
+  /** From the request being sent in full (a streamed body may take longer) to the response head. */
   headersMs: number;
   /** Between two reads of the response body. */
   bodyIdleMs: number;
@@ -86,6 +86,7 @@ export class Connection {
         this.sink!.onHead(head);
       },
       onBody: (chunk) => {
+        this.deadline = Date.now() + this.timeouts.bodyIdleMs;
         if (!this.sink!.onBody(chunk)) this.pause();
       },
       onEnd: () => {
@@ -145,8 +146,7 @@ export class Connection {
   }
 
   private write(req: UpstreamRequest): void {
-    this.deadline = Date.now() + this.timeouts.headersMs;
-    this.deadlineCode = 'UPSTREAM_HEADERS_TIMEOUT';
+    this.awaitHead();
     const { socket } = this;
     if (req.body === undefined) {
       socket.write(req.head);
@@ -161,13 +161,20 @@ export class Connection {
     }
   }
 
-  /** Streams a request body with back-pressure both ways. */
+  private awaitHead(): void {
+    this.deadline = Date.now() + this.timeouts.headersMs;
+    this.deadlineCode = 'UPSTREAM_HEADERS_TIMEOUT';
+  }
+
+  /** Streams a request body with back-pressure both ways; the wait for the answer starts at its end. */
   private pipeBody(body: Readable, chunked: boolean): void {
     const { socket } = this;
+    this.deadline = 0;
     const onDrain = () => body.resume();
     socket.on('drain', onDrain);
     body.on('data', (chunk: Buffer) => {
-      if (this.closed) return;
+      // An empty chunk in chunked coding would read as the end of the body.
+      if (this.closed || chunk.length === 0) return;
       let ok: boolean;
       if (chunked) {
         socket.cork();
@@ -180,7 +187,9 @@ export class Connection {
     });
     body.once('end', () => {
       socket.off('drain', onDrain);
-      if (chunked && !this.closed) socket.write(LAST_CHUNK);
+      if (this.closed) return;
+      if (chunked) socket.write(LAST_CHUNK);
+      if (this.deadlineCode === 'UPSTREAM_HEADERS_TIMEOUT') this.awaitHead();
     });
     body.once('error', (err) => {
       socket.off('drain', onDrain);
@@ -213,6 +222,11 @@ export class Connection {
     this.request = null;
     this.deadline = 0;
     this.reused = true;
+    if (this.paused) {
+      // Paused on the last chunk: the next response must be read.
+      this.paused = false;
+      this.socket.resume();
+    }
     this.idleSince = Date.now();
     if (!reusable || bodyPending) this.destroy();
     this.owner.released(this, reusable && !bodyPending);

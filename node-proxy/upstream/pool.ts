@@ -4,6 +4,7 @@
  * connection already closed by the app is sent once more on a fresh one when that is safe.
  */
 import { Connection, UpstreamError, type ConnectionOwner, type ResponseSink, type Timeouts, type UpstreamRequest } from './connection.js';
+import type { ResponseHead } from './response-parser.js';
 
 export interface PoolOptions extends Timeouts {
   maxConnections: number;
@@ -11,8 +12,11 @@ export interface PoolOptions extends Timeouts {
   keepAliveMs: number;
 }
 
-/** A request handed to the pool: lets the caller resume a paused body or give up. */
-export class Exchange {
+/**
+ * A request handed to the pool: lets the caller resume a paused body or give up. It is also the
+ * sink its connection reports to, so the pool's accounting sees each exchange end.
+ */
+export class Exchange implements ResponseSink {
   conn: Connection | null = null;
   retried = false;
   aborted = false;
@@ -22,6 +26,24 @@ export class Exchange {
     readonly sink: ResponseSink,
     private readonly pool: UpstreamPool,
   ) {}
+
+  onHead(head: ResponseHead): void {
+    this.sink.onHead(head);
+  }
+
+  onBody(chunk: Buffer): boolean {
+    return this.sink.onBody(chunk);
+  }
+
+  onEnd(): void {
+    this.pool.settle(this);
+    this.sink.onEnd();
+  }
+
+  onError(err: UpstreamError): void {
+    this.pool.settle(this);
+    this.sink.onError(err);
+  }
 
   resume(): void {
     this.conn?.resume();
@@ -75,27 +97,10 @@ export class UpstreamPool implements ConnectionOwner {
   private run(conn: Connection, exchange: Exchange): void {
     exchange.conn = conn;
     this.exchanges.set(conn, exchange);
-    conn.send(exchange.request, this.tracked(exchange));
+    conn.send(exchange.request, exchange);
   }
 
-  /** Wraps the sink so the pool's accounting sees the end of each exchange. */
-  private tracked(exchange: Exchange): ResponseSink {
-    const { sink } = exchange;
-    return {
-      onHead: (head) => sink.onHead(head),
-      onBody: (chunk) => sink.onBody(chunk),
-      onEnd: () => {
-        this.settle(exchange);
-        sink.onEnd();
-      },
-      onError: (err) => {
-        this.settle(exchange);
-        sink.onError(err);
-      },
-    };
-  }
-
-  private settle(exchange: Exchange): void {
+  settle(exchange: Exchange): void {
     if (exchange.conn) this.exchanges.delete(exchange.conn);
     exchange.conn = null;
     this.inflight--;
@@ -190,7 +195,11 @@ export class UpstreamPool implements ConnectionOwner {
   /** Ends every connection at once. */
   destroy(): void {
     this.close();
-    for (const conn of [...this.connections]) this.discard(conn);
-    for (const exchange of this.queue.splice(0)) exchange.sink.onError(new UpstreamError('ECONNREFUSED', 'the proxy is shutting down'));
+    for (const conn of [...this.connections]) {
+      const exchange = this.exchanges.get(conn);
+      this.discard(conn);
+      exchange?.sink.onError(new UpstreamError('ECONNRESET', 'the proxy is shutting down'));
+    }
+    for (const exchange of this.queue.splice(0)) exchange.onError(new UpstreamError('ECONNREFUSED', 'the proxy is shutting down'));
   }
 }

@@ -135,6 +135,7 @@ export class ResponseParser {
       this.pending = chunk.subarray(at);
       return -1;
     }
+    if (end + 4 - at > this.maxHeadBytes) throw new ResponseParseError(`response head exceeds ${this.maxHeadBytes} bytes`);
     const text = chunk.toString('latin1', at, end);
     const lines = text.split('\r\n');
     const statusLine = lines[0]!;
