@@ -1,3 +1,4 @@
+import { PROXY_NODE_FLAGS } from '../node-proxy/node-flags.js';
 import type { DbOptions } from '../sql/connect.js';
 import { startChild, waitFor, type Child } from './processes.js';
 import { ROOT } from './root.js';
@@ -8,7 +9,7 @@ export async function startProxyProcess(
   appsDomain: string,
   opts: { cpu?: number; env?: Record<string, string>; nodeArgs?: string[] } = {},
 ): Promise<{ child: Child; port: number }> {
-  const args = [...(opts.nodeArgs ?? []), '--import', 'tsx', 'node-proxy/main.ts'];
+  const args = [...PROXY_NODE_FLAGS, ...(opts.nodeArgs ?? []), '--import', 'tsx', 'node-proxy/main.ts'];
   const [cmd, argv] = opts.cpu === undefined ? [process.execPath, args] : ['taskset', ['-c', String(opts.cpu), process.execPath, ...args]];
   const child = startChild('proxy', cmd, argv, {
     cwd: ROOT,

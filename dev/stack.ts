@@ -3,6 +3,7 @@
  * bridge, the edge Worker in workerd (wrangler dev), one agent and one proxy as child processes.
  * `npm start` and the end-to-end tests both run exactly this.
  */
+import { PROXY_NODE_FLAGS } from '../node-proxy/node-flags.js';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -92,7 +93,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const node = [process.execPath, '--import', 'tsx'];
     const dbEnv = { DATABASE_URL: db.options.databaseUrl, ZECTRE_DB_WS_PROXY: db.options.wsProxy };
     say('starting the proxy and the agent…');
-    const proxy = startChild('proxy', node[0]!, [...node.slice(1), 'node-proxy/main.ts'], {
+    const proxy = startChild('proxy', node[0]!, [...PROXY_NODE_FLAGS, ...node.slice(1), 'node-proxy/main.ts'], {
       echo: opts.echo,
       cwd: ROOT,
       env: {

@@ -1,4 +1,7 @@
-/** Entry point: `tsx node-proxy/main.ts` (or the built JS). Configured by environment variables (README.md). */
+/**
+ * Entry point: `node --max-semi-space-size=4 --import tsx node-proxy/main.ts` (the flag: node-flags.ts).
+ * Configured by environment variables (README.md).
+ */
 import { dbOptionsFromEnv } from '../sql/connect.js';
 import { startProxy, type ProxyConfig } from './proxy.js';
 import { certificatesFromDir } from './tls.js';

@@ -6,6 +6,7 @@
  *   took them out of routing: a second, frozen (SIGSTOP) proxy holds the stop back until it thaws;
  * - the scheduler's push path through the proxy reaches the real agent (which checks the token).
  */
+import { PROXY_NODE_FLAGS } from '../../node-proxy/node-flags.js';
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -120,7 +121,7 @@ describe('proxy during deploys, end to end', { timeout: 240_000 }, () => {
 
   test('the oldest release stops only after every live proxy acknowledged the new routes', async () => {
     // A second real proxy on the same database, then frozen: alive as far as the control plane knows, but behind.
-    const frozen: Child = startChild('proxy2', process.execPath, ['--import', 'tsx', 'node-proxy/main.ts'], {
+    const frozen: Child = startChild('proxy2', process.execPath, [...PROXY_NODE_FLAGS, '--import', 'tsx', 'node-proxy/main.ts'], {
       cwd: ROOT,
       env: { ...process.env, DATABASE_URL: stack.db.options.databaseUrl, ZECTRE_DB_WS_PROXY: stack.db.options.wsProxy, ZECTRE_APPS_DOMAIN: stack.appsDomain, ZECTRE_PROXY_PORT: '0', ZECTRE_PROXY_ID: 'frozen' },
     });

@@ -1,0 +1,12 @@
+import { writeFileSync } from 'node:fs';
+import { createTestDb, seedNode, seedProject, seedTask, setLive } from '../node-proxy/testing.js';
+process.env.ZECTRE_TEST_DB ??= 'postgres';
+const t = await createTestDb();
+const node = await seedNode(t);
+const project = await seedProject(t, 'app', 1);
+await seedTask(t, project.deploymentIds[0]!, node, 18001);
+await setLive(t, project.projectId, project.deploymentIds[0]!, true);
+writeFileSync('/tmp/proto/db.env', `export DATABASE_URL='${t.db.databaseUrl}' ZECTRE_DB_WS_PROXY='${t.db.wsProxy ?? ''}'\n`);
+console.log('db ready');
+process.on('SIGINT', async () => { await t.drop(); process.exit(0); });
+setInterval(() => {}, 1e9);
