@@ -8,7 +8,7 @@ const HEALTHY_TASKS = `
   JOIN projects p ON p.id = d.project_id
   JOIN nodes n ON n.id = t.node_id
   WHERE t.desired_state = 'running' AND t.observed_state = 'healthy' AND n.status = 'ready'
-    AND d.status <> 'superseded'
+    AND t.retire_epoch IS NULL AND d.status <> 'superseded'
   ORDER BY t.id`;
 const PROJECTS = 'SELECT slug, live_deployment_id FROM projects';
 const DEPLOYMENTS = 'SELECT d.id, p.slug FROM deployments d JOIN projects p ON p.id = d.project_id';

@@ -3,7 +3,7 @@ import { requireProject, requireUser } from '../auth.js';
 import { bumpRouteEpoch, lockScheduler, transaction } from '../db.js';
 import type { Deps } from '../deps.js';
 import { json } from '../http.js';
-import { bumpGenerations } from '../scheduler/apply-plan.js';
+import { bumpGenerations } from '../scheduler/task-stop.js';
 import { pushToNodes } from '../scheduler/push.js';
 
 /**

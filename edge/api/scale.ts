@@ -1,19 +1,18 @@
 import type { IRequest } from 'itty-router';
 import { Scale, type ScaleAnswer } from '../../protocol/index.js';
 import { requireProject, requireUser } from '../auth.js';
-import { bumpRouteEpoch, lockScheduler, transaction } from '../db.js';
+import { lockScheduler, transaction } from '../db.js';
 import type { Deps } from '../deps.js';
 import { HttpError, json, readJson } from '../http.js';
-import { stopTasksWhere } from '../scheduler/apply-plan.js';
-import { pushToNodes } from '../scheduler/push.js';
 import { reconcile } from '../scheduler/reconcile.js';
+import { retireTasks } from '../scheduler/retire.js';
 import { loadDeployment } from './deployment-view.js';
 
 /**
  * POST /api/v1/projects/:project/scale: changes the live deployment's replica count in place (as
  * `heroku ps:scale` does, no new release). Up: the planner places tasks, which join routing once
- * healthy. Down: the extra tasks (unhealthy ones first) leave routing and stop in one transaction
- * with an epoch bump; the app gets SIGTERM and finishes in-flight requests.
+ * healthy. Down: the extra tasks (unhealthy ones first) leave routing at once and stop when every
+ * proxy serves the routes without them (retire.ts); the app gets SIGTERM and finishes in-flight requests.
  */
 export async function scale(request: IRequest, deps: Deps): Promise<Response> {
   const user = await requireUser(request, deps);
@@ -33,15 +32,14 @@ export async function scale(request: IRequest, deps: Deps): Promise<Response> {
     ]);
     const extra = await tx.query(
       `SELECT id FROM tasks WHERE deployment_id = $1 AND desired_state = 'running'
+         AND retire_epoch IS NULL
        ORDER BY observed_state = 'healthy', created_at DESC, id DESC OFFSET $2`,
       [row.id, replicas],
     );
     const ids = extra.rows.map((r) => r.id as string);
-    const touched = ids.length ? await stopTasksWhere(tx, 'id = ANY($1)', [ids]) : [];
-    if (ids.length) await bumpRouteEpoch(tx);
-    return { id: row.id as string, previous: row.replicas as number, touched };
+    await retireTasks(tx, ids);
+    return { id: row.id as string, previous: row.replicas as number };
   });
-  await pushToNodes(deps, result.touched);
   await reconcile(deps);
   const answer: ScaleAnswer = { deployment: (await loadDeployment(deps, result.id))!, previousReplicas: result.previous };
   return json(answer);

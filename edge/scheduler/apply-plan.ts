@@ -1,10 +1,13 @@
 import { newId } from '../../protocol/index.js';
 import type { Tx } from '../db.js';
 import type { Plan } from './planner.js';
+import { retireTasks } from './retire.js';
+import { bumpGenerations } from './task-stop.js';
 
 /**
- * Commits a plan inside the caller's transaction: new tasks, stopped tasks, pending deployments
- * that got tasks become deploying, and every touched node's desired generation is bumped.
+ * Commits a plan inside the caller's transaction: new tasks, surplus tasks retired (out of routing
+ * now, stopped once the proxies acknowledge), pending deployments that got tasks become deploying,
+ * and every touched node's desired generation is bumped.
  * Returns the touched node ids (to push to).
  */
 export async function applyPlan(tx: Tx, plan: Plan): Promise<string[]> {
@@ -16,13 +19,7 @@ export async function applyPlan(tx: Tx, plan: Plan): Promise<string[]> {
     );
     touched.add(p.nodeId);
   }
-  if (plan.stop.length) {
-    const { rows } = await tx.query(
-      `UPDATE tasks SET desired_state = 'stopped', updated_at = now() WHERE id = ANY($1) RETURNING node_id`,
-      [plan.stop],
-    );
-    for (const r of rows) touched.add(r.node_id);
-  }
+  await retireTasks(tx, plan.stop);
   const placed = [...new Set(plan.place.map((p) => p.deploymentId))];
   if (placed.length) {
     await tx.query(
@@ -38,20 +35,4 @@ export async function applyPlan(tx: Tx, plan: Plan): Promise<string[]> {
   }
   await bumpGenerations(tx, [...touched]);
   return [...touched];
-}
-
-export async function bumpGenerations(tx: Tx, nodeIds: string[]): Promise<void> {
-  if (nodeIds.length) await tx.query('UPDATE nodes SET generation = generation + 1 WHERE id = ANY($1)', [nodeIds]);
-}
-
-/** Marks tasks stopped and bumps their nodes; returns the touched node ids. */
-export async function stopTasksWhere(tx: Tx, condition: string, params: unknown[]): Promise<string[]> {
-  const { rows } = await tx.query(
-    `UPDATE tasks SET desired_state = 'stopped', updated_at = now()
-     WHERE desired_state = 'running' AND ${condition} RETURNING node_id`,
-    params,
-  );
-  const nodes = [...new Set(rows.map((r) => r.node_id as string))];
-  await bumpGenerations(tx, nodes);
-  return nodes;
 }

@@ -68,3 +68,11 @@ test('is deterministic: same snapshot, same plan, whatever the input order', () 
   assert.deepEqual(plan(a), plan(a));
   assert.deepEqual(plan(a), plan(b));
 });
+
+test('a retiring task holds its port and capacity but counts for no replica and is never stopped again', () => {
+  const tight: NodeState = { id: 'n1', cpuMillis: 10_000, memoryMb: 10_000, portMin: 20000, portMax: 20001 };
+  const retiring = { id: 't0', deploymentId: 'd1', nodeId: 'n1', port: 20000, cpuMillis: 1, memoryMb: 16, retiring: true };
+  const p = plan({ nodes: [tight], tasks: [retiring], deployments: [dep('d1', 1, 1, 16)] });
+  assert.deepEqual(p.stop, []);
+  assert.deepEqual(p.place, [{ deploymentId: 'd1', nodeId: 'n1', port: 20001 }]);
+});

@@ -19,6 +19,8 @@ export interface TaskState {
   port: number;
   cpuMillis: number;
   memoryMb: number;
+  /** Out of routing and waiting for its stop: holds capacity and its port, counts for no replica. */
+  retiring?: boolean;
 }
 
 export interface DeploymentState {
@@ -67,7 +69,7 @@ export function plan(snapshot: Snapshot): Plan {
   for (const t of snapshot.tasks) {
     const u = use.get(t.nodeId);
     if (u) account(u, t.deploymentId, t.port, t.cpuMillis, t.memoryMb);
-    running.set(t.deploymentId, [...(running.get(t.deploymentId) ?? []), t]);
+    if (!t.retiring) running.set(t.deploymentId, [...(running.get(t.deploymentId) ?? []), t]);
   }
 
   const result: Plan = { place: [], stop: [], unplaced: [] };

@@ -1,5 +1,5 @@
 import { bumpRouteEpoch, type Tx } from '../db.js';
-import { bumpGenerations, stopTasksWhere } from './apply-plan.js';
+import { bumpGenerations, stopTasksWhere } from './task-stop.js';
 import { retireAfterEpoch } from './retire.js';
 
 /**

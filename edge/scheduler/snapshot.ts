@@ -7,7 +7,7 @@ export async function loadSnapshot(tx: Tx): Promise<Snapshot> {
     `SELECT id, cpu_millis, memory_mb, port_min, port_max FROM nodes WHERE status = 'ready'`,
   );
   const tasks = await tx.query(
-    `SELECT t.id, t.deployment_id, t.node_id, t.port, d.resources FROM tasks t
+    `SELECT t.id, t.deployment_id, t.node_id, t.port, t.retire_epoch IS NOT NULL AS retiring, d.resources FROM tasks t
      JOIN deployments d ON d.id = t.deployment_id WHERE t.desired_state = 'running'`,
   );
   const deployments = await tx.query(
@@ -29,6 +29,7 @@ export async function loadSnapshot(tx: Tx): Promise<Snapshot> {
       port: t.port,
       cpuMillis: t.resources.cpuMillis,
       memoryMb: t.resources.memoryMb,
+      retiring: t.retiring,
     })),
     deployments: deployments.rows.map((d) => ({
       id: d.id,
