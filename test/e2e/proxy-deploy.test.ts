@@ -4,6 +4,7 @@
  *   and the answers switch from old to new, never back;
  * - the oldest release's tasks are stopped only once every live proxy acknowledged the epoch that
  *   took them out of routing: a second, frozen (SIGSTOP) proxy holds the stop back until it thaws;
+ *   the same for the extra task of a scale-down;
  * - the scheduler's push path through the proxy reaches the real agent (which checks the token).
  */
 import { PROXY_NODE_FLAGS } from '../../node-proxy/node-flags.js';
@@ -148,6 +149,43 @@ describe('proxy during deploys, end to end', { timeout: 240_000 }, () => {
       const res = await request(`${stack.proxyUrl}/`, { headers: { host: host() } });
       assert.match(await res.body.text(), /version 3/);
       assert.ok(v3);
+    } finally {
+      if (frozen.proc.pid) process.kill(frozen.proc.pid, 'SIGCONT');
+      await frozen.stop();
+    }
+  });
+
+  test('scale-down: the extra task leaves routing at once and stops only after every live proxy acknowledged', async () => {
+    assert.equal((await cli('scale', 'hello', '2')).code, 0);
+    const [live] = await query<{ id: string }>("SELECT live_deployment_id AS id FROM projects WHERE slug = 'hello'");
+    const frozen: Child = startChild('proxy3', process.execPath, [...PROXY_NODE_FLAGS, '--import', 'tsx', 'node-proxy/main.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: stack.db.options.databaseUrl, ZECTRE_DB_WS_PROXY: stack.db.options.wsProxy, ZECTRE_APPS_DOMAIN: stack.appsDomain, ZECTRE_PROXY_PORT: '0', ZECTRE_PROXY_ID: 'frozen-scale' },
+    });
+    try {
+      await waitUntil('the third proxy to report', async () => (await query("SELECT 1 FROM proxies WHERE id = 'frozen-scale'")).length === 1, 30_000);
+      process.kill(frozen.proc.pid!, 'SIGSTOP');
+      const load = stream(2);
+      let retiring: { id: string; port: number; desired_state: string }[];
+      try {
+        assert.equal((await cli('scale', 'hello', '1', '--no-wait')).code, 0);
+        retiring = await query('SELECT id, port, desired_state FROM tasks WHERE deployment_id = $1 AND retire_epoch IS NOT NULL', [live!.id]);
+        assert.equal(retiring.length, 1, 'one task retires');
+        const [proxy] = await query<{ live: boolean }>(`SELECT last_seen_at > now() - interval '8 seconds' AS live FROM proxies WHERE id = 'frozen-scale'`);
+        await sleep(1500); // a few scheduler passes (heartbeat 1 s) while the frozen proxy lags
+        const [still] = await query<{ desired_state: string }>('SELECT desired_state FROM tasks WHERE id = $1', [retiring[0]!.id]);
+        if (proxy!.live) assert.equal(still!.desired_state, 'running', 'the retiring task was stopped before the frozen proxy acknowledged');
+      } finally {
+        process.kill(frozen.proc.pid!, 'SIGCONT');
+        await waitUntil('the retired task to be stopped', async () =>
+          (await query<{ desired_state: string }>('SELECT desired_state FROM tasks WHERE id = $1', [retiring![0]!.id]))[0]!.desired_state === 'stopped');
+        await load.stop();
+      }
+      const all = load.answers.flat();
+      const failed = all.filter((a) => a.status !== 200);
+      assert.deepEqual(failed.slice(0, 5), [], `${failed.length} of ${all.length} requests failed during the scale-down`);
+      const running = await query("SELECT 1 FROM tasks WHERE deployment_id = $1 AND desired_state = 'running'", [live!.id]);
+      assert.equal(running.length, 1);
     } finally {
       if (frozen.proc.pid) process.kill(frozen.proc.pid, 'SIGCONT');
       await frozen.stop();
