@@ -49,3 +49,12 @@ test('a retry names another backend, or none when there is no other', () => {
   const single = table.lookup('d2--shop.apps.test', '/')!;
   assert.equal(balancer.pick(single, single.backends[0]), undefined);
 });
+
+test('least outstanding requests: a backend with requests in flight gets new ones only when the others are as busy', () => {
+  const target = table.lookup('shop.apps.test', '/')!;
+  const inflight = new Map<number, number>([[5001, 3], [5002, 0]]);
+  const balancer = new Balancer(2_000, (b) => inflight.get(b.port) ?? 0);
+  assert.deepEqual([1, 2, 3].map(() => balancer.pick(target)!.port), [5002, 5002, 5002]);
+  inflight.set(5002, 3);
+  assert.deepEqual(new Set([1, 2].map(() => balancer.pick(target)!.port)), new Set([5001, 5002]), 'equal load: round robin');
+});

@@ -3,6 +3,7 @@
  * rows written the way the control plane writes them, and real node:http backends.
  */
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, test } from 'node:test';
 import { startProxy, type Proxy } from './proxy.js';
 import { RouteSync } from './route-sync.js';
@@ -81,6 +82,20 @@ test('the app host reaches the live deployment, round robin over its tasks', asy
   for (let i = 0; i < 4; i++) seen.add(await backendOf(proxy.port, `shop.${domain}`));
   assert.deepEqual([...seen].sort(), ['a1', 'a2']);
   assert.match(await backendOf(proxy.port, `SHOP.${domain.toUpperCase()}:${proxy.port}`), /^a[12]$/);
+});
+
+test('least outstanding requests: while one task holds a slow request the other takes the new ones; a client that leaves frees its slot', async () => {
+  const hanging = request({ port: proxy.port, path: '/hang', headers: { host: 'shop.apps.test' } });
+  hanging.on('error', () => {});
+  hanging.end();
+  // Once the hanging request occupies one of a1/a2, every new request goes to the other one.
+  await eventually('the hanging request to occupy a task', async () => (await backendOf(proxy.port, 'shop.apps.test')) === (await backendOf(proxy.port, 'shop.apps.test')));
+  const answered: string[] = [];
+  for (let i = 0; i < 4; i++) answered.push(await backendOf(proxy.port, 'shop.apps.test'));
+  assert.equal(new Set(answered).size, 1, `round robin would alternate; least outstanding keeps to the idle task: ${answered.join(',')}`);
+  hanging.destroy();
+  await eventually('both tasks to take requests again', async () =>
+    new Set([await backendOf(proxy.port, 'shop.apps.test'), await backendOf(proxy.port, 'shop.apps.test')]).size === 2);
 });
 
 test('the preview host reaches its own deployment', async () => {

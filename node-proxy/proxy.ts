@@ -71,7 +71,7 @@ export async function startProxy(cfg: ProxyConfig): Promise<Proxy> {
   if (agentPush) upstreams.pinned.add(agentPush.backendKey);
   const deps: ForwarderDeps = {
     routes: () => routes.current(),
-    balancer: new Balancer(),
+    balancer: new Balancer(2_000, (b) => upstreams.inflight(b)),
     upstreams,
     agentPush,
     maxHeaderBytes: cfg.maxHeaderBytes ?? 32 * 1024,
