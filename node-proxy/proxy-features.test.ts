@@ -146,6 +146,20 @@ test('TLS: each host gets its own certificate by SNI, and the request is proxied
   assert.equal(echoed.headers['x-forwarded-proto'], 'https');
 });
 
+test('TLS: a WebSocket upgrade works by SNI on the default and on another certificate', async () => {
+  for (const servername of [`site.${domain}`, 'other.example']) {
+    const socket = new WebSocket(`wss://127.0.0.1:${proxy.tlsPort}/chat`, { headers: { host: `chat.${domain}` }, servername, rejectUnauthorized: false });
+    const first = once(socket, 'message');
+    await once(socket, 'open');
+    assert.deepEqual(JSON.parse(String((await first)[0])), { hello: `chat.${domain}` }, servername);
+    const echo = once(socket, 'message');
+    socket.send(`over tls as ${servername}`);
+    assert.equal(String((await echo)[0]), `over tls as ${servername}`);
+    socket.close(1000);
+    await once(socket, 'close');
+  }
+});
+
 test('too large: a body over the limit is a 413, headers over the limit a 431', async () => {
   const big = await send(proxy.port, `site.${domain}`, '/', { method: 'POST', body: Buffer.alloc(100 * 1024, 'x') }).catch((e: Error) => e);
   if (!(big instanceof Error)) assert.equal(big.status, 413); // uWS may also cut the upload short

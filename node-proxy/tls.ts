@@ -32,20 +32,37 @@ export function certificatesFromDir(dir: string): TlsCertificate[] {
 }
 
 /**
- * uWS gives every SNI name its own (empty) router, so the catch-all route is bound to each name
- * too, after listen() when hyper-express has compiled it. Uses hyper-express internals (`routes`,
- * `_handle_uws_request`) because it has no public API for it; covered by the SNI test.
+ * uWS gives every SNI name its own (empty) router, so the catch-all route and the WebSocket route
+ * are bound to each name too, after listen() when hyper-express has compiled them. Uses
+ * hyper-express internals (`routes`, `_handle_uws_request`, WebsocketRoute's `_create_uws_route`)
+ * because it has no public API for it; covered by the SNI tests (plain and WebSocket).
  */
 export function addSniCertificates(app: Server, certs: TlsCertificate[]): void {
-  type Internals = { routes: { any: Record<string, unknown> }; _handle_uws_request(route: unknown, req: unknown, res: unknown, ctx: null): void };
+  type WsRoute = { app: unknown; _create_uws_route(): void };
+  type Internals = {
+    routes: { any: Record<string, unknown>; ws: Record<string, WsRoute | undefined> };
+    _handle_uws_request(route: unknown, req: unknown, res: unknown, ctx: null): void;
+  };
   const internals = app as unknown as Internals;
   const route = internals.routes.any['/*'];
+  const wsRoute = internals.routes.ws['/*'];
   const uws = app.uws_instance as unknown as {
     addServerName(host: string, opts: object): unknown;
     domain(host: string): { any(pattern: string, handler: (res: unknown, req: unknown) => void): unknown };
   };
   for (const cert of certs) {
     uws.addServerName(cert.host, { key_file_name: cert.keyFile, cert_file_name: cert.certFile });
-    uws.domain(cert.host).any('/*', (res, req) => internals._handle_uws_request(route, req, res, null));
+    const router = uws.domain(cert.host);
+    router.any('/*', (res, req) => internals._handle_uws_request(route, req, res, null));
+    if (wsRoute) {
+      // The route registers itself on `this.app.uws_instance`: point that at this name's router for
+      // the one call. Its handlers read `this.app` when they run, by then the real server again.
+      wsRoute.app = new Proxy(app, { get: (target, key) => (key === 'uws_instance' ? router : Reflect.get(target, key)) });
+      try {
+        wsRoute._create_uws_route();
+      } finally {
+        wsRoute.app = app;
+      }
+    }
   }
 }
