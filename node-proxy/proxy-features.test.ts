@@ -148,7 +148,9 @@ test('TLS: each host gets its own certificate by SNI, and the request is proxied
 
 test('TLS: a WebSocket upgrade works by SNI on the default and on another certificate', async () => {
   for (const servername of [`site.${domain}`, 'other.example']) {
-    const socket = new WebSocket(`wss://127.0.0.1:${proxy.tlsPort}/chat`, { headers: { host: `chat.${domain}` }, servername, rejectUnauthorized: false });
+    // ws passes `servername` on to tls.connect; its option type does not list it.
+    const options = { headers: { host: `chat.${domain}` }, servername, rejectUnauthorized: false } as WebSocket.ClientOptions;
+    const socket = new WebSocket(`wss://127.0.0.1:${proxy.tlsPort}/chat`, options);
     const first = once(socket, 'message');
     await once(socket, 'open');
     assert.deepEqual(JSON.parse(String((await first)[0])), { hello: `chat.${domain}` }, servername);
