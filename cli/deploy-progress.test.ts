@@ -8,7 +8,7 @@ const task = (id: string, nodeName: string, observedState: TaskView['observedSta
 });
 const deployment = (tasks: TaskView[]): Deployment => ({
   id: 'd1', project: 'p', status: 'deploying', statusReason: null, artifact: 'sha256:00', command: 'node server.js', replicas: 3,
-  createdAt: '', createdBy: null, deadlineAt: '', liveAt: null, urls: { app: '', preview: '' }, tasks,
+  createdAt: '', createdBy: null, deadlineAt: '', liveAt: null, urls: { app: '', preview: '' }, tasks, routing: null,
 });
 
 test('rollout progress counts healthy tasks overall and per node, ignoring stopped ones', () => {

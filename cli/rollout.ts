@@ -10,6 +10,8 @@ const POLL_MS = 250;
 /** Grace after the deployment's own deadline, for the server to notice and mark it failed. */
 const DEADLINE_GRACE_MS = 30_000;
 const FAILURE_LOG_LINES = 20;
+/** How long "live" waits for every proxy to serve the new routes (the scheduler's own acknowledgement timeout is 30 s). */
+const PROXY_ACK_WAIT_MS = 35_000;
 
 export type Say = (line: string) => void;
 
@@ -60,8 +62,30 @@ export async function finishRelease(client: ApiClient, final: Deployment, say: S
     throw new CliError(`deployment ${final.id} failed: ${final.statusReason ?? 'no reason given'}`, 1, 'deployment_failed');
   }
   if (final.status !== 'live') say(`deployment ${final.id} went live but is already ${final.status} (a newer one replaced it)`);
-  else say(`live at ${final.urls.app}`);
+  else {
+    const lagging = await waitForProxies(client, final, say);
+    if (lagging.length) say(`warning: proxy ${lagging.join(', ')} has not confirmed the new routes yet and may still send users to the previous release`);
+    say(`live at ${final.urls.app}`);
+  }
   say(`preview at ${final.urls.preview}`);
+}
+
+/** Live means every proxy routes to it: waits until each live proxy reports the cutover's epoch; returns the ones that did not. */
+async function waitForProxies(client: ApiClient, deployment: Deployment, say: Say): Promise<string[]> {
+  const giveUpAt = Date.now() + PROXY_ACK_WAIT_MS;
+  let current = deployment;
+  let told = false;
+  while (current.routing && current.routing.waitingFor.length > 0 && Date.now() < giveUpAt) {
+    if (!told) say(`switched; waiting for ${current.routing.waitingFor.length} proxy(ies) to serve route epoch ${current.routing.epoch}`);
+    told = true;
+    await sleep(POLL_MS);
+    try {
+      current = await client.get<Deployment>(`/api/v1/deployments/${encodeURIComponent(deployment.id)}`);
+    } catch (err) {
+      if (!(err instanceof ConnectionError)) throw err;
+    }
+  }
+  return current.routing?.waitingFor ?? [];
 }
 
 async function lastLogLines(client: ApiClient, deployment: Deployment): Promise<string[]> {

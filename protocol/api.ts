@@ -69,6 +69,11 @@ export interface Deployment {
   createdBy: string | null;
   urls: { app: string; preview: string };
   tasks: TaskView[];
+  /**
+   * Since its cutover: the route epoch that made it live, and the live proxies not serving that
+   * epoch yet (empty: every proxy routes to it). Null if it never went live.
+   */
+  routing: { epoch: number; waitingFor: string[] } | null;
 }
 
 export const SetEnv = z.object({

@@ -48,7 +48,9 @@ async function cutover(tx: Tx, deploymentId: string, projectId: string): Promise
     projectId,
     JSON.stringify({ deploymentId, previous: current?.id ?? null }),
   ]);
-  await retireAfterEpoch(tx, retired.rows.map((r) => r.id as string), await bumpRouteEpoch(tx));
+  const epoch = await bumpRouteEpoch(tx);
+  await tx.query('UPDATE deployments SET live_epoch = $2 WHERE id = $1', [deploymentId, epoch]);
+  await retireAfterEpoch(tx, retired.rows.map((r) => r.id as string), epoch);
   return [];
 }
 
