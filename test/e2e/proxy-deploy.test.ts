@@ -30,11 +30,14 @@ describe('proxy during deploys, end to end', { timeout: 240_000 }, () => {
   const host = () => `hello.${stack.appsDomain}`;
   const query = async <T>(text: string, params: unknown[] = []) => (await pool.query(text, params)).rows as T[];
 
-  const deployVersion = async (version: number): Promise<string> => {
+  const startDeploy = async (version: number, ...args: string[]) => {
     const server = join(app(), 'server.js');
     const source = await readFile(server, 'utf8');
     await writeFile(server, source.replace(/HELLO_VERSION \|\| '\d+'/, `HELLO_VERSION || '${version}'`));
-    const run = await cli('deploy', app(), '--project', 'hello', '--json');
+    return cli('deploy', app(), '--project', 'hello', ...args);
+  };
+  const deployVersion = async (version: number): Promise<string> => {
+    const run = await startDeploy(version, '--json');
     assert.equal(run.code, 0, `deploy of version ${version} failed:\n${run.stdout}\n${run.stderr}`);
     return (JSON.parse(run.stdout) as { id: string }).id;
   };
@@ -120,7 +123,7 @@ describe('proxy during deploys, end to end', { timeout: 240_000 }, () => {
     }
   });
 
-  test('the oldest release stops only after every live proxy acknowledged the new routes', async () => {
+  test('the oldest release stops, and the CLI says live, only after every live proxy acknowledged the new routes', async () => {
     // A second real proxy on the same database, then frozen: alive as far as the control plane knows, but behind.
     const frozen: Child = startChild('proxy2', process.execPath, [...PROXY_NODE_FLAGS, '--import', 'tsx', 'node-proxy/main.ts'], {
       cwd: ROOT,
@@ -129,7 +132,11 @@ describe('proxy during deploys, end to end', { timeout: 240_000 }, () => {
     try {
       await waitUntil('the second proxy to report', async () => (await query("SELECT 1 FROM proxies WHERE id = 'frozen'")).length === 1, 30_000);
       process.kill(frozen.proc.pid!, 'SIGSTOP');
-      const v3 = await deployVersion(3);
+      const deploying = startDeploy(3);
+      let cliDone = false;
+      void deploying.then(() => (cliDone = true));
+      // Version 3's cutover turns version 2 into the standby and supersedes version 1.
+      await waitUntil('version 3 to be cut over', async () => (await query("SELECT 1 FROM deployments WHERE id = $1 AND status = 'superseded'", [v1])).length === 1);
       const [retiring] = await query<{ retire_epoch: string | null; status: string }>('SELECT retire_epoch, status FROM deployments WHERE id = $1', [v1]);
       assert.equal(retiring!.status, 'superseded');
       const [proxy] = await query<{ epoch: string; live: boolean }>(
@@ -141,14 +148,20 @@ describe('proxy during deploys, end to end', { timeout: 240_000 }, () => {
         const running = await query("SELECT 1 FROM tasks WHERE deployment_id = $1 AND desired_state = 'running'", [v1]);
         assert.ok(running.length > 0, 'the superseded tasks were stopped before the frozen proxy acknowledged');
       }
+      await sleep(1000);
+      if (proxy!.live) assert.equal(cliDone, false, 'the CLI finished while a live proxy still served the old routes');
       process.kill(frozen.proc.pid!, 'SIGCONT');
+      const run = await deploying;
+      assert.equal(run.code, 0, run.stdout + run.stderr);
+      if (proxy!.live) assert.match(run.stdout, /waiting for 1 proxy\(ies\) to serve route epoch \d+/);
+      assert.match(run.stdout, /live at /);
+      assert.doesNotMatch(run.stdout, /warning: proxy/);
       await waitUntil('the old tasks to be stopped', async () =>
         (await query("SELECT 1 FROM tasks WHERE deployment_id = $1 AND desired_state = 'running'", [v1])).length === 0);
       const timeouts = await query("SELECT data FROM events WHERE kind = 'deployment.retire_timeout'");
       if (proxy!.live) assert.deepEqual(timeouts, [], 'stopped by acknowledgement, not by the timeout');
       const res = await request(`${stack.proxyUrl}/`, { headers: { host: host() } });
       assert.match(await res.body.text(), /version 3/);
-      assert.ok(v3);
     } finally {
       if (frozen.proc.pid) process.kill(frozen.proc.pid, 'SIGCONT');
       await frozen.stop();
