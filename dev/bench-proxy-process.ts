@@ -1,4 +1,4 @@
-import { PROXY_NODE_FLAGS } from '../node-proxy/node-flags.js';
+import { PROXY_ENV, PROXY_NODE_FLAGS } from '../node-proxy/launch.js';
 import type { DbOptions } from '../sql/connect.js';
 import { startChild, waitFor, type Child } from './processes.js';
 import { ROOT } from './root.js';
@@ -15,6 +15,7 @@ export async function startProxyProcess(
     cwd: ROOT,
     env: {
       ...process.env,
+      ...PROXY_ENV,
       DATABASE_URL: db.databaseUrl,
       ZECTRE_DB_WS_PROXY: db.wsProxy ?? '',
       ZECTRE_APPS_DOMAIN: appsDomain,

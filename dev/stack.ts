@@ -3,7 +3,7 @@
  * bridge, the edge Worker in workerd (wrangler dev), one agent and one proxy as child processes.
  * `npm start` and the end-to-end tests both run exactly this.
  */
-import { PROXY_NODE_FLAGS } from '../node-proxy/node-flags.js';
+import { PROXY_ENV, PROXY_NODE_FLAGS } from '../node-proxy/launch.js';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -98,6 +98,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       cwd: ROOT,
       env: {
         ...process.env,
+        ...PROXY_ENV,
         ...dbEnv,
         ZECTRE_APPS_DOMAIN: appsDomain,
         ZECTRE_PROXY_PORT: String(ports.proxy),

@@ -1,5 +1,6 @@
 /**
- * Entry point: `node --max-semi-space-size=4 --import tsx node-proxy/main.ts` (the flag: node-flags.ts).
+ * Entry point: `node --max-semi-space-size=4 --import tsx node-proxy/main.ts`, with the environment
+ * launch.ts gives (glibc malloc padding).
  * Configured by environment variables (README.md).
  */
 import { dbOptionsFromEnv } from '../sql/connect.js';

@@ -7,7 +7,7 @@
  *   the same for the extra task of a scale-down;
  * - the scheduler's push path through the proxy reaches the real agent (which checks the token).
  */
-import { PROXY_NODE_FLAGS } from '../../node-proxy/node-flags.js';
+import { PROXY_ENV, PROXY_NODE_FLAGS } from '../../node-proxy/launch.js';
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -127,7 +127,7 @@ describe('proxy during deploys, end to end', { timeout: 240_000 }, () => {
     // A second real proxy on the same database, then frozen: alive as far as the control plane knows, but behind.
     const frozen: Child = startChild('proxy2', process.execPath, [...PROXY_NODE_FLAGS, '--import', 'tsx', 'node-proxy/main.ts'], {
       cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: stack.db.options.databaseUrl, ZECTRE_DB_WS_PROXY: stack.db.options.wsProxy, ZECTRE_APPS_DOMAIN: stack.appsDomain, ZECTRE_PROXY_PORT: '0', ZECTRE_PROXY_ID: 'frozen' },
+      env: { ...process.env, ...PROXY_ENV, DATABASE_URL: stack.db.options.databaseUrl, ZECTRE_DB_WS_PROXY: stack.db.options.wsProxy, ZECTRE_APPS_DOMAIN: stack.appsDomain, ZECTRE_PROXY_PORT: '0', ZECTRE_PROXY_ID: 'frozen' },
     });
     try {
       await waitUntil('the second proxy to report', async () => (await query("SELECT 1 FROM proxies WHERE id = 'frozen'")).length === 1, 30_000);
@@ -173,7 +173,7 @@ describe('proxy during deploys, end to end', { timeout: 240_000 }, () => {
     const [live] = await query<{ id: string }>("SELECT live_deployment_id AS id FROM projects WHERE slug = 'hello'");
     const frozen: Child = startChild('proxy3', process.execPath, [...PROXY_NODE_FLAGS, '--import', 'tsx', 'node-proxy/main.ts'], {
       cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: stack.db.options.databaseUrl, ZECTRE_DB_WS_PROXY: stack.db.options.wsProxy, ZECTRE_APPS_DOMAIN: stack.appsDomain, ZECTRE_PROXY_PORT: '0', ZECTRE_PROXY_ID: 'frozen-scale' },
+      env: { ...process.env, ...PROXY_ENV, DATABASE_URL: stack.db.options.databaseUrl, ZECTRE_DB_WS_PROXY: stack.db.options.wsProxy, ZECTRE_APPS_DOMAIN: stack.appsDomain, ZECTRE_PROXY_PORT: '0', ZECTRE_PROXY_ID: 'frozen-scale' },
     });
     try {
       await waitUntil('the third proxy to report', async () => (await query("SELECT 1 FROM proxies WHERE id = 'frozen-scale'")).length === 1, 30_000);
