@@ -103,7 +103,14 @@ export async function forward(deps: ForwarderDeps, req: Inbound, res: Outbound):
     }
   }
 
-  const request: UpstreamRequest = { method: req.method, head: requestHead(req.method, req.url, headers), body, chunked, retryable };
+  const request: UpstreamRequest = {
+    method: req.method,
+    head: requestHead(req.method, req.url, headers),
+    body,
+    chunked,
+    length: chunked ? undefined : length,
+    retryable,
+  };
   let backend = deps.balancer.pick(target);
   for (let attempt = 0; backend; attempt++) {
     const result = await exchange(deps.upstreams.get(backend), request, res, req, deps.log);

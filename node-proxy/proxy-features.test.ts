@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect as netConnect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -160,6 +160,38 @@ test('TLS: a WebSocket upgrade works by SNI on the default and on another certif
     socket.close(1000);
     await once(socket, 'close');
   }
+});
+
+/** Raw bytes to the proxy's plain port; resolves with everything read until `ms` of silence or close. */
+function raw(bytes: string, ms = 300): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = netConnect(proxy.port, '127.0.0.1', () => s.write(bytes));
+    let out = '';
+    let timer = setTimeout(() => s.destroy(), ms);
+    s.on('data', (b) => {
+      out += b;
+      clearTimeout(timer);
+      timer = setTimeout(() => s.destroy(), ms);
+    });
+    s.on('close', () => resolve(out));
+    s.on('error', reject);
+  });
+}
+
+test('two different Content-Length headers: 400, nothing reaches the app, and the proxy keeps serving', async () => {
+  const answer = await raw(`POST /dup HTTP/1.1\r\nHost: site.${domain}\r\nContent-Length: 70000\r\nContent-Length: 5\r\n\r\n${'Z'.repeat(70000)}`);
+  assert.match(answer, /^HTTP\/1\.1 400 /);
+  assert.match(answer, /conflicting Content-Length/);
+  assert.equal((await send(proxy.port, `site.${domain}`, '/after')).status, 200);
+});
+
+test('a 204, and a HEAD answered without a length, reach the client without a Content-Length', async () => {
+  const noContent = await raw(`GET /status/204 HTTP/1.1\r\nHost: site.${domain}\r\n\r\n`);
+  assert.match(noContent, /^HTTP\/1\.1 204 /);
+  assert.doesNotMatch(noContent, /content-length/i);
+  const head = await raw(`HEAD /status/200 HTTP/1.1\r\nHost: site.${domain}\r\n\r\n`);
+  assert.match(head, /^HTTP\/1\.1 200 /);
+  assert.doesNotMatch(head, /content-length: 9223372036854775808/i);
 });
 
 test('too large: a body over the limit is a 413, headers over the limit a 431', async () => {

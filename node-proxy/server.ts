@@ -6,6 +6,7 @@
 import HyperExpress, { type Request, type Response } from 'hyper-express';
 import { STATUS_CODES } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
+import { errorBody } from '../protocol/index.js';
 import type { HeaderList, Inbound, Outbound } from './forward.js';
 import { addSniCertificates, type TlsCertificate } from './tls.js';
 import { attachWebSockets, type UpgradeRoute } from './websocket.js';
@@ -39,6 +40,13 @@ export async function startHttpServer(opts: ServerOptions): Promise<HttpServer> 
     ...(first && { key_file_name: first.keyFile, cert_file_name: first.certFile }),
   });
   app.any('/*', (request, response) => {
+    // uWS frames the body by the first Content-Length, hyper-express by the last: a request with two
+    // different ones would desynchronise the body (and crash hyper-express's reader). Refuse it.
+    const length = request.headers['content-length'];
+    if (length !== undefined && request.raw.getHeader('content-length') !== length) {
+      response.status(400).json(errorBody('bad_request', 'the request has conflicting Content-Length headers'));
+      return;
+    }
     opts.handle(new UwsInbound(request, response, opts.proto), new UwsOutbound(response)).catch((err: unknown) => {
       opts.log(`proxy error on ${request.method} ${request.url}: ${(err as Error).stack ?? String(err)}`);
       if (!response.initiated) {
@@ -109,7 +117,10 @@ class UwsOutbound implements Outbound {
     const { response } = this;
     if (response.completed) return;
     this.head(status, headers);
-    if (declaredLength !== undefined && body === undefined) response.header('content-length', String(declaredLength), true);
+    if (body === undefined) {
+      if (declaredLength !== undefined) response.header('content-length', String(declaredLength), true);
+      else withoutLength(response);
+    }
     response.send(body);
   }
 
@@ -138,6 +149,17 @@ class UwsOutbound implements Outbound {
     this.response.status(status, STATUS_CODES[status] ?? 'Unknown');
     for (let i = 0; i < headers.length; i++) this.response.header(headers[i]![0], headers[i]![1]);
   }
+}
+
+/**
+ * A bodiless answer (204, or a HEAD/304 whose app gave no length) must carry no Content-Length.
+ * hyper-express calls uWS's endWithoutBody(undefined), which uWS takes as a length (2^63); called
+ * with no argument it writes none. Patched on this one response only.
+ */
+function withoutLength(response: Response): void {
+  const raw = response.raw as unknown as { endWithoutBody(length?: number, close?: boolean): unknown };
+  const end = raw.endWithoutBody;
+  raw.endWithoutBody = (length?: number, close?: boolean) => (length === undefined && !close ? end.call(raw) : end.call(raw, length, close));
 }
 
 /** uWS's address text is ASCII (an IPv4/IPv6 literal). */

@@ -128,6 +128,7 @@ export async function startBackend(name: string): Promise<Backend> {
     for await (const chunk of req) bodyLength += (chunk as Buffer).length;
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname === '/hang') return;
+    if (url.pathname.startsWith('/status/')) return res.writeHead(Number(url.pathname.slice('/status/'.length))).end();
     if (url.pathname === '/big') {
       const n = Number(url.searchParams.get('n'));
       res.writeHead(200, { 'content-type': 'text/plain', 'content-length': n, 'x-backend': name });

@@ -26,7 +26,7 @@ export async function finishDrains(tx: Tx): Promise<string[]> {
     `SELECT t.id FROM tasks t JOIN nodes n ON n.id = t.node_id JOIN deployments d ON d.id = t.deployment_id
      WHERE n.draining_since IS NOT NULL AND t.desired_state = 'running' AND t.retire_epoch IS NULL
        AND (SELECT count(*) FROM tasks r JOIN nodes rn ON rn.id = r.node_id
-            WHERE r.deployment_id = d.id AND r.desired_state = 'running' AND r.observed_state = 'healthy'
+            WHERE r.deployment_id = d.id AND r.desired_state = 'running' AND r.observed_state = 'healthy' AND r.retire_epoch IS NULL
               AND rn.draining_since IS NULL AND rn.status = 'ready') >= d.replicas`,
   );
   await retireTasks(tx, rows.map((r) => r.id as string));

@@ -16,7 +16,8 @@ export async function promoteHealthy(tx: Tx): Promise<string[]> {
   const { rows } = await tx.query(
     `SELECT d.id, d.project_id, d.created_at FROM deployments d
      WHERE d.status = 'deploying'
-       AND (SELECT count(*) FROM tasks t WHERE t.deployment_id = d.id AND t.desired_state = 'running' AND t.observed_state = 'healthy') >= d.replicas
+       AND (SELECT count(*) FROM tasks t WHERE t.deployment_id = d.id AND t.desired_state = 'running' AND t.observed_state = 'healthy'
+                 AND t.retire_epoch IS NULL) >= d.replicas
      ORDER BY d.created_at`,
   );
   const touched: string[] = [];

@@ -15,6 +15,8 @@ export interface UpstreamRequest {
   body: Buffer | Readable | undefined;
   /** Stream bodies without a Content-Length go out in chunked coding. */
   chunked: boolean;
+  /** A streamed body's declared Content-Length: a body that differs fails the exchange and the connection. */
+  length?: number;
   /** May be sent again on a fresh connection when a reused one turns out to be closed. */
   retryable: boolean;
 }
@@ -157,7 +159,7 @@ export class Connection {
       socket.uncork();
     } else {
       socket.write(req.head);
-      this.pipeBody(req.body, req.chunked);
+      this.pipeBody(req.body, req.chunked, req.length);
     }
   }
 
@@ -167,14 +169,20 @@ export class Connection {
   }
 
   /** Streams a request body with back-pressure both ways; the wait for the answer starts at its end. */
-  private pipeBody(body: Readable, chunked: boolean): void {
+  private pipeBody(body: Readable, chunked: boolean, declared: number | undefined): void {
     const { socket } = this;
     this.deadline = 0;
+    let sent = 0;
+    // More or fewer bytes than declared would leave the app reading the next request as this body.
+    const wrongLength = () =>
+      this.fail(new UpstreamError('CLIENT_BODY_LENGTH', `the client's request body did not match its Content-Length of ${declared} bytes`));
     const onDrain = () => body.resume();
     socket.on('drain', onDrain);
     body.on('data', (chunk: Buffer) => {
       // An empty chunk in chunked coding would read as the end of the body.
       if (this.closed || chunk.length === 0) return;
+      sent += chunk.length;
+      if (!chunked && declared !== undefined && sent > declared) return wrongLength();
       let ok: boolean;
       if (chunked) {
         socket.cork();
@@ -188,6 +196,7 @@ export class Connection {
     body.once('end', () => {
       socket.off('drain', onDrain);
       if (this.closed) return;
+      if (!chunked && declared !== undefined && sent !== declared) return wrongLength();
       if (chunked) socket.write(LAST_CHUNK);
       if (this.deadlineCode === 'UPSTREAM_HEADERS_TIMEOUT') this.awaitHead();
     });

@@ -630,6 +630,37 @@ test('a streamed request body with a Content-Length (chunked=false) arrives as i
   assert.ok(r.body.equals(payload));
 });
 
+test('a streamed body shorter than its Content-Length fails the exchange and never reuses the connection', LIMIT, async (t) => {
+  const server = await httpServer(t, async (req, res) => {
+    res.end(await readBody(req).catch(() => Buffer.alloc(0)));
+  });
+  const pool = newPool(t, server.port);
+  const r = await call(pool, {
+    method: 'POST',
+    head: requestHead('POST', '/', { host: 'b', 'content-length': '100' }),
+    body: Readable.from([Buffer.from('only ten b')]),
+    chunked: false,
+    length: 100,
+    retryable: false,
+  }).done;
+  assert.equal(r.error?.code, 'CLIENT_BODY_LENGTH');
+  const next = await call(pool, get()).done;
+  assert.equal(next.error, undefined);
+  assert.equal(server.connections, 2, 'the next request must not ride on the connection the short body left mid-message');
+});
+
+test('close(): requests queued for a backend that left the table fail at once (the caller may retry elsewhere)', LIMIT, async (t) => {
+  const server = await rawServer(t, () => {}); // never answers
+  const pool = newPool(t, server.port, { maxConnections: 1 });
+  const first = call(pool, get('/a'));
+  const queued = [call(pool, get('/b')), call(pool, get('/c'))];
+  await tick();
+  pool.close();
+  for (const q of queued) assert.equal((await q.done).error?.code, 'ECONNREFUSED');
+  first.exchange.abort();
+  assert.equal(pool.inflight, 0);
+});
+
 test('a buffered request body goes out with the head', LIMIT, async (t) => {
   const server = await httpServer(t, async (req, res) => {
     res.end(`${req.method} ${(await readBody(req)).toString()}`);

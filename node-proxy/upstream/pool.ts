@@ -186,6 +186,8 @@ export class UpstreamPool implements ConnectionOwner {
   /** Closes idle connections now and the others once their responses end. */
   close(): void {
     this.closing = true;
+    // Nothing will release a connection to them any more: the caller may retry elsewhere.
+    for (const exchange of this.queue.splice(0)) exchange.onError(new UpstreamError('ECONNREFUSED', 'the app left the route table'));
     for (const conn of this.idle.splice(0)) {
       this.connections.delete(conn);
       conn.destroy();

@@ -177,8 +177,12 @@ export class ResponseParser {
       if (status === 101) throw new ResponseParseError('the app switched protocols on a plain request');
       return bodyAt;
     }
-    // A message with both is a smuggling attempt or a broken app: honour chunked, then close (RFC 9112 6.3).
-    if (encoded && length !== undefined) keepAlive = false;
+    // A message with both is a smuggling attempt or a broken app: honour the transfer coding, ignore
+    // the length (it must not reach the client either), then close (RFC 9112 6.3).
+    if (encoded && length !== undefined) {
+      keepAlive = false;
+      length = undefined;
+    }
     this.keepAlive = keepAlive;
     this.events.onHead({ status, headers, length, keepAlive });
     if (this.noBody || status === 204 || status === 304) this.complete();
