@@ -4,7 +4,7 @@ import type { Deployment, TaskView } from '../protocol/index.js';
 import { progressLines } from './deploy-progress.js';
 
 const task = (id: string, nodeName: string, observedState: TaskView['observedState'], desiredState: TaskView['desiredState'] = 'running'): TaskView => ({
-  id, nodeId: `n-${nodeName}`, nodeName, port: 20000, desiredState, observedState, restarts: 0, exitCode: null, message: null, updatedAt: '2026-01-01T00:00:00.000Z',
+  id, nodeId: `n-${nodeName}`, nodeName, port: 20000, desiredState, observedState, restarts: 0, exitCode: null, message: null, updatedAt: '2026-01-01T00:00:00.000Z', retiring: false,
 });
 const deployment = (tasks: TaskView[]): Deployment => ({
   id: 'd1', project: 'p', status: 'deploying', statusReason: null, artifact: 'sha256:00', command: 'node server.js', replicas: 3,

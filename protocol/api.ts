@@ -52,6 +52,8 @@ export interface TaskView {
   exitCode: number | null;
   message: string | null;
   updatedAt: string;
+  /** Out of routing already; stops once every live proxy serves the routes without it (scale-down, drain). */
+  retiring: boolean;
 }
 
 export interface Deployment {

@@ -58,7 +58,7 @@ async function showProject(client: ApiClient, name: string, json?: boolean): Pro
       const rows = d.tasks.map((t) => [
         t.id,
         `${t.nodeName}:${t.port}`,
-        t.observedState,
+        t.retiring ? 'retiring' : t.observedState,
         String(t.restarts),
         t.exitCode === null ? '-' : String(t.exitCode),
         t.message ?? '',

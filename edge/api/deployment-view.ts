@@ -38,6 +38,7 @@ export async function loadDeployments(deps: Deps, where: string, params: unknown
       exitCode: t.exit_code,
       message: t.message,
       updatedAt: iso(t.updated_at)!,
+      retiring: t.retire_epoch !== null && t.desired_state === 'running',
     });
     byDeployment.set(t.deployment_id, list);
   }

@@ -188,6 +188,8 @@ describe('proxy during deploys, end to end', { timeout: 240_000 }, () => {
         await sleep(1500); // a few scheduler passes (heartbeat 1 s) while the frozen proxy lags
         const [still] = await query<{ desired_state: string }>('SELECT desired_state FROM tasks WHERE id = $1', [retiring[0]!.id]);
         if (proxy!.live) assert.equal(still!.desired_state, 'running', 'the retiring task was stopped before the frozen proxy acknowledged');
+        const status = await cli('status', 'hello');
+        if (proxy!.live) assert.match(status.stdout, new RegExp(`${retiring[0]!.id}.*retiring`), status.stdout);
       } finally {
         process.kill(frozen.proc.pid!, 'SIGCONT');
         await waitUntil('the retired task to be stopped', async () =>

@@ -32,7 +32,7 @@ export function Tasks({ deployments }: { deployments: Deployment[] }) {
                 {t.nodeName} <span class="muted small">:{t.port}</span>
               </td>
               <td>
-                <Badge value={t.observedState} />
+                <Badge value={t.retiring ? 'retiring' : t.observedState} />
                 {t.message && <div class="muted small">{t.message}</div>}
               </td>
               <td>{t.restarts}</td>
