@@ -12,7 +12,7 @@ import { createPool, type DbOptions } from '../sql/connect.js';
 import { createAdminToken, createJoinToken } from './bootstrap.js';
 import { buildAssets } from './build.js';
 import { openDatabase, type DatabaseChoice, type LocalDatabase } from './database.js';
-import { freePort } from './ports.js';
+import { freePort, portsFree } from './ports.js';
 import { startChild, waitFor, type Child } from './processes.js';
 import { ROOT } from './root.js';
 import { loadOrCreateSecrets } from './secrets.js';
@@ -107,6 +107,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       },
     });
     started.push(proxy);
+    const taskPorts = await taskPortBlock(); // the same block for a restarted agent
     const launchAgent = () => startChild('agent', node[0]!, [...node.slice(1), 'node-agent/main.ts'], {
       echo: opts.echo,
       cwd: ROOT,
@@ -118,7 +119,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         ZECTRE_AGENT_NAME: 'local',
         ZECTRE_AGENT_PORT: String(ports.agent),
         ZECTRE_AGENT_STOP_TASKS_ON_EXIT: '1',
-        ZECTRE_AGENT_PORT_RANGE: taskPortBlock(),
+        ZECTRE_AGENT_PORT_RANGE: taskPorts,
         ...opts.agentEnv,
       },
     });
@@ -160,11 +161,17 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 }
 
 /**
- * A random block of 100 task ports in 20000-29999: several stacks on one machine (parallel test
- * files, a developer's `npm start` beside the tests) must not hand their apps the same ports.
+ * A random block of 100 task ports in 20000-29999 that nothing listens on: several stacks on one
+ * machine (parallel test files, a developer's `npm start` beside the tests) must not hand their apps
+ * the same ports, and an app still exiting from an earlier stack would make a new task wait for its
+ * port (with backoff, up to 30 s).
  */
-function taskPortBlock(): string {
-  const base = 20000 + 100 * Math.floor(Math.random() * 100);
+async function taskPortBlock(): Promise<string> {
+  let base = 20000;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    base = 20000 + 100 * Math.floor(Math.random() * 100);
+    if (await portsFree(base, base + 99)) break;
+  }
   return `${base}-${base + 99}`;
 }
 
