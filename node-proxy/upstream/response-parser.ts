@@ -97,14 +97,10 @@ export class ResponseParser {
           at = this.head(chunk, at);
           if (at < 0) return 0;
           break;
-        case State.Fixed: {
-          const n = Math.min(this.remaining, chunk.length - at);
-          this.events.onBody(at === 0 && n === chunk.length ? chunk : chunk.subarray(at, at + n));
-          at += n;
-          this.remaining -= n;
+        case State.Fixed:
+          at = this.counted(chunk, at);
           if (this.remaining === 0) this.complete();
           break;
-        }
         case State.UntilClose:
           this.events.onBody(at === 0 ? chunk : chunk.subarray(at));
           return 0;
@@ -114,17 +110,21 @@ export class ResponseParser {
           at = this.line(chunk, at);
           if (at < 0) return 0;
           break;
-        case State.ChunkData: {
-          const n = Math.min(this.remaining, chunk.length - at);
-          this.events.onBody(chunk.subarray(at, at + n));
-          at += n;
-          this.remaining -= n;
+        case State.ChunkData:
+          at = this.counted(chunk, at);
           if (this.remaining === 0) this.state = State.ChunkDataEnd;
           break;
-        }
       }
     }
     return 0;
+  }
+
+  /** Delivers up to `remaining` body bytes from `at` (the whole chunk without a copy when it fits); returns where it stopped. */
+  private counted(chunk: Buffer, at: number): number {
+    const n = Math.min(this.remaining, chunk.length - at);
+    this.events.onBody(at === 0 && n === chunk.length ? chunk : chunk.subarray(at, at + n));
+    this.remaining -= n;
+    return at + n;
   }
 
   /** Parses a head starting at `at`; returns where the body starts, or -1 when more bytes are needed. */
