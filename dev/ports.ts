@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import { portIsFree } from '../node-agent/port-check.js';
 
 /** An unused TCP port on 127.0.0.1, for stacks that must not collide (tests run several). */
 export function freePort(): Promise<number> {
@@ -12,15 +13,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Whether every port in from..to can be listened on at 127.0.0.1 right now. */
+/** Whether every port in from..to can be listened on at 127.0.0.1 right now (the agent's own probe). */
 export async function portsFree(from: number, to: number): Promise<boolean> {
-  for (let port = from; port <= to; port++) {
-    const free = await new Promise<boolean>((resolve) => {
-      const probe = createServer();
-      probe.once('error', () => resolve(false));
-      probe.listen({ port, host: '127.0.0.1', exclusive: true }, () => probe.close(() => resolve(true)));
-    });
-    if (!free) return false;
-  }
+  for (let port = from; port <= to; port++) if (!(await portIsFree(port))) return false;
   return true;
 }
