@@ -1,6 +1,6 @@
 import type { Deployment, TaskView } from '../../protocol/index.js';
 import type { Deps } from '../deps.js';
-import { PROXY_LIVENESS_MS } from '../scheduler/retire.js';
+import { laggingProxies } from '../scheduler/retire.js';
 import { appUrl, previewUrl } from '../urls.js';
 
 const iso = (v: unknown) => (v ? new Date(v as string).toISOString() : null);
@@ -9,7 +9,9 @@ const iso = (v: unknown) => (v ? new Date(v as string).toISOString() : null);
 export async function loadDeployments(deps: Deps, where: string, params: unknown[], limit = 50): Promise<Deployment[]> {
   const db = deps.db();
   const { rows } = await db.query(
-    `SELECT d.*, p.slug, u.name AS created_by_name FROM deployments d JOIN projects p ON p.id = d.project_id
+    `SELECT d.*, p.slug, u.name AS created_by_name,
+            CASE WHEN d.live_epoch IS NULL THEN NULL ELSE ${laggingProxies('d.live_epoch')} END AS lagging
+     FROM deployments d JOIN projects p ON p.id = d.project_id
      LEFT JOIN users u ON u.id = d.created_by WHERE ${where} ORDER BY d.created_at DESC, d.id LIMIT ${limit}`,
     params,
   );
@@ -19,11 +21,6 @@ export async function loadDeployments(deps: Deps, where: string, params: unknown
      WHERE t.deployment_id = ANY($1) ORDER BY t.created_at, t.id`,
     [rows.map((r) => r.id)],
   );
-  const proxies = rows.some((r) => r.live_epoch !== null)
-    ? (await db.query(`SELECT id, epoch FROM proxies WHERE last_seen_at > now() - make_interval(secs => $1) ORDER BY id`, [PROXY_LIVENESS_MS / 1000])).rows
-    : [];
-  const routing = (liveEpoch: string | null) =>
-    liveEpoch === null ? null : { epoch: Number(liveEpoch), waitingFor: proxies.filter((p) => Number(p.epoch) < Number(liveEpoch)).map((p) => p.id as string) };
   const byDeployment = new Map<string, TaskView[]>();
   for (const t of tasks.rows) {
     const list = byDeployment.get(t.deployment_id) ?? [];
@@ -56,7 +53,7 @@ export async function loadDeployments(deps: Deps, where: string, params: unknown
     createdBy: d.created_by_name ?? null,
     urls: { app: appUrl(deps.env, d.slug), preview: previewUrl(deps.env, d.id, d.slug) },
     tasks: byDeployment.get(d.id) ?? [],
-    routing: routing(d.live_epoch),
+    routing: d.live_epoch === null ? null : { epoch: Number(d.live_epoch), waitingFor: (d.lagging as { id: string }[]).map((p) => p.id) },
   }));
 }
 

@@ -13,6 +13,12 @@ export const PROXY_LIVENESS_MS = 10_000;
 /** Longest wait for acknowledgements before stopping anyway. */
 export const ACK_TIMEOUT_MS = 30_000;
 
+/** SQL: the live proxies (id, epoch) still serving an epoch below `epoch`, as a JSON array. */
+export function laggingProxies(epoch: string): string {
+  return `coalesce((SELECT json_agg(json_build_object('id', px.id, 'epoch', px.epoch) ORDER BY px.id) FROM proxies px
+                    WHERE px.last_seen_at > now() - make_interval(secs => ${PROXY_LIVENESS_MS / 1000}) AND px.epoch < ${epoch}), '[]')`;
+}
+
 /** Marks deployments to be stopped once every live proxy serves `epoch`. */
 export async function retireAfterEpoch(tx: Tx, deploymentIds: string[], epoch: number): Promise<void> {
   if (!deploymentIds.length) return;
@@ -45,10 +51,9 @@ export async function stopAcknowledged(tx: Tx): Promise<string[]> {
 async function stopAcknowledgedTasks(tx: Tx): Promise<string[]> {
   const { rows } = await tx.query(
     `SELECT t.retire_epoch, array_agg(t.id) AS ids, bool_and(t.retire_requested_at < now() - make_interval(secs => $1)) AS timed_out,
-            coalesce((SELECT json_agg(json_build_object('id', p.id, 'epoch', p.epoch)) FROM proxies p
-                      WHERE p.last_seen_at > now() - make_interval(secs => $2) AND p.epoch < t.retire_epoch), '[]') AS lagging
+            ${laggingProxies('t.retire_epoch')} AS lagging
      FROM tasks t WHERE t.retire_epoch IS NOT NULL AND t.desired_state = 'running' GROUP BY t.retire_epoch`,
-    [ACK_TIMEOUT_MS / 1000, PROXY_LIVENESS_MS / 1000],
+    [ACK_TIMEOUT_MS / 1000],
   );
   const ready = rows.filter((r) => r.lagging.length === 0 || r.timed_out);
   for (const r of ready.filter((r) => r.lagging.length > 0)) {
@@ -67,10 +72,9 @@ async function stopAcknowledgedDeployments(tx: Tx): Promise<string[]> {
   const { rows } = await tx.query(
     `SELECT d.id, d.project_id, d.retire_epoch,
             d.retire_requested_at < now() - make_interval(secs => $1) AS timed_out,
-            coalesce((SELECT json_agg(json_build_object('id', p.id, 'epoch', p.epoch)) FROM proxies p
-                      WHERE p.last_seen_at > now() - make_interval(secs => $2) AND p.epoch < d.retire_epoch), '[]') AS lagging
+            ${laggingProxies('d.retire_epoch')} AS lagging
      FROM deployments d WHERE d.retire_epoch IS NOT NULL`,
-    [ACK_TIMEOUT_MS / 1000, PROXY_LIVENESS_MS / 1000],
+    [ACK_TIMEOUT_MS / 1000],
   );
   const ready = rows.filter((r) => r.lagging.length === 0 || r.timed_out);
   if (!ready.length) return [];

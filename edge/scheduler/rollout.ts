@@ -43,14 +43,13 @@ async function cutover(tx: Tx, deploymentId: string, projectId: string): Promise
     [projectId],
   );
   if (current) await tx.query(`UPDATE deployments SET status = 'standby' WHERE id = $1`, [current.id]);
-  await tx.query(`UPDATE deployments SET status = 'live', status_reason = NULL, live_at = now() WHERE id = $1`, [deploymentId]);
+  const epoch = await bumpRouteEpoch(tx);
+  await tx.query(`UPDATE deployments SET status = 'live', status_reason = NULL, live_at = now(), live_epoch = $2 WHERE id = $1`, [deploymentId, epoch]);
   await tx.query('UPDATE projects SET live_deployment_id = $2 WHERE id = $1', [projectId, deploymentId]);
   await tx.query(`INSERT INTO events (project_id, kind, data) VALUES ($1, 'deployment.live', $2)`, [
     projectId,
     JSON.stringify({ deploymentId, previous: current?.id ?? null }),
   ]);
-  const epoch = await bumpRouteEpoch(tx);
-  await tx.query('UPDATE deployments SET live_epoch = $2 WHERE id = $1', [deploymentId, epoch]);
   await retireAfterEpoch(tx, retired.rows.map((r) => r.id as string), epoch);
   return [];
 }
