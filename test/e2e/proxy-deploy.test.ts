@@ -7,7 +7,6 @@
  *   the same for the extra task of a scale-down;
  * - the scheduler's push path through the proxy reaches the real agent (which checks the token).
  */
-import { PROXY_ENV, PROXY_NODE_FLAGS } from '../../node-proxy/launch.js';
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,7 +14,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
 import { runCli } from '../../cli/run-cli.test-helper.js';
-import { startChild, sleep, type Child } from '../../dev/processes.js';
+import { startProxyProcess } from '../../dev/bench-proxy-process.js';
+import { sleep } from '../../dev/processes.js';
 import { ROOT } from '../../dev/root.js';
 import { startStack, type Stack } from '../../dev/stack.js';
 import { createPool } from '../../sql/connect.js';
@@ -73,6 +73,20 @@ describe('proxy during deploys, end to end', { timeout: 240_000 }, () => {
     }
   };
 
+  /** A second real proxy on the same database, then frozen (SIGSTOP): alive as far as the control plane knows, but behind. */
+  const startFrozenProxy = async (id: string) => {
+    const { child } = await startProxyProcess(stack.db.options, stack.appsDomain, { env: { ZECTRE_PROXY_ID: id } });
+    await waitUntil(`proxy ${id} to report`, async () => (await query('SELECT 1 FROM proxies WHERE id = $1', [id])).length === 1, 30_000);
+    process.kill(child.proc.pid!, 'SIGSTOP');
+    return {
+      thaw: () => process.kill(child.proc.pid!, 'SIGCONT'),
+      stop: async () => {
+        process.kill(child.proc.pid!, 'SIGCONT');
+        await child.stop();
+      },
+    };
+  };
+
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'zectre-proxy-e2e-'));
     // A random task port block below the default range (20000+) and the blocks other e2e suites pick (30000+).
@@ -124,14 +138,8 @@ describe('proxy during deploys, end to end', { timeout: 240_000 }, () => {
   });
 
   test('the oldest release stops, and the CLI says live, only after every live proxy acknowledged the new routes', async () => {
-    // A second real proxy on the same database, then frozen: alive as far as the control plane knows, but behind.
-    const frozen: Child = startChild('proxy2', process.execPath, [...PROXY_NODE_FLAGS, '--import', 'tsx', 'node-proxy/main.ts'], {
-      cwd: ROOT,
-      env: { ...process.env, ...PROXY_ENV, DATABASE_URL: stack.db.options.databaseUrl, ZECTRE_DB_WS_PROXY: stack.db.options.wsProxy, ZECTRE_APPS_DOMAIN: stack.appsDomain, ZECTRE_PROXY_PORT: '0', ZECTRE_PROXY_ID: 'frozen' },
-    });
+    const frozen = await startFrozenProxy('frozen');
     try {
-      await waitUntil('the second proxy to report', async () => (await query("SELECT 1 FROM proxies WHERE id = 'frozen'")).length === 1, 30_000);
-      process.kill(frozen.proc.pid!, 'SIGSTOP');
       const deploying = startDeploy(3);
       let cliDone = false;
       void deploying.then(() => (cliDone = true));
@@ -150,7 +158,7 @@ describe('proxy during deploys, end to end', { timeout: 240_000 }, () => {
       }
       await sleep(1000);
       if (proxy!.live) assert.equal(cliDone, false, 'the CLI finished while a live proxy still served the old routes');
-      process.kill(frozen.proc.pid!, 'SIGCONT');
+      frozen.thaw();
       const run = await deploying;
       assert.equal(run.code, 0, run.stdout + run.stderr);
       if (proxy!.live) assert.match(run.stdout, /waiting for 1 proxy\(ies\) to serve route epoch \d+/);
@@ -163,7 +171,6 @@ describe('proxy during deploys, end to end', { timeout: 240_000 }, () => {
       const res = await request(`${stack.proxyUrl}/`, { headers: { host: host() } });
       assert.match(await res.body.text(), /version 3/);
     } finally {
-      if (frozen.proc.pid) process.kill(frozen.proc.pid, 'SIGCONT');
       await frozen.stop();
     }
   });
@@ -171,13 +178,8 @@ describe('proxy during deploys, end to end', { timeout: 240_000 }, () => {
   test('scale-down: the extra task leaves routing at once and stops only after every live proxy acknowledged', async () => {
     assert.equal((await cli('scale', 'hello', '2')).code, 0);
     const [live] = await query<{ id: string }>("SELECT live_deployment_id AS id FROM projects WHERE slug = 'hello'");
-    const frozen: Child = startChild('proxy3', process.execPath, [...PROXY_NODE_FLAGS, '--import', 'tsx', 'node-proxy/main.ts'], {
-      cwd: ROOT,
-      env: { ...process.env, ...PROXY_ENV, DATABASE_URL: stack.db.options.databaseUrl, ZECTRE_DB_WS_PROXY: stack.db.options.wsProxy, ZECTRE_APPS_DOMAIN: stack.appsDomain, ZECTRE_PROXY_PORT: '0', ZECTRE_PROXY_ID: 'frozen-scale' },
-    });
+    const frozen = await startFrozenProxy('frozen-scale');
     try {
-      await waitUntil('the third proxy to report', async () => (await query("SELECT 1 FROM proxies WHERE id = 'frozen-scale'")).length === 1, 30_000);
-      process.kill(frozen.proc.pid!, 'SIGSTOP');
       const load = stream(2);
       let retiring: { id: string; port: number; desired_state: string }[];
       try {
@@ -191,7 +193,7 @@ describe('proxy during deploys, end to end', { timeout: 240_000 }, () => {
         const status = await cli('status', 'hello');
         if (proxy!.live) assert.match(status.stdout, new RegExp(`${retiring[0]!.id}.*retiring`), status.stdout);
       } finally {
-        process.kill(frozen.proc.pid!, 'SIGCONT');
+        frozen.thaw();
         await waitUntil('the retired task to be stopped', async () =>
           (await query<{ desired_state: string }>('SELECT desired_state FROM tasks WHERE id = $1', [retiring![0]!.id]))[0]!.desired_state === 'stopped');
         await load.stop();
@@ -202,7 +204,6 @@ describe('proxy during deploys, end to end', { timeout: 240_000 }, () => {
       const running = await query("SELECT 1 FROM tasks WHERE deployment_id = $1 AND desired_state = 'running'", [live!.id]);
       assert.equal(running.length, 1);
     } finally {
-      if (frozen.proc.pid) process.kill(frozen.proc.pid, 'SIGCONT');
       await frozen.stop();
     }
   });
