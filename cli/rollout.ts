@@ -72,20 +72,17 @@ export async function finishRelease(client: ApiClient, final: Deployment, say: S
 
 /** Live means every proxy routes to it: waits until each live proxy reports the cutover's epoch; returns the ones that did not. */
 async function waitForProxies(client: ApiClient, deployment: Deployment, say: Say): Promise<string[]> {
-  const giveUpAt = Date.now() + PROXY_ACK_WAIT_MS;
-  let current = deployment;
-  let told = false;
-  while (current.routing && current.routing.waitingFor.length > 0 && Date.now() < giveUpAt) {
-    if (!told) say(`switched; waiting for ${current.routing.waitingFor.length} proxy(ies) to serve route epoch ${current.routing.epoch}`);
-    told = true;
-    await sleep(POLL_MS);
-    try {
-      current = await client.get<Deployment>(`/api/v1/deployments/${encodeURIComponent(deployment.id)}`);
-    } catch (err) {
-      if (!(err instanceof ConnectionError)) throw err;
-    }
+  const lagging = (d: Deployment) => d.routing?.waitingFor ?? [];
+  if (!lagging(deployment).length) return [];
+  say(`switched; waiting for ${lagging(deployment).length} proxy(ies) to serve route epoch ${deployment.routing!.epoch}`);
+  try {
+    const quiet = () => {}; // the rollout's progress lines were shown already
+    const done = (d: Deployment) => lagging(d).length === 0;
+    return lagging(await watchDeployment(client, deployment, quiet, { bars: false, done, giveUpAt: Date.now() + PROXY_ACK_WAIT_MS }));
+  } catch (err) {
+    if (!(err instanceof CliError && err.code === 'timeout')) throw err;
+    return lagging(await client.get<Deployment>(`/api/v1/deployments/${encodeURIComponent(deployment.id)}`));
   }
-  return current.routing?.waitingFor ?? [];
 }
 
 async function lastLogLines(client: ApiClient, deployment: Deployment): Promise<string[]> {
