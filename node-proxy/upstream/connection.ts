@@ -110,6 +110,11 @@ export class Connection {
     return this.sink !== null;
   }
 
+  /** The sink of the request on this connection, if any (also after a failure, for the owner to report to). */
+  get current(): ResponseSink | null {
+    return this.sink;
+  }
+
   send(req: UpstreamRequest, sink: ResponseSink): void {
     this.request = req;
     this.sink = sink;

@@ -53,7 +53,7 @@ export class Exchange implements ResponseSink {
   abort(): void {
     if (this.aborted) return;
     this.aborted = true;
-    if (this.conn) this.pool.discard(this.conn);
+    if (this.conn) this.pool.discard(this);
     else this.pool.unqueue(this);
   }
 }
@@ -61,7 +61,6 @@ export class Exchange implements ResponseSink {
 export class UpstreamPool implements ConnectionOwner {
   private readonly idle: Connection[] = [];
   private readonly queue: Exchange[] = [];
-  private readonly exchanges = new Map<Connection, Exchange>();
   readonly connections = new Set<Connection>();
   /** Requests sent or queued and not yet answered in full: what least-outstanding balancing compares. */
   inflight = 0;
@@ -96,12 +95,10 @@ export class UpstreamPool implements ConnectionOwner {
 
   private run(conn: Connection, exchange: Exchange): void {
     exchange.conn = conn;
-    this.exchanges.set(conn, exchange);
     conn.send(exchange.request, exchange);
   }
 
   settle(exchange: Exchange): void {
-    if (exchange.conn) this.exchanges.delete(exchange.conn);
     exchange.conn = null;
     this.inflight--;
   }
@@ -126,11 +123,11 @@ export class UpstreamPool implements ConnectionOwner {
 
   failed(conn: Connection, err: UpstreamError): void {
     this.forget(conn);
-    const exchange = this.exchanges.get(conn);
+    // The pool always hands a connection an Exchange as its sink.
+    const exchange = conn.current as Exchange | null;
     if (exchange && !exchange.aborted) {
       // A keep-alive socket the app closed as we wrote to it: the request never reached the app.
       if (conn.reused && !conn.gotBytes && exchange.request.retryable && !exchange.retried && err.code !== 'UPSTREAM_HEADERS_TIMEOUT') {
-        this.exchanges.delete(conn);
         exchange.retried = true;
         exchange.conn = null;
         this.dispatch(exchange, true);
@@ -143,10 +140,10 @@ export class UpstreamPool implements ConnectionOwner {
     if (next) this.dispatch(next, false);
   }
 
-  /** Called by an aborted exchange. */
-  discard(conn: Connection): void {
-    const exchange = this.exchanges.get(conn);
-    if (exchange) this.settle(exchange);
+  /** Called by an aborted exchange: its connection goes (the response may never end). */
+  discard(exchange: Exchange): void {
+    const conn = exchange.conn!;
+    this.settle(exchange);
     this.forget(conn);
     conn.destroy();
     const next = this.nextQueued();
@@ -197,10 +194,11 @@ export class UpstreamPool implements ConnectionOwner {
   /** Ends every connection at once. */
   destroy(): void {
     this.close();
+    // close() ended the idle ones: every connection left carries an exchange.
     for (const conn of [...this.connections]) {
-      const exchange = this.exchanges.get(conn);
-      this.discard(conn);
-      exchange?.sink.onError(new UpstreamError('ECONNRESET', 'the proxy is shutting down'));
+      const exchange = conn.current as Exchange;
+      this.discard(exchange);
+      exchange.sink.onError(new UpstreamError('ECONNRESET', 'the proxy is shutting down'));
     }
     for (const exchange of this.queue.splice(0)) exchange.onError(new UpstreamError('ECONNREFUSED', 'the proxy is shutting down'));
   }
