@@ -10,6 +10,7 @@ import type { createPool } from '../../sql/connect.js';
 
 export interface Answer {
   status: number;
+  headers: Record<string, string | string[] | undefined>;
   text: string;
   /** The parsed body, or undefined when it is not JSON. */
   body: any;
@@ -42,7 +43,7 @@ export async function call(base: string, method: string, path: string, opts: Cal
   } catch {
     body = undefined;
   }
-  return { status: res.statusCode, text, body };
+  return { status: res.statusCode, headers: res.headers, text, body };
 }
 
 /** `call` that must answer `want`; returns the body. */
