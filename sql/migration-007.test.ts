@@ -17,7 +17,7 @@ before(async () => {
   local = await openDatabase(testDatabase('migration007'));
   pool = createPool(local.options, 1);
   // Back to the schema before 007, then the rows an older control plane would have.
-  await pool.query(`DROP TABLE artifact_owners; DROP INDEX deployments_artifact;
+  await pool.query(`DROP TABLE artifact_owners;
     ALTER TABLE join_tokens DROP COLUMN single_use, DROP COLUMN used_at, ALTER COLUMN expires_at DROP NOT NULL;
     DELETE FROM schema_migrations WHERE name = '${MIGRATION}'`);
   await pool.query(`INSERT INTO users (id, name) VALUES ('u1', 'ann'), ('u2', 'ben')`);

@@ -18,9 +18,6 @@ SELECT DISTINCT d.project_id, d.artifact_digest, a.created_by
 FROM deployments d JOIN artifacts a ON a.digest = d.artifact_digest
 ON CONFLICT DO NOTHING;
 
--- Blob reads by nodes check for a running task of a deployment with the digest.
-CREATE INDEX deployments_artifact ON deployments (artifact_digest);
-
 -- Join tokens: every one expires (the local stack's bootstrap token used to live forever); a
 -- single-use one registers one node. used_at is when it last registered a node.
 UPDATE join_tokens SET expires_at = now() + interval '1 day' WHERE expires_at IS NULL;
