@@ -7,10 +7,11 @@ import type { PackedArtifact } from './pack.js';
 const CHUNK = 64 * 1024;
 
 /**
- * Uploads a packed artifact, showing a byte progress bar on a terminal (stderr). The bar advances
- * as fetch pulls chunks from the stream, i.e. as bytes are handed to the connection.
+ * Uploads a packed artifact into a project's registry (the project owns it from then on), showing a
+ * byte progress bar on a terminal (stderr). The bar advances as fetch pulls chunks from the stream,
+ * i.e. as bytes are handed to the connection.
  */
-export async function uploadArtifact(client: ApiClient, packed: PackedArtifact, showBar: boolean): Promise<Artifact> {
+export async function uploadArtifact(client: ApiClient, project: string, packed: PackedArtifact, showBar: boolean): Promise<Artifact> {
   const total = packed.data.byteLength;
   const bar = showBar
     ? new SingleBar({
@@ -35,7 +36,7 @@ export async function uploadArtifact(client: ApiClient, packed: PackedArtifact, 
     },
   });
   try {
-    return await client.request<Artifact>('PUT', '/api/v1/artifacts', {
+    return await client.request<Artifact>('PUT', `/api/v1/projects/${encodeURIComponent(project)}/artifacts`, {
       body,
       headers: { 'content-type': 'application/gzip', 'x-zectre-digest': packed.digest },
     });

@@ -6,6 +6,10 @@ import { createPool, type DbOptions } from '../sql/connect.js';
  * an admin user with an API token, and a join token for agents. Secrets are returned once; only
  * their hashes are stored.
  */
+
+/** How long a bootstrap join token registers nodes (the API's default too); the local stack makes a new one each start. */
+export const BOOTSTRAP_JOIN_TOKEN_SECONDS = 24 * 3600;
+
 export async function createAdminToken(db: DbOptions, userName = 'admin'): Promise<string> {
   const pool = createPool(db, 1);
   try {
@@ -26,11 +30,16 @@ export async function createAdminToken(db: DbOptions, userName = 'admin'): Promi
   }
 }
 
-export async function createJoinToken(db: DbOptions): Promise<string> {
+/** A reusable join token that expires; `replaces`, when given, is revoked by the same statement. */
+export async function createJoinToken(db: DbOptions, replaces?: string): Promise<string> {
   const pool = createPool(db, 1);
   try {
     const token = generateToken('zj');
-    await pool.query('INSERT INTO join_tokens (id, token_hash) VALUES ($1, $2)', [newId('k'), await hashToken(token)]);
+    await pool.query(
+      `WITH revoked AS (UPDATE join_tokens SET revoked_at = now() WHERE token_hash = $3 AND revoked_at IS NULL)
+       INSERT INTO join_tokens (id, token_hash, expires_at) VALUES ($1, $2, now() + make_interval(secs => $4))`,
+      [newId('k'), await hashToken(token), replaces ? await hashToken(replaces) : null, BOOTSTRAP_JOIN_TOKEN_SECONDS],
+    );
     return token;
   } finally {
     await pool.end();

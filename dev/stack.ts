@@ -180,26 +180,24 @@ interface Credentials {
   joinToken: string;
 }
 
-/** Reuses the tokens of an earlier run when the database still knows them; otherwise makes new ones. */
+/**
+ * Reuses the admin token of an earlier run when the database still knows it; the join token is made
+ * anew on every start (expiring, the previous one revoked), so an old credentials.json cannot join
+ * nodes for ever.
+ */
 async function ensureCredentials(db: DbOptions, path: string): Promise<Credentials> {
-  if (existsSync(path)) {
-    const saved = JSON.parse(await readFile(path, 'utf8')) as Credentials;
-    if (await tokensKnown(db, saved)) return saved;
-  }
-  const credentials = { adminToken: await createAdminToken(db), joinToken: await createJoinToken(db) };
+  const saved = existsSync(path) ? (JSON.parse(await readFile(path, 'utf8')) as Credentials) : null;
+  const adminToken = saved && (await adminTokenKnown(db, saved.adminToken)) ? saved.adminToken : await createAdminToken(db);
+  const credentials = { adminToken, joinToken: await createJoinToken(db, saved?.joinToken) };
   await writeFile(path, JSON.stringify(credentials, null, 2), { mode: 0o600 });
   return credentials;
 }
 
-async function tokensKnown(db: DbOptions, c: Credentials): Promise<boolean> {
+async function adminTokenKnown(db: DbOptions, token: string): Promise<boolean> {
   const pool = createPool(db, 1);
   try {
-    const { rows } = await pool.query(
-      `SELECT (SELECT count(*) FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL)
-            + (SELECT count(*) FROM join_tokens WHERE token_hash = $2 AND revoked_at IS NULL) AS n`,
-      [await hashToken(c.adminToken), await hashToken(c.joinToken)],
-    );
-    return Number(rows[0].n) === 2;
+    const { rows } = await pool.query('SELECT 1 FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL', [await hashToken(token)]);
+    return rows.length > 0;
   } finally {
     await pool.end();
   }

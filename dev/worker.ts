@@ -6,16 +6,21 @@ import { ROOT } from './root.js';
 export interface WorkerOptions {
   port: number;
   stateDir: string;
-  /** Bindings passed to the Worker (secrets and vars). */
+  /**
+   * Bindings passed to the Worker (secrets and vars). PUBLIC_URL defaults to this Worker's loopback
+   * URL and ZECTRE_LOCAL_STACK to "1" (the one-machine stack); pass '' to leave either unset.
+   */
   vars: Record<string, string>;
   echo?: boolean;
 }
 
 /** Runs the edge Worker in workerd with `wrangler dev --local`, offline and quiet. */
 export async function startWorker(opts: WorkerOptions): Promise<Child & { url: string }> {
+  const url = `http://127.0.0.1:${opts.port}`;
+  const vars = { PUBLIC_URL: url, ZECTRE_LOCAL_STACK: '1', ...opts.vars };
   // An env file keeps JSON secrets intact (no argv quoting) and out of `ps` output.
   const envFile = join(opts.stateDir, 'worker.env');
-  const lines = Object.entries(opts.vars).map(([k, v]) => `${k}='${v.replace(/'/g, '')}'`);
+  const lines = Object.entries(vars).map(([k, v]) => `${k}='${v.replace(/'/g, '')}'`);
   await writeFile(envFile, lines.join('\n') + '\n', { mode: 0o600 });
   const wrangler = join(ROOT, 'node_modules/.bin/wrangler');
   const args = ['dev', '--local', '--ip', '127.0.0.1', '--port', String(opts.port), '--env-file', envFile,
@@ -31,7 +36,6 @@ export async function startWorker(opts: WorkerOptions): Promise<Child & { url: s
       CI: '1',
     },
   });
-  const url = `http://127.0.0.1:${opts.port}`;
   await waitFor('the edge Worker (wrangler dev)', async () => (await fetch(`${url}/healthz`)).ok, 60_000, child);
   return Object.assign(child, { url });
 }

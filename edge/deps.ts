@@ -8,12 +8,9 @@ export interface Deps {
   db(): Db;
   /** Work that may finish after the response (pushes to agents). */
   defer(work: Promise<unknown>): void;
-  /** Origin agents reach this Worker at; '' makes registry URLs relative to the agent's API URL. */
-  origin: string;
 }
 
-/** `requestOrigin` is the origin the caller used; PUBLIC_URL, when set, wins. */
-export function createDeps(env: Env, ctx: ExecutionContext, requestOrigin: string): { deps: Deps; close(): void } {
+export function createDeps(env: Env, ctx: ExecutionContext): { deps: Deps; close(): void } {
   let pool: Db | undefined;
   const background: Promise<unknown>[] = [];
   const deps: Deps = {
@@ -22,7 +19,6 @@ export function createDeps(env: Env, ctx: ExecutionContext, requestOrigin: strin
     defer: (work) => {
       background.push(work.catch((err) => console.error('background work failed:', (err as Error).message)));
     },
-    origin: env.PUBLIC_URL?.replace(/\/$/, '') || requestOrigin,
   };
   return {
     deps,

@@ -1,4 +1,5 @@
 import type { Fetcher, R2Bucket } from './cf.js';
+import { HttpError } from './http.js';
 
 export interface Env {
   ARTIFACTS: R2Bucket;
@@ -13,10 +14,52 @@ export interface Env {
   APPS_PUBLIC_PORT?: string;
   HEARTBEAT_INTERVAL_MS?: string;
   MAX_ARTIFACT_BYTES?: string;
-  /** Origin agents use to reach this Worker; defaults to the origin of the request. */
+  /**
+   * Origin people and agents reach this Worker at, for the one place an absolute URL is needed
+   * (install.sh). Never taken from a request: a forged Host header must not change a URL we hand out.
+   */
   PUBLIC_URL?: string;
+  /** "1" on the one-machine stack (dev/): allows plain-http push URLs anywhere. Honoured only with a loopback PUBLIC_URL. */
+  ZECTRE_LOCAL_STACK?: string;
+  /** Comma-separated domains push URLs may point into (a host equal to one or below it); default `nodes.<APPS_DOMAIN>`. */
+  PUSH_URL_DOMAINS?: string;
 }
 
 export function heartbeatIntervalMs(env: Env): number {
   return Number(env.HEARTBEAT_INTERVAL_MS ?? 5000) || 5000;
+}
+
+/** PUBLIC_URL without a trailing slash; a clear 503 naming the setting when it is missing or not an http(s) origin. */
+export function publicUrl(env: Env): string {
+  const raw = env.PUBLIC_URL?.trim() ?? '';
+  const url = URL.canParse(raw) ? new URL(raw) : null;
+  // install.sh quotes it for sh: only the characters a host name, IP or port can have.
+  if (!url || !['http:', 'https:'].includes(url.protocol) || !/^https?:\/\/[A-Za-z0-9.:[\]-]+$/.test(url.origin)) {
+    throw new HttpError(
+      503,
+      'public_url_not_set',
+      raw
+        ? `PUBLIC_URL="${raw.slice(0, 100)}" is not an http(s) URL; set it to the origin agents reach this control plane at`
+        : 'this control plane has no PUBLIC_URL configured (the origin agents reach it at, e.g. https://zectre.example.com); set the PUBLIC_URL var of the Worker',
+    );
+  }
+  return url.origin;
+}
+
+const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
+
+/**
+ * The one-machine stack relaxes the push URL rules (plain http to 127.0.0.1). It is marked by
+ * ZECTRE_LOCAL_STACK=1, which counts only when PUBLIC_URL is a loopback URL too, so a flag copied
+ * into a deployed Worker's config cannot weaken it silently: that is a 503 naming both settings.
+ */
+export function isLocalStack(env: Env): boolean {
+  if (env.ZECTRE_LOCAL_STACK !== '1') return false;
+  const raw = env.PUBLIC_URL ?? '';
+  if (URL.canParse(raw) && LOOPBACK.test(new URL(raw).hostname)) return true;
+  throw new HttpError(
+    503,
+    'local_stack_misconfigured',
+    `ZECTRE_LOCAL_STACK=1 is only for the one-machine stack and needs a loopback PUBLIC_URL (got "${raw.slice(0, 100)}"); unset ZECTRE_LOCAL_STACK on a deployed control plane`,
+  );
 }

@@ -32,7 +32,7 @@ router
   .post('/api/v1/projects', createProject)
   .get('/api/v1/projects', listProjects)
   .get('/api/v1/projects/:project', getProject)
-  .put('/api/v1/artifacts', putArtifact)
+  .put('/api/v1/projects/:project/artifacts', putArtifact)
   .post('/api/v1/projects/:project/deployments', createDeployment)
   .get('/api/v1/projects/:project/deployments', listDeployments)
   .get('/api/v1/deployments/:id', getDeployment)
@@ -62,9 +62,12 @@ router
     throw new HttpError(404, 'route_not_found', `no route for ${request.method} ${new URL(request.url).pathname}`);
   });
 
+/** Every route as `METHOD /path` (the catch-all excluded), for the isolation-matrix test: a new route needs a row there. */
+export const ROUTES: string[] = router.routes.filter(([method]) => method !== 'ALL').map(([method, , , path]) => `${method} ${path}`);
+
 export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
-    const { deps, close } = createDeps(env, ctx, new URL(request.url).origin);
+    const { deps, close } = createDeps(env, ctx);
     try {
       return await router.fetch(request, deps);
     } catch (err) {
@@ -76,8 +79,7 @@ export default {
 
   /** Cron backstop: lost nodes, deadlines and re-planning also happen when no agent heartbeats. */
   async scheduled(_event: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
-    // No request, so no origin: pushes carry registry URLs relative to each agent's API URL.
-    const { deps, close } = createDeps(env, ctx, '');
+    const { deps, close } = createDeps(env, ctx);
     try {
       await reconcile(deps);
     } finally {

@@ -26,8 +26,10 @@ export interface CreatedApiToken {
 }
 
 export const CreateJoinToken = z.object({
-  /** Lifetime; default one day. */
+  /** Lifetime; default one day. Every join token expires. */
   expiresInSeconds: z.number().int().min(60).max(30 * 24 * 3600).default(24 * 3600),
+  /** The token registers one node, then answers 401 like a revoked one. Default: reusable until it expires. */
+  singleUse: z.boolean().default(false),
 });
 export type CreateJoinToken = z.input<typeof CreateJoinToken>;
 
@@ -35,6 +37,7 @@ export interface CreatedJoinToken {
   id: string;
   secret: string;
   expiresAt: string;
+  singleUse: boolean;
 }
 
 export type NodeStatus = 'ready' | 'draining' | 'down';

@@ -49,7 +49,7 @@ export function registerDeploy(program: Command): void {
       say(`start command: ${start.command} (from ${start.source})`);
 
       const packed = await packDir(root);
-      const artifact = await uploadArtifact(client, packed, bars);
+      const artifact = await uploadArtifact(client, opts.project, packed, bars);
       say(`uploaded ${shortDigest(artifact.digest)} (${formatBytes(artifact.size)})`);
 
       const body: CreateDeployment = {

@@ -54,15 +54,19 @@ export function registerJoinTokens(program: Command): void {
     .command('create')
     .description('create a join token; start an agent with ZECTRE_JOIN_TOKEN set to it')
     .option('--expires-in <hours>', 'lifetime in hours (default 24)', parseHours)
+    .option('--single-use', 'the token registers one node only')
     .option('--json', 'print JSON (includes the secret)')
-    .addHelpText('after', examples('zectre join-tokens create --expires-in 1'))
-    .action(async (opts: { expiresIn?: number; json?: boolean }) => {
+    .addHelpText('after', examples('zectre join-tokens create --expires-in 1 --single-use'))
+    .action(async (opts: { expiresIn?: number; singleUse?: boolean; json?: boolean }) => {
       const client = await clientFromConfig();
-      const body: CreateJoinToken = opts.expiresIn ? { expiresInSeconds: Math.round(opts.expiresIn * 3600) } : {};
+      const body: CreateJoinToken = {
+        ...(opts.expiresIn ? { expiresInSeconds: Math.round(opts.expiresIn * 3600) } : {}),
+        ...(opts.singleUse ? { singleUse: true } : {}),
+      };
       const answer = await client.post<CreatedJoinToken>('/api/v1/join-tokens', body);
       if (opts.json) return printJson(answer);
       console.log(answer.secret);
-      console.error(`join token ${answer.id}, valid until ${answer.expiresAt}; shown only now. On the new machine: ZECTRE_API_URL=${client.apiUrl} ZECTRE_JOIN_TOKEN=<it> npx tsx node-agent/main.ts`);
+      console.error(`join token ${answer.id}, valid until ${answer.expiresAt}${answer.singleUse ? ' for one node' : ''}; shown only now. On the new machine: ZECTRE_API_URL=${client.apiUrl} ZECTRE_JOIN_TOKEN=<it> npx tsx node-agent/main.ts`);
     });
 }
 

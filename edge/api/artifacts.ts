@@ -1,14 +1,19 @@
 import type { IRequest } from 'itty-router';
 import { DIGEST_PATTERN, type Artifact } from '../../protocol/index.js';
-import { requireUser } from '../auth.js';
+import { requireProject, requireUser } from '../auth.js';
 import type { Deps } from '../deps.js';
 import { HttpError, json, readLimited } from '../http.js';
 
 const DEFAULT_MAX = 100 * 1024 * 1024;
 
-/** PUT /api/v1/artifacts: the server computes the digest; a declared X-Zectre-Digest must match it. */
+/**
+ * PUT /api/v1/projects/:project/artifacts (developer): the server computes the digest; a declared
+ * X-Zectre-Digest must match it. The project owns the artifact from now on; bytes another project
+ * uploaded before are stored once and gain this project as an owner (having the bytes is the proof).
+ */
 export async function putArtifact(request: IRequest, deps: Deps): Promise<Response> {
   const user = await requireUser(request, deps);
+  const project = await requireProject(deps, user, request.params.project!, 'developer');
   const declared = request.headers.get('x-zectre-digest');
   if (declared !== null && !DIGEST_PATTERN.test(declared)) {
     throw new HttpError(400, 'invalid_digest', `X-Zectre-Digest must be sha256:<64 lowercase hex digits>, got ${declared.slice(0, 80)}`);
@@ -23,12 +28,22 @@ export async function putArtifact(request: IRequest, deps: Deps): Promise<Respon
     throw new HttpError(400, 'digest_mismatch', `declared ${declared} but the uploaded bytes hash to ${digest}`, { declared, actual: digest });
   }
   const db = deps.db();
-  const known = await db.query('SELECT size FROM artifacts WHERE digest = $1', [digest]);
-  if (known.rows[0]) return json({ digest, size: Number(known.rows[0].size) } satisfies Artifact, 200);
-  // Blob first, row second: a row always points at a stored blob.
-  await deps.env.ARTIFACTS.put(digest, bytes, { sha256: digest.slice(7) });
-  await db.query('INSERT INTO artifacts (digest, size, created_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
-    digest, bytes.byteLength, user.id,
+  const known = await db.query('SELECT 1 FROM artifacts WHERE digest = $1', [digest]);
+  if (!known.rows[0]) {
+    // Blob first, row second: a row always points at a stored blob.
+    await deps.env.ARTIFACTS.put(digest, bytes, { sha256: digest.slice(7) });
+    await db.query('INSERT INTO artifacts (digest, size, created_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+      digest, bytes.byteLength, user.id,
+    ]);
+  }
+  await db.query('INSERT INTO artifact_owners (project_id, digest, created_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+    project.id, digest, user.id,
   ]);
-  return json({ digest, size: bytes.byteLength } satisfies Artifact, 201);
+  return json({ digest, size: bytes.byteLength } satisfies Artifact, known.rows[0] ? 200 : 201);
+}
+
+/** True when the project owns the artifact; other projects' artifacts look like missing ones. */
+export async function projectOwnsArtifact(deps: Deps, projectId: string, digest: string): Promise<boolean> {
+  const { rows } = await deps.db().query('SELECT 1 FROM artifact_owners WHERE project_id = $1 AND digest = $2', [projectId, digest]);
+  return rows.length > 0;
 }

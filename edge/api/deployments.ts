@@ -5,6 +5,7 @@ import { decrypt, encrypt } from '../crypto.js';
 import type { Deps } from '../deps.js';
 import { HttpError, json, notFound, readJson } from '../http.js';
 import { reconcile } from '../scheduler/reconcile.js';
+import { projectOwnsArtifact } from './artifacts.js';
 import { loadDeployment, loadDeployments } from './deployment-view.js';
 
 export async function createDeployment(request: IRequest, deps: Deps): Promise<Response> {
@@ -12,9 +13,9 @@ export async function createDeployment(request: IRequest, deps: Deps): Promise<R
   const project = await requireProject(deps, user, request.params.project!, 'developer');
   const body = await readJson(request, CreateDeployment);
   const db = deps.db();
-  const artifact = await db.query('SELECT 1 FROM artifacts WHERE digest = $1', [body.artifact]);
-  if (!artifact.rows[0]) {
-    throw new HttpError(404, 'artifact_not_found', `artifact ${body.artifact.slice(0, 19)}… not found in registry; upload it first (PUT /api/v1/artifacts)`);
+  if (!(await projectOwnsArtifact(deps, project.id, body.artifact))) {
+    throw new HttpError(404, 'artifact_not_found',
+      `artifact ${body.artifact.slice(0, 19)}… not found in the registry of ${project.slug}; upload it first (PUT /api/v1/projects/${project.slug}/artifacts)`);
   }
   const envSnapshot = { ...(await projectEnv(deps, project.id)), ...body.env };
   const id = newId('d');
@@ -51,7 +52,10 @@ export async function getDeployment(request: IRequest, deps: Deps): Promise<Resp
     .db()
     .query('SELECT p.slug, d.status, d.deadline_at < now() AS overdue FROM deployments d JOIN projects p ON p.id = d.project_id WHERE d.id = $1', [id]);
   if (!rows[0]) throw notFound(`deployment ${id}`);
-  await requireProject(deps, user, rows[0].slug, 'viewer');
+  // Another project's deployment is as unknown as a missing one: the answer must not name its project.
+  await requireProject(deps, user, rows[0].slug, 'viewer').catch((err) => {
+    throw err instanceof HttpError && err.status === 404 ? notFound(`deployment ${id}`) : err;
+  });
   // With no agent heartbeating, nothing else would notice the deadline before the next cron.
   if (rows[0].overdue && ['pending', 'deploying'].includes(rows[0].status)) await reconcile(deps);
   return json(await loadDeployment(deps, id));

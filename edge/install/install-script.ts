@@ -5,12 +5,13 @@
  */
 import type { IRequest } from 'itty-router';
 import type { Deps } from '../deps.js';
+import { publicUrl } from '../env.js';
 
 /** The agent's one dependency that cannot be bundled: uWebSockets.js is a native binary (hyper-express's JS is in the bundle). */
 const NATIVE_DEPS = { 'uWebSockets.js': 'npm:@trufflesuite/uws-js-unofficial@20.30.0-unofficial.0' };
 
 export function installScript(_request: IRequest, deps: Deps): Response {
-  const script = SCRIPT.replaceAll('__API__', deps.origin).replace('__PACKAGE_JSON__', JSON.stringify({
+  const script = SCRIPT.replaceAll('__API__', publicUrl(deps.env)).replace('__PACKAGE_JSON__', JSON.stringify({
     name: 'zectre-agent',
     private: true,
     type: 'module',

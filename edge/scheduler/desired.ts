@@ -3,8 +3,12 @@ import { decrypt } from '../crypto.js';
 import type { Db, Tx } from '../db.js';
 import type { Env } from '../env.js';
 
-/** The full desired-state document of one node at its current generation. */
-export async function desiredState(db: Db | Tx, env: Env, origin: string, nodeId: string): Promise<DesiredState> {
+/**
+ * The full desired-state document of one node at its current generation. Artifact URLs are
+ * relative: the agent resolves them against the API URL it registered with and sends its node
+ * credential only there, so no request (nor its Host header) can steer that credential elsewhere.
+ */
+export async function desiredState(db: Db | Tx, env: Env, nodeId: string): Promise<DesiredState> {
   const node = await db.query('SELECT generation FROM nodes WHERE id = $1', [nodeId]);
   const { rows } = await db.query(
     `SELECT t.id, t.port, d.id AS deployment_id, p.slug, d.artifact_digest, d.command, d.env_enc,
@@ -23,7 +27,7 @@ export async function desiredState(db: Db | Tx, env: Env, origin: string, nodeId
       id: r.id,
       deploymentId: r.deployment_id,
       project: r.slug,
-      artifact: { digest: r.artifact_digest, url: `${origin}/registry/v1/blobs/${r.artifact_digest}` },
+      artifact: { digest: r.artifact_digest, url: `/registry/v1/blobs/${r.artifact_digest}` },
       command: r.command,
       env: await envByDeployment.get(r.deployment_id)!,
       port: r.port,

@@ -15,31 +15,42 @@ import type { Deps } from '../deps.js';
 import { heartbeatIntervalMs } from '../env.js';
 import { HttpError, json, readJson } from '../http.js';
 import { desiredState } from './desired.js';
+import { requirePushUrl } from './push-url.js';
 import { reconcile } from './reconcile.js';
 import { ISSUER, jwks } from './signing.js';
+
+/** A join token that may register a node: not revoked, not expired, and not a single-use one already used. */
+const USABLE_JOIN_TOKEN = `token_hash = $1 AND revoked_at IS NULL AND expires_at > now() AND NOT (single_use AND used_at IS NOT NULL)`;
+const refused = () => new HttpError(401, 'invalid_join_token', 'join token is invalid, expired, revoked or already used');
 
 export async function register(request: IRequest, deps: Deps): Promise<Response> {
   const joinHash = await hashToken(bearer(request));
   const db = deps.db();
   // The token before the body: install.sh checks a token by sending an empty body (401 = refused).
-  const { rows } = await db.query(
-    `SELECT id FROM join_tokens WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
-    [joinHash],
-  );
-  if (!rows[0]) throw new HttpError(401, 'invalid_join_token', 'join token is invalid, expired or revoked');
+  // Checking does not use it up; only a registration does, below.
+  const { rows } = await db.query(`SELECT id FROM join_tokens WHERE ${USABLE_JOIN_TOKEN}`, [joinHash]);
+  if (!rows[0]) throw refused();
   const body = await readJson(request, RegisterRequest);
   const [portMin, portMax] = body.portRange;
   if (portMin > portMax) throw new HttpError(400, 'invalid_request', 'portRange: the first port must not exceed the second');
+  if (body.pushUrl) requirePushUrl(deps.env, body.pushUrl);
 
   const nodeId = newId('n');
   const credential = generateToken('zn');
-  await db.query(
-    `INSERT INTO nodes (id, name, address, push_url, labels, cpu_millis, memory_mb, port_min, port_max, status, credential_hash)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'ready', $10)`,
-    [nodeId, body.name, body.address, body.pushUrl ?? null, JSON.stringify(body.labels), body.capacity.cpuMillis,
-      body.capacity.memoryMb, portMin, portMax, await hashToken(credential)],
-  );
-  await db.query(`INSERT INTO events (kind, data) VALUES ('node.registered', $1)`, [JSON.stringify({ nodeId, name: body.name })]);
+  await transaction(db, async (tx) => {
+    // The row lock makes two registrations with one single-use token race to one winner.
+    const used = await tx.query(`UPDATE join_tokens SET used_at = now() WHERE ${USABLE_JOIN_TOKEN} RETURNING id`, [joinHash]);
+    if (!used.rows[0]) throw refused();
+    await tx.query(
+      `INSERT INTO nodes (id, name, address, push_url, labels, cpu_millis, memory_mb, port_min, port_max, status, credential_hash)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'ready', $10)`,
+      [nodeId, body.name, body.address, body.pushUrl ?? null, JSON.stringify(body.labels), body.capacity.cpuMillis,
+        body.capacity.memoryMb, portMin, portMax, await hashToken(credential)],
+    );
+    await tx.query(`INSERT INTO events (kind, data) VALUES ('node.registered', $1)`, [
+      JSON.stringify({ nodeId, name: body.name, joinTokenId: used.rows[0].id }),
+    ]);
+  });
   // A new node may unblock deployments waiting for capacity.
   await reconcile(deps);
   const answer: RegisterResponse = {
@@ -58,6 +69,7 @@ const ROUTABLE = 'healthy';
 export async function heartbeat(request: IRequest, deps: Deps): Promise<Response> {
   const node = await requireNode(request, deps, request.params.id);
   const body = await readJson(request, HeartbeatRequest);
+  if (body.pushUrl) requirePushUrl(deps.env, body.pushUrl);
   await transaction(deps.db(), async (tx) => {
     await tx.query(
       `UPDATE nodes SET last_heartbeat_at = now(), applied_generation = $2, status = 'ready',
@@ -81,7 +93,7 @@ export async function heartbeat(request: IRequest, deps: Deps): Promise<Response
   const { rows } = await db.query('SELECT generation FROM nodes WHERE id = $1', [node.id]);
   const generation = Number(rows[0].generation);
   const answer: HeartbeatResponse = { generation, heartbeatIntervalMs: heartbeatIntervalMs(deps.env) };
-  if (generation !== body.appliedGeneration) answer.desired = await desiredState(db, deps.env, deps.origin, node.id);
+  if (generation !== body.appliedGeneration) answer.desired = await desiredState(db, deps.env, node.id);
   return json(answer);
 }
 

@@ -60,7 +60,7 @@ export function apiClient(apiUrl: string, token: string) {
     /** Creates the project, uploads the app and deploys it; resolves once the deployment is live. */
     async deploy(project: string, files: Record<string, string>, spec: Omit<CreateDeployment, 'artifact'>): Promise<Deployment> {
       await call('POST', '/api/v1/projects', { name: project }).catch(() => undefined); // may exist already
-      const { digest } = await call<{ digest: string }>('PUT', '/api/v1/artifacts', undefined, await tarball(files));
+      const { digest } = await call<{ digest: string }>('PUT', `/api/v1/projects/${project}/artifacts`, undefined, await tarball(files));
       const created = await call<Deployment>('POST', `/api/v1/projects/${project}/deployments`, { ...spec, artifact: digest });
       return waitFor(
         `deployment ${created.id} to go live`,

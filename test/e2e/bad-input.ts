@@ -51,16 +51,16 @@ export function badInputTests(getStack: () => Stack): void {
     });
     test('digest mismatch on upload', async () => {
       const gz = new Uint8Array([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-      const got = await call('PUT', '/api/v1/artifacts', { body: gz, headers: { 'content-type': 'application/gzip', 'x-zectre-digest': `sha256:${'a'.repeat(64)}` } });
+      const got = await call('PUT', '/api/v1/projects/hello/artifacts', { body: gz, headers: { 'content-type': 'application/gzip', 'x-zectre-digest': `sha256:${'a'.repeat(64)}` } });
       expect(got, 400, 'digest_mismatch');
       assert.match(got.message, /hash to sha256:[0-9a-f]{64}/);
     });
     test('an upload that is not gzip', async () =>
-      expect(await call('PUT', '/api/v1/artifacts', { body: 'plain text', headers: { 'content-type': 'application/gzip' } }), 400, 'invalid_artifact'));
+      expect(await call('PUT', '/api/v1/projects/hello/artifacts', { body: 'plain text', headers: { 'content-type': 'application/gzip' } }), 400, 'invalid_artifact'));
     test('deploying an artifact the registry does not have', async () => {
       const got = await call('POST', '/api/v1/projects/hello/deployments', { body: JSON.stringify({ artifact: `sha256:${'b'.repeat(64)}`, command: 'node server.js' }) });
       expect(got, 404, 'artifact_not_found');
-      assert.match(got.message, /sha256:bbbb.*not found in registry/);
+      assert.match(got.message, /sha256:bbbb.*not found in the registry of hello/);
     });
     test('missing token and wrong token', async () => {
       expect(await call('GET', '/api/v1/projects', { token: null }), 401, 'unauthorized');

@@ -1,0 +1,174 @@
+/**
+ * The isolation matrix: one row per route of the Worker (edge/index.ts ROUTES; a route without a
+ * row fails the suite), each stating the exact status every principal gets. "alpha" is the project
+ * under test; every principal that is refused must get no 2xx.
+ *
+ * Path placeholders, filled per call by isolation-matrix.test.ts: {alpha} the project, {deployment}
+ * its live deployment, {digest} its artifact, {task} one of its tasks, {agentNode} the node that ran
+ * it, {bystander} a node that runs nothing of it, {victim} an API token of alpha's owner user,
+ * {gone} a project of this principal's own to delete (same members as alpha), {key}/{ukey} an env
+ * var of alpha set for this principal alone.
+ */
+
+export const PRINCIPALS = [
+  'none', // no credentials at all
+  'wrong', // a well-formed API token nobody issued
+  'revoked', // an admin's API token, revoked
+  'scoped', // an admin's API token scoped to project beta
+  'viewer',
+  'developer',
+  'owner',
+  'admin', // the admin's global token
+  'node', // the credential of a node that runs nothing of alpha
+  'join', // a valid join token
+  'cookie', // a dashboard session made from a token scoped to beta (with the CSRF header)
+] as const;
+export type PrincipalName = (typeof PRINCIPALS)[number];
+export type Expect = Record<PrincipalName, number>;
+
+export interface Row {
+  route: string;
+  path: string;
+  body?: (p: PrincipalName, secret: string | undefined) => unknown;
+  /** Bytes as the body (artifact uploads). */
+  upload?: true;
+  expect: Expect;
+  note?: string;
+}
+
+/** Principals with no API token or session that a person could act with. */
+const NOT_A_USER = { none: 401, wrong: 401, revoked: 401, node: 401, join: 401 } as const;
+
+const everyone = (status: number): Expect =>
+  Object.fromEntries(PRINCIPALS.map((p) => [p, status])) as Expect;
+
+/** Any person's token or session: `ok`; a project-scoped token or its session: `scoped`. */
+const anyUser = (ok: number, scoped = ok): Expect => ({
+  ...NOT_A_USER, scoped, cookie: scoped, viewer: ok, developer: ok, owner: ok, admin: ok,
+});
+
+const RANK = { viewer: 1, developer: 2, owner: 3 } as const;
+
+/** A route on project alpha needing `role`: lower roles 403; tokens scoped to beta see no alpha (404). */
+const onAlpha = (role: keyof typeof RANK, ok: number): Expect => ({
+  ...NOT_A_USER,
+  scoped: 404,
+  cookie: 404,
+  viewer: RANK.viewer >= RANK[role] ? ok : 403,
+  developer: RANK.developer >= RANK[role] ? ok : 403,
+  owner: ok,
+  admin: ok,
+});
+
+const adminOnly = (ok: number): Expect => ({ ...anyUser(403), admin: ok });
+const nodeOnly = (node: number): Expect => ({ ...everyone(401), node });
+
+const TINY_NODE = { address: '127.0.0.1', capacity: { cpuMillis: 1, memoryMb: 1 }, portRange: [40000, 40099] };
+
+export const ROWS: Row[] = [
+  { route: 'GET /healthz', path: '/healthz', expect: everyone(200) },
+  { route: 'GET /api/v1/whoami', path: '/api/v1/whoami', expect: anyUser(200) },
+  {
+    route: 'POST /api/v1/sessions',
+    path: '/api/v1/sessions',
+    note: 'the token is the body; without one (no credentials, a cookie) the body is invalid',
+    body: (_p, secret) => (secret ? { token: secret } : {}),
+    expect: { ...anyUser(201), none: 400, cookie: 400 },
+  },
+  {
+    route: 'DELETE /api/v1/sessions/current',
+    path: '/api/v1/sessions/current',
+    note: 'only a session cookie can be signed out (the cookie principal signs out a fresh session)',
+    expect: { ...everyone(401), cookie: 200 },
+  },
+  {
+    route: 'POST /api/v1/projects',
+    path: '/api/v1/projects',
+    body: (p) => ({ name: `made-by-${p}` }),
+    expect: anyUser(201, 403),
+  },
+  { route: 'GET /api/v1/projects', path: '/api/v1/projects', expect: anyUser(200) },
+  { route: 'GET /api/v1/projects/:project', path: '/api/v1/projects/{alpha}', expect: onAlpha('viewer', 200) },
+  {
+    route: 'PUT /api/v1/projects/:project/artifacts',
+    path: '/api/v1/projects/{alpha}/artifacts',
+    note: 'bytes alpha already has: 200',
+    upload: true,
+    expect: onAlpha('developer', 200),
+  },
+  {
+    route: 'POST /api/v1/projects/:project/deployments',
+    path: '/api/v1/projects/{alpha}/deployments',
+    body: () => ({ artifact: '{digest}', command: 'node server.js', deadlineSeconds: 5 }),
+    expect: onAlpha('developer', 201),
+  },
+  { route: 'GET /api/v1/projects/:project/deployments', path: '/api/v1/projects/{alpha}/deployments', expect: onAlpha('viewer', 200) },
+  { route: 'GET /api/v1/deployments/:id', path: '/api/v1/deployments/{deployment}', expect: onAlpha('viewer', 200) },
+  { route: 'GET /api/v1/projects/:project/env', path: '/api/v1/projects/{alpha}/env', expect: onAlpha('viewer', 200) },
+  { route: 'GET /api/v1/projects/:project/env', path: '/api/v1/projects/{alpha}/env?reveal=true', note: 'values: owners only', expect: onAlpha('owner', 200) },
+  {
+    route: 'PUT /api/v1/projects/:project/env',
+    path: '/api/v1/projects/{alpha}/env',
+    body: () => ({ vars: { SET_BY_MATRIX: 'x' } }),
+    expect: onAlpha('developer', 200),
+  },
+  { route: 'DELETE /api/v1/projects/:project/env/:key', path: '/api/v1/projects/{alpha}/env/{key}', expect: onAlpha('developer', 200) },
+  { route: 'GET /api/v1/projects/:project/logs', path: '/api/v1/projects/{alpha}/logs', expect: onAlpha('viewer', 200) },
+  { route: 'DELETE /api/v1/projects/:project', path: '/api/v1/projects/{gone}', expect: onAlpha('owner', 200) },
+  { route: 'POST /api/v1/projects/:project/rollback', path: '/api/v1/projects/{alpha}/rollback', body: () => ({}), expect: onAlpha('developer', 201) },
+  { route: 'POST /api/v1/projects/:project/scale', path: '/api/v1/projects/{alpha}/scale', body: () => ({ replicas: 1 }), expect: onAlpha('developer', 200) },
+  {
+    route: 'POST /api/v1/projects/:project/env/unset',
+    path: '/api/v1/projects/{alpha}/env/unset',
+    body: () => ({ keys: ['{ukey}'] }),
+    expect: onAlpha('developer', 200),
+  },
+  { route: 'GET /api/v1/projects/:project/events', path: '/api/v1/projects/{alpha}/events', expect: onAlpha('viewer', 200) },
+  { route: 'POST /api/v1/tokens', path: '/api/v1/tokens', body: () => ({ name: 'matrix' }), expect: anyUser(201, 403) },
+  { route: 'GET /api/v1/tokens', path: '/api/v1/tokens', expect: anyUser(200, 403) },
+  {
+    route: 'DELETE /api/v1/tokens/:id',
+    path: '/api/v1/tokens/{victim}',
+    note: "only the token's own user revokes it; to anyone else it does not exist",
+    expect: { ...anyUser(404, 403), owner: 200 },
+  },
+  { route: 'POST /api/v1/join-tokens', path: '/api/v1/join-tokens', body: () => ({}), expect: adminOnly(201) },
+  { route: 'GET /api/v1/nodes', path: '/api/v1/nodes', expect: adminOnly(200) },
+  { route: 'GET /api/v1/nodes/:node', path: '/api/v1/nodes/{bystander}', expect: adminOnly(200) },
+  { route: 'POST /api/v1/nodes/:node/drain', path: '/api/v1/nodes/{bystander}/drain', expect: adminOnly(200) },
+  {
+    route: 'POST /api/v1/tasks/:id/logs',
+    path: '/api/v1/tasks/{task}/logs',
+    note: "another node's task: 404",
+    body: () => ({ entries: [{ seq: 1, ts: 0, stream: 'stdout', line: 'forged' }] }),
+    expect: nodeOnly(404),
+  },
+  {
+    route: 'POST /scheduler/v1/nodes/register',
+    path: '/scheduler/v1/nodes/register',
+    body: (p) => ({ name: `joined-by-${p}`, ...TINY_NODE }),
+    expect: { ...everyone(401), join: 201 },
+  },
+  {
+    route: 'POST /scheduler/v1/nodes/:id/heartbeat',
+    path: '/scheduler/v1/nodes/{agentNode}/heartbeat',
+    note: "the node that ran alpha's tasks: only its own credential",
+    body: () => ({ appliedGeneration: 0, tasks: [] }),
+    expect: everyone(401),
+  },
+  {
+    route: 'POST /scheduler/v1/nodes/:id/heartbeat',
+    path: '/scheduler/v1/nodes/{bystander}/heartbeat',
+    note: 'its own node id',
+    body: () => ({ appliedGeneration: 0, tasks: [] }),
+    expect: nodeOnly(200),
+  },
+  { route: 'GET /scheduler/v1/jwks', path: '/scheduler/v1/jwks', expect: everyone(200) },
+  {
+    route: 'GET /registry/v1/blobs/:digest',
+    path: '/registry/v1/blobs/{digest}',
+    note: "alpha's artifact: viewers of alpha; a node only while it runs a task of it",
+    expect: { ...onAlpha('viewer', 200), node: 404 },
+  },
+  { route: 'GET /install.sh', path: '/install.sh', expect: everyone(200) },
+];
