@@ -20,6 +20,7 @@ export function stopAcknowledged(ev: Evaluation): void {
     }
     ev.finishRetirement(d);
   }
+  if (!ev.has.retiringTasks) return;
   // Single tasks, grouped by epoch for the log.
   const timedOut = new Map<number, { ids: string[]; lagging: ProxyAck[] }>();
   for (const t of retiringTasks(ev)) {

@@ -34,7 +34,8 @@ export class CapacityView {
   private readonly index = new Map<string, number>();
 
   constructor(nodes: readonly NodeCapacity[], tasks: Iterable<TaskUse> = []) {
-    const sorted = [...nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const byId = (a: NodeCapacity, b: NodeCapacity) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+    const sorted = nodes.every((n, i) => i === 0 || byId(nodes[i - 1]!, n) < 0) ? nodes : [...nodes].sort(byId);
     this.ids = sorted.map((n) => n.id);
     this.cpuTotal = sorted.map((n) => n.cpuMillis);
     this.memTotal = sorted.map((n) => n.memoryMb);
@@ -56,7 +57,11 @@ export class CapacityView {
 
   /** A running task's share, on a node of the view (tasks on other nodes hold nothing here). */
   hold(t: TaskUse): void {
-    this.holdMany(t.nodeId, t.cpuMillis, t.memoryMb, [t.port]);
+    const i = this.indexOf(t.nodeId);
+    if (i < 0) return;
+    this.cpuUsed[i]! += t.cpuMillis;
+    this.memUsed[i]! += t.memoryMb;
+    this.ports[i]!.take(t.port);
   }
 
   /** Several running tasks of one node at once, as the database sums them. */

@@ -7,6 +7,7 @@ import { ACTIVE, type Evaluation } from './evaluation.js';
  * stopped after the proxies acknowledge). With no room elsewhere the drain waits and nothing stops.
  */
 export function finishDrains(ev: Evaluation): void {
+  if (!ev.has.draining) return;
   for (const d of ev.deployments) {
     if (!ACTIVE.has(ev.statusOf(d))) continue;
     const running = ev.running(d);

@@ -5,5 +5,6 @@ import type { Evaluation } from './evaluation.js';
  * generation without them) and, since they no longer count, replaced by the replica step.
  */
 export function loseTasksOnDownNodes(ev: Evaluation): void {
+  if (!ev.has.down) return;
   for (const t of ev.snapshot.tasks) if (ev.nodeStatus(t) === 'down') ev.lose(t);
 }

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { deployment, evaluate, node, projectOf, task, viewOf, NOW } from '../../../test/support/reconciler.js';
 import { CapacityView } from './capacity.js';
-import { PortPool } from './ports.js';
 import { reconcileProject } from './reconcile-project.js';
 
 const pending = (id: string, replicas: number, cpuMillis = 100, memoryMb = 128) =>
@@ -88,17 +87,6 @@ test('a port freed by a stop in the same evaluation is placed on again, lowest f
   const d = evaluate(s);
   assert.deepEqual(d.stopTasks, [{ id: 't0', nodeId: 'n1' }]);
   assert.deepEqual(d.place, [{ deploymentId: 'd1', nodeId: 'n1', port: 20000 }]);
-});
-
-test('a port pool hands out the lowest free port, takes released ones back, and ignores ports outside its range', () => {
-  const pool = new PortPool(10, 13);
-  pool.take(11);
-  pool.take(99);
-  assert.deepEqual([pool.allocate(), pool.allocate(), pool.allocate()], [10, 12, 13]);
-  assert.equal(pool.allocate(), undefined);
-  pool.release(12);
-  assert.equal(pool.free, 1);
-  assert.equal(pool.allocate(), 12);
 });
 
 test('the capacity view does not depend on the order of its nodes', () => {

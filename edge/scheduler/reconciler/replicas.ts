@@ -15,7 +15,8 @@ export function keepReplicas(ev: Evaluation): void {
   for (const d of ev.deployments) {
     if (!ACTIVE.has(ev.statusOf(d))) continue;
     const running = ev.running(d);
-    const counted = running.filter((t) => !t.retirement && ev.nodeStatus(t) === 'ready');
+    const { has } = ev;
+    const counted = has.retiringTasks || has.draining || has.down ? running.filter((t) => !t.retirement && ev.nodeStatus(t) === 'ready') : running;
     if (counted.length > d.replicas) {
       for (const t of surplus(counted, counted.length - d.replicas)) ev.retire(t);
       clearWaiting(ev, d);

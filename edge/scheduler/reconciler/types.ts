@@ -51,7 +51,7 @@ export interface ProjectSnapshot {
   deployments: DeploymentSnap[];
   /** The project's tasks whose desired state is running (retiring ones included). */
   tasks: TaskSnap[];
-  /** Status of every node the tasks are on. */
+  /** Status of every node the tasks are on (and of no other node). */
   nodes: ReadonlyMap<string, NodeStatus>;
 }
 
