@@ -13,8 +13,9 @@ export function failStuck(ev: Evaluation): void {
     if (status !== 'pending' && status !== 'deploying') continue;
     const tasks = ev.running(d);
     const looping = tasks.filter((t) => !t.retirement && !t.everHealthy && t.restarts >= ev.config.crashLoopRestarts);
-    if (looping.length) fail(ev, d, crashLoopReason(looping));
-    else if (ev.now > d.deadlineAt) fail(ev, d, overdueReason(ev.reasonOf(d), tasks));
+    // Past the deadline, the deadline's reason (it names every unhealthy task, the looping ones too).
+    if (ev.now > d.deadlineAt) fail(ev, d, overdueReason(ev.reasonOf(d), tasks));
+    else if (looping.length) fail(ev, d, crashLoopReason(looping));
     else ev.wake(d.deadlineAt + 1);
   }
 }

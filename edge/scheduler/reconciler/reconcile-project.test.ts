@@ -98,6 +98,12 @@ test('crash loop: a task restarted 3 times without ever being healthy fails its 
   assert.equal(d.wakeAt, null);
 });
 
+test('past the deadline a crash loop gets the deadline reason, as before crash loops were detected', () => {
+  const looping = starting('t2', 20000, { restarts: 3, lastExitCode: 7, lastExitMessage: 'exited with code 7' });
+  const d = evaluate({ deployments: [deploying({ deadlineAt: NOW - 1 })], tasks: [looping] });
+  assert.match(d.deployments[0]!.reason!, /^not healthy before its deadline: 1 of 1 task\(s\) not healthy \(task t2 starting, last exit code 7, 3 restart\(s\): exited with code 7\)$/);
+});
+
 test('no crash loop below the restart limit, nor for a task that was healthy before', () => {
   for (const t of [starting('t2', 20000, { restarts: 2 }), starting('t2', 20000, { restarts: 5, everHealthy: true })]) {
     assert.deepEqual(evaluate({ deployments: [deploying()], tasks: [t] }).deployments, [], JSON.stringify(t));
