@@ -6,7 +6,7 @@ import { HttpError } from '../http.js';
 
 /** GET /registry/v1/blobs/:digest for agents (node credential) and people (API token). */
 export async function getBlob(request: IRequest, deps: Deps): Promise<Response> {
-  const digest = decodeURIComponent(request.params.digest!);
+  const digest = request.params.digest!;
   if (!DIGEST_PATTERN.test(digest)) throw new HttpError(400, 'invalid_digest', `expected sha256:<64 hex digits>, got ${digest.slice(0, 80)}`);
   await authenticate(request, deps);
   const blob = await deps.env.ARTIFACTS.get(digest);
