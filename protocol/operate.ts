@@ -1,7 +1,7 @@
 /** Wire types for operating a cluster: tokens, nodes, drain, rollback, scale, project delete, events. */
 import { z } from 'zod';
 import { ENV_KEY, type Deployment } from './api.js';
-import { cursor, line } from './fields.js';
+import { cursor, line, pageLimit } from './fields.js';
 import { SLUG_PATTERN } from './ids.js';
 
 export const CreateApiToken = z.object({
@@ -82,12 +82,7 @@ export interface EnvChangeAnswer {
 
 /** GET /api/v1/projects/:project/events?limit=&before= */
 export const EventQuery = z.object({
-  limit: z
-    .string()
-    .regex(/^\d{1,3}$/, 'a whole number from 1 to 500')
-    .transform(Number)
-    .refine((n) => n >= 1 && n <= 500, 'a whole number from 1 to 500')
-    .default(50),
+  limit: pageLimit(500, 50),
   /** An event id: only older events (paging back). */
   before: cursor.optional(),
 });

@@ -65,7 +65,7 @@ const edgeNumber = fc.constantFrom(0, -0, -1, 0.5, -0.5, 1.5, 59.9, 2 ** 31 - 1,
   2 ** 63, -(2 ** 63), 1e21, 1e308, -1e308, 5e-324, 8.64e15, 8.64e15 + 1, 253_402_300_800_000);
 const rawNumber = fc.constantFrom('1e400', '-1e400', '1.0', '1E2', '-0', '0.0000001', '123456789012345678901234567890').map((s) => new Raw(s));
 export const hostileNumber = fc.oneof(
-  { weight: 4, arbitrary: edgeNumber },
+  { weight: 6, arbitrary: edgeNumber },
   { weight: 2, arbitrary: fc.integer() },
   { weight: 1, arbitrary: fc.maxSafeInteger() },
   { weight: 1, arbitrary: fc.double() },
@@ -118,6 +118,8 @@ const dictionary = (key: fc.Arbitrary<string>, value: fc.Arbitrary<string>, maxK
     hostileValue,
   ),
 });
+/** The value one time in `every`, else null. */
+const sometimes = <T>(arb: fc.Arbitrary<T>, every: number) => fc.oneof({ weight: every - 1, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: arb });
 const dropUndefined = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 
 /** An object whose fields are valid except one or two hostile ones, sometimes with a key dropped or extra keys. */
@@ -129,8 +131,8 @@ function object(fields: Record<string, Field>): Field {
       valid,
       fc.record(Object.fromEntries(keys.map((k) => [k, fields[k]!.hostile]))),
       fc.uniqueArray(fc.constantFrom(...keys), { minLength: 1, maxLength: 2 }),
-      fc.option(fc.dictionary(hostileString, hostileValue, { minKeys: 1, maxKeys: 2 }), { freq: 6 }),
-      fc.option(fc.constantFrom(...keys), { freq: 8 }),
+      sometimes(fc.dictionary(hostileString, hostileValue, { minKeys: 1, maxKeys: 2 }), 6),
+      sometimes(fc.constantFrom(...keys), 8),
     )
     .map(([base, bad, corrupt, extra, drop]) => {
       const out: Record<string, unknown> = { ...(extra ?? {}), ...base };
@@ -177,8 +179,8 @@ const QUERY_TIMES = ['2024-01-01', '2024-01-01T00:00:00Z', '2024-01-01T00:00:00.
   '275760-09-13', '0001-01-01', '10000-01-01', '10m', '30s', '2h', '1d', '0m', '-5m', '99999999999d', '9007199254740993s', '1e3m',
   '5 minutes', 'now', 'infinity', '-infinity', 'epoch', 'today', 'allballs', 'J2451187'];
 const queryValue = fc.oneof(
-  fc.constantFrom(...QUERY_NUMBERS),
-  fc.constantFrom(...QUERY_TIMES),
+  { weight: 3, arbitrary: fc.constantFrom(...QUERY_NUMBERS) },
+  { weight: 3, arbitrary: fc.constantFrom(...QUERY_TIMES) },
   fc.integer().map(String),
   fc.double().map(String),
   fc.bigInt().map(String),
@@ -314,4 +316,37 @@ export function requestArbitrary(t: Targets): fc.Arbitrary<FuzzRequest> {
       .map(([d, auth]) => ({ route: 'GET /registry/v1/blobs/:digest', method: 'GET', path: `/registry/v1/blobs/${d}`, auth })),
   ];
   return fc.oneof(...endpoints);
+}
+
+/** One request per cause of a 5xx found so far (issue 9): sent before the generated ones, whatever the seed. */
+export function knownCauses(t: Targets): FuzzRequest[] {
+  const post = (route: string, path: string, body: unknown, auth: Auth = 'admin'): FuzzRequest => ({ route, method: 'POST', path, body: toJson(body), auth });
+  const get = (route: string, path: string): FuzzRequest => ({ route, method: 'GET', path, auth: 'admin' });
+  const node = { name: 'n', address: '127.0.0.1', capacity: { cpuMillis: 100, memoryMb: 128 } };
+  const logs = 'GET /api/v1/projects/:project/logs';
+  const register = 'POST /scheduler/v1/nodes/register';
+  const heartbeat = 'POST /scheduler/v1/nodes/:id/heartbeat';
+  return [
+    post('POST /api/v1/tokens', '/api/v1/tokens', { name: 'ci\u0000' }),
+    post('POST /api/v1/tokens', '/api/v1/tokens', { name: 'ci\ud800' }),
+    post(register, '/scheduler/v1/nodes/register', { ...node, name: 'n\u0000' }, 'join'),
+    post(register, '/scheduler/v1/nodes/register', { ...node, name: 'n\udc00' }, 'join'),
+    post(register, '/scheduler/v1/nodes/register', { ...node, labels: { zone: 'a\u0000' } }, 'join'),
+    post(register, '/scheduler/v1/nodes/register', { ...node, capacity: { cpuMillis: 2 ** 31, memoryMb: 128 } }, 'join'),
+    post(heartbeat, `/scheduler/v1/nodes/${t.nodeId}/heartbeat`, { appliedGeneration: 0, tasks: [], pushUrl: '\u0000http://127.0.0.1:9/' }, 'node'),
+    post(heartbeat, `/scheduler/v1/nodes/${t.nodeId}/heartbeat`, { appliedGeneration: 0, tasks: [{ id: t.taskId, state: 'healthy', restarts: 2 ** 31 }] }, 'node'),
+    post(heartbeat, `/scheduler/v1/nodes/${t.nodeId}/heartbeat`, { appliedGeneration: 0, tasks: [{ id: t.taskId, state: 'healthy', cpuMillis: 2 ** 31 }] }, 'node'),
+    post(heartbeat, `/scheduler/v1/nodes/${t.nodeId}/heartbeat`, { appliedGeneration: 2 ** 53 - 1, tasks: [] }, 'node'),
+    post('POST /api/v1/projects/:project/env/unset', `/api/v1/projects/${t.project}/env/unset`, { keys: ['\ud800'] }),
+    post('POST /api/v1/projects/:project/deployments', `/api/v1/projects/${t.project}/deployments`, { artifact: t.digest, command: 'node\u0000server.js' }),
+    // Stored, then read back by the final checks: a year past 9999 breaks every later read of the logs.
+    post('POST /api/v1/tasks/:id/logs', `/api/v1/tasks/${t.taskId}/logs`, { entries: [{ seq: 1_000_001, ts: 2 ** 53 - 1, stream: 'stdout', line: 'far future' }] }, 'node'),
+    get(logs, `/api/v1/projects/${t.project}/logs?after=99999999999999999999`),
+    get(logs, `/api/v1/projects/${t.project}/logs?limit=-1`),
+    get(logs, `/api/v1/projects/${t.project}/logs?limit=1.5`),
+    get(logs, `/api/v1/projects/${t.project}/logs?since=2024`),
+    get(logs, `/api/v1/projects/${t.project}/logs?deployment=%00`),
+    get('GET /api/v1/projects/:project/events', `/api/v1/projects/${t.project}/events?before=9223372036854775808`),
+    get('GET /registry/v1/blobs/:digest', '/registry/v1/blobs/sha256%zz'),
+  ];
 }

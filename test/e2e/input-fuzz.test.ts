@@ -21,7 +21,7 @@ import { waitFor } from '../../dev/processes.js';
 import { loadOrCreateSecrets } from '../../dev/secrets.js';
 import { startWorker } from '../../dev/worker.js';
 import { testDatabase } from '../support/database.js';
-import { requestArbitrary, type Auth, type FuzzRequest, type Targets } from './input-fuzz-requests.js';
+import { knownCauses, requestArbitrary, type Auth, type FuzzRequest, type Targets } from './input-fuzz-requests.js';
 
 const SEED = Number(process.env.ZECTRE_FUZZ_SEED ?? 20_260_509);
 const RUNS = Number(process.env.ZECTRE_FUZZ_RUNS ?? 1_500);
@@ -167,8 +167,8 @@ describe('input fuzz: no request gets a 5xx', { timeout: 600_000 }, () => {
 
   test(`${RUNS} generated requests: no 5xx, every 4xx a JSON error, stored data intact`, async () => {
     const before = await snapshot();
-    const requests = fc.sample(requestArbitrary(targets), { seed: SEED, numRuns: RUNS });
-    console.log(`input fuzz: seed ${SEED}, ${requests.length} requests (ZECTRE_FUZZ_SEED=${SEED} to reproduce)`);
+    const requests = [...knownCauses(targets), ...fc.sample(requestArbitrary(targets), { seed: SEED, numRuns: RUNS })];
+    console.log(`input fuzz: seed ${SEED}, ${RUNS} generated requests after ${requests.length - RUNS} known causes (ZECTRE_FUZZ_SEED=${SEED} to reproduce)`);
     const failures: Failure[] = [];
     const accepted = { env: new Map<string, Set<string>>([['A', new Set(['1'])]]), tokenNames: new Set<string>() };
     const statuses = new Map<number, number>();
