@@ -1,3 +1,5 @@
+import { DatabaseError } from '@neondatabase/serverless';
+import type { IRequest } from 'itty-router';
 import { ZodError, type ZodType } from 'zod';
 import { errorBody } from '../protocol/index.js';
 
@@ -25,6 +27,12 @@ export function json(data: unknown, status = 200, headers?: HeadersInit): Respon
 export function errorResponse(err: unknown): Response {
   if (err instanceof HttpError) return json(errorBody(err.code, err.message, err.details), err.status);
   if (err instanceof ZodError) return json(errorBody('invalid_request', describeZod(err), err.issues), 400);
+  if (err instanceof DatabaseError && err.code?.startsWith('22')) {
+    // Class 22 (data exception): a request value PostgreSQL cannot take. The schemas should have
+    // refused it; the log line says which one slipped through (test/e2e/input-fuzz.test.ts watches for it).
+    console.error(`input reached the database unvalidated: ${err.code} ${err.message}`);
+    return json(errorBody('invalid_value', `a value in the request is out of range or malformed: ${err.message}`), 400);
+  }
   console.error('unhandled error:', err instanceof Error ? err.message : err);
   return json(errorBody('internal_error', 'internal error; the request may be retried'), 500);
 }
@@ -34,6 +42,40 @@ function describeZod(err: ZodError): string {
     .slice(0, 5)
     .map((i) => `${i.path.length ? i.path.join('.') : 'body'}: ${i.message}`)
     .join('; ');
+}
+
+/** Validates the query string (each key's last value) against `schema`; a mismatch is a 400. */
+export function readQuery<T>(request: Request, schema: ZodType<T>): T {
+  return schema.parse(Object.fromEntries(new URL(request.url).searchParams));
+}
+
+/**
+ * Router `before` hook. itty-router hands path params over still percent-encoded; here each is
+ * decoded once, for every route, so `/nodes/my%20node` finds "my node". A malformed escape (`%zz`)
+ * or a NUL is the client's mistake: 400, not a URIError that would surface as a 500.
+ */
+export function decodePathParams(request: IRequest): void {
+  let params: Record<string, string> = {};
+  // The router assigns `params` after this hook, once a route matched.
+  Object.defineProperty(request, 'params', {
+    configurable: true,
+    get: () => params,
+    set: (raw: Record<string, string>) => {
+      params = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, decodeSegment(k, v)]));
+    },
+  });
+}
+
+function decodeSegment(name: string, raw: string): string {
+  const refuse = (why: string) => new HttpError(400, 'invalid_path', `path parameter ${name} (${raw.slice(0, 80)}) ${why}`);
+  let value: string;
+  try {
+    value = decodeURIComponent(raw);
+  } catch {
+    throw refuse('is not valid percent-encoded UTF-8');
+  }
+  if (value.includes('\0')) throw refuse('must not contain NUL (%00)');
+  return value;
 }
 
 const JSON_LIMIT = 1024 * 1024;

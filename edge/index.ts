@@ -17,13 +17,13 @@ import { createToken, listTokens, revokeToken } from './api/tokens.js';
 import { createDeps, type Deps } from './deps.js';
 import type { ExecutionContext, ScheduledController } from './cf.js';
 import type { Env } from './env.js';
-import { HttpError, errorResponse, json } from './http.js';
+import { HttpError, decodePathParams, errorResponse, json } from './http.js';
 import { installScript } from './install/install-script.js';
 import { getBlob } from './registry/blobs.js';
 import { getJwks, heartbeat, register } from './scheduler/nodes.js';
 import { reconcile } from './scheduler/reconcile.js';
 
-const router = Router<IRequest, [Deps]>();
+const router = Router<IRequest, [Deps]>({ before: [decodePathParams] });
 router
   .get('/healthz', () => json({ ok: true }))
   .get('/api/v1/whoami', whoami)

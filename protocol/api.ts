@@ -1,8 +1,10 @@
 import { z } from 'zod';
+import { text } from './fields.js';
 import { SLUG_PATTERN } from './ids.js';
 import { HealthCheck, ObservedState, Resources, RestartPolicy } from './tasks.js';
 
-const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+export const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+const ENV_KEY_MESSAGE = 'env var names are letters, digits and _, not starting with a digit';
 
 export const CreateProject = z.object({
   name: z.string().regex(SLUG_PATTERN, 'lowercase letters, digits and single dashes, 1-40 characters'),
@@ -26,9 +28,9 @@ export interface Artifact {
 
 export const CreateDeployment = z.object({
   artifact: z.string().regex(DIGEST_PATTERN, 'expected sha256:<64 hex digits>'),
-  command: z.string().min(1).max(4_096),
+  command: text(4_096, 1),
   /** Merged over the project's env vars; the agent also sets PORT to the port the scheduler assigned. */
-  env: z.record(z.string().regex(ENV_KEY), z.string().max(65_536)).default({}),
+  env: z.record(z.string().regex(ENV_KEY, ENV_KEY_MESSAGE), text(65_536)).default({}),
   replicas: z.number().int().min(1).max(100).default(1),
   healthCheck: HealthCheck.default({ path: '/', intervalMs: 2_000, timeoutMs: 2_000, graceMs: 0 }),
   resources: Resources.default({ cpuMillis: 100, memoryMb: 128 }),
@@ -79,7 +81,7 @@ export interface Deployment {
 }
 
 export const SetEnv = z.object({
-  vars: z.record(z.string().regex(ENV_KEY, 'env var names are letters, digits and _, not starting with a digit'), z.string().max(65_536)),
+  vars: z.record(z.string().regex(ENV_KEY, ENV_KEY_MESSAGE), text(65_536)),
 });
 export type SetEnv = z.infer<typeof SetEnv>;
 

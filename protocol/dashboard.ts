@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import { text } from './fields.js';
 
 /** POST /api/v1/sessions: an API token exchanged for the dashboard's HttpOnly session cookie. */
-export const CreateSession = z.object({ token: z.string().min(1).max(512) });
+export const CreateSession = z.object({ token: text(512, 1) });
 export type CreateSession = z.infer<typeof CreateSession>;
 
 export interface Session {

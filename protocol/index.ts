@@ -1,4 +1,5 @@
 export * from './errors.js';
+export * from './fields.js';
 export * from './ids.js';
 export * from './tasks.js';
 export * from './scheduler.js';

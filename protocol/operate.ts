@@ -1,11 +1,13 @@
 /** Wire types for operating a cluster: tokens, nodes, drain, rollback, scale, project delete, events. */
 import { z } from 'zod';
-import type { Deployment } from './api.js';
+import { ENV_KEY, type Deployment } from './api.js';
+import { cursor, line, pageLimit } from './fields.js';
+import { SLUG_PATTERN } from './ids.js';
 
 export const CreateApiToken = z.object({
-  name: z.string().trim().min(1).max(100),
+  name: z.string().trim().pipe(line(100)),
   /** Limit the token to one project (by name); omitted = every project the user can reach. */
-  project: z.string().min(1).max(40).optional(),
+  project: z.string().regex(SLUG_PATTERN, 'expected a project name').optional(),
 });
 export type CreateApiToken = z.infer<typeof CreateApiToken>;
 
@@ -72,7 +74,7 @@ export interface ScaleAnswer {
   previousReplicas: number;
 }
 
-export const UnsetEnv = z.object({ keys: z.array(z.string().min(1).max(128)).min(1).max(100) });
+export const UnsetEnv = z.object({ keys: z.array(z.string().regex(ENV_KEY, 'not an env var name')).min(1).max(100) });
 export type UnsetEnv = z.infer<typeof UnsetEnv>;
 
 /** Env changes answer with the release they started (null when the project has nothing live). */
@@ -80,6 +82,14 @@ export interface EnvChangeAnswer {
   keys: string[];
   release: Deployment | null;
 }
+
+/** GET /api/v1/projects/:project/events?limit=&before= */
+export const EventQuery = z.object({
+  limit: pageLimit(500, 50),
+  /** An event id: only older events (paging back). */
+  before: cursor.optional(),
+});
+export type EventQuery = z.infer<typeof EventQuery>;
 
 export interface EventView {
   id: number;

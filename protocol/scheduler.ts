@@ -1,19 +1,23 @@
 import { z } from 'zod';
+import { httpUrl, int4, line, text } from './fields.js';
 import { ObservedTask, TaskSpec } from './tasks.js';
 
 /** POST /scheduler/v1/nodes/register (Authorization: Bearer <join token>). */
 export const RegisterRequest = z.object({
-  name: z.string().min(1).max(128),
+  name: line(128),
   /** Address the proxy uses to reach this node's tasks (`{address}:{task.port}`). */
-  address: z.string().min(1).max(255),
+  address: line(255),
   /** Where the scheduler POSTs desired state; omit when the node is unreachable (poll only). */
-  pushUrl: z.string().url().optional(),
-  labels: z.record(z.string(), z.string()).default({}),
+  pushUrl: httpUrl().optional(),
+  labels: z
+    .record(line(128), text(1_024))
+    .refine((l) => Object.keys(l).length <= 64, 'at most 64 labels')
+    .default({}),
   capacity: z.object({
-    cpuMillis: z.number().int().min(1),
-    memoryMb: z.number().int().min(1),
+    cpuMillis: int4(1),
+    memoryMb: int4(1),
   }),
-  portRange: z.tuple([z.number().int().min(1024), z.number().int().max(65535)]).default([20000, 29999]),
+  portRange: z.tuple([z.number().int().min(1024).max(65535), z.number().int().min(1024).max(65535)]).default([20000, 29999]),
 });
 export type RegisterRequest = z.infer<typeof RegisterRequest>;
 
@@ -42,7 +46,7 @@ export const HeartbeatRequest = z.object({
   appliedGeneration: z.number().int().min(0),
   tasks: z.array(ObservedTask),
   /** The node's current push URL (null: poll only); absent leaves the registered one unchanged. */
-  pushUrl: z.string().url().nullable().optional(),
+  pushUrl: httpUrl().nullable().optional(),
 });
 export type HeartbeatRequest = z.infer<typeof HeartbeatRequest>;
 

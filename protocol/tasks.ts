@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { int4, line, reported } from './fields.js';
 
 /** Health check an agent runs against a task: GET http://127.0.0.1:{port}{path} answering 2xx/3xx. */
 export const HealthCheck = z.object({
-  path: z.string().startsWith('/').max(512).default('/'),
+  path: line(512).startsWith('/').default('/'),
   intervalMs: z.number().int().min(100).max(300_000).default(2_000),
   timeoutMs: z.number().int().min(50).max(60_000).default(2_000),
   graceMs: z.number().int().min(0).max(600_000).default(0),
@@ -45,14 +46,15 @@ export const ObservedState = z.enum(['pending', 'starting', 'healthy', 'unhealth
 export type ObservedState = z.infer<typeof ObservedState>;
 
 export const ObservedTask = z.object({
-  id: z.string(),
+  id: line(64),
   state: ObservedState,
   pid: z.number().int().optional(),
-  exitCode: z.number().int().nullable().optional(),
-  restarts: z.number().int().min(0).default(0),
-  message: z.string().max(2_000).optional(),
+  exitCode: int4().nullable().optional(),
+  restarts: int4(0).default(0),
+  /** The agent may cut it inside a surrogate pair, and an app controls part of it: cleaned, not refused. */
+  message: reported(2_000).optional(),
   /** CPU used since the previous heartbeat, in millicores (1000 = one core), summed over the task's process group. */
-  cpuMillis: z.number().int().min(0).optional(),
+  cpuMillis: int4(0).optional(),
   /** Resident memory of the task's process group. */
   rssBytes: z.number().int().min(0).optional(),
 });

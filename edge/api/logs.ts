@@ -1,8 +1,8 @@
 import type { IRequest } from 'itty-router';
-import { LogBatch, type LogAck, type LogLine, type LogPage } from '../../protocol/index.js';
+import { LogBatch, LogQuery, type LogAck, type LogLine, type LogPage } from '../../protocol/index.js';
 import { requireNode, requireProject, requireUser } from '../auth.js';
 import type { Deps } from '../deps.js';
-import { HttpError, json, readJson } from '../http.js';
+import { HttpError, json, readJson, readQuery } from '../http.js';
 
 /** POST /api/v1/tasks/:id/logs: idempotent by (task, seq); answers the highest contiguous seq stored. */
 export async function ingestLogs(request: IRequest, deps: Deps): Promise<Response> {
@@ -17,7 +17,7 @@ export async function ingestLogs(request: IRequest, deps: Deps): Promise<Respons
      SELECT $1, e.seq, to_timestamp(e.ts / 1000.0), e.stream, e.line
      FROM unnest($2::bigint[], $3::float8[], $4::text[], $5::text[]) AS e(seq, ts, stream, line)
      ON CONFLICT (task_id, seq) DO NOTHING`,
-    [taskId, entries.map((e) => e.seq), entries.map((e) => e.ts), entries.map((e) => e.stream), entries.map((e) => e.line.replace(/\0/g, ''))],
+    [taskId, entries.map((e) => e.seq), entries.map((e) => e.ts), entries.map((e) => e.stream), entries.map((e) => e.line)],
   );
   // Advance the contiguous mark: rows after it whose seq - row_number() equals it form the run.
   const { rows } = await db.query(
@@ -31,29 +31,20 @@ export async function ingestLogs(request: IRequest, deps: Deps): Promise<Respons
   return json({ ackedSeq: Number(rows[0].log_acked_seq) } satisfies LogAck);
 }
 
-const MAX_LIMIT = 1000;
-
 /** GET /api/v1/projects/:project/logs?after=&limit=&deployment=&task=&since=: newest `limit` lines, or lines after a cursor or time. */
 export async function readLogs(request: IRequest, deps: Deps): Promise<Response> {
   const user = await requireUser(request, deps);
   const project = await requireProject(deps, user, request.params.project!, 'viewer');
-  const params = new URL(request.url).searchParams;
-  const after = params.get('after');
-  const limit = Math.min(Number(params.get('limit') ?? 100) || 100, MAX_LIMIT);
-  if (after !== null && !/^\d+$/.test(after)) throw new HttpError(400, 'invalid_request', 'after: expected the cursor of a previous page');
-  const deployment = params.get('deployment');
-  const task = params.get('task');
-  const since = params.get('since');
-  if (since !== null && Number.isNaN(Date.parse(since))) throw new HttpError(400, 'invalid_request', 'since: expected an ISO 8601 time');
+  const { after, limit, deployment, task, since } = readQuery(request, LogQuery);
   const filters = `d.project_id = $1 AND ($2::text IS NULL OR d.id = $2) AND ($5::text IS NULL OR l.task_id = $5)
     AND ($6::timestamptz IS NULL OR l.ts >= $6) AND l.id > $4::bigint`;
   // With `since` and no cursor, read forwards from that time (oldest first) so a caller can page on.
-  const sql = after === null && since === null
+  const sql = after === undefined && since === undefined
     ? `SELECT * FROM (SELECT l.*, t.deployment_id FROM task_logs l JOIN tasks t ON t.id = l.task_id JOIN deployments d ON d.id = t.deployment_id
          WHERE ${filters} ORDER BY l.id DESC LIMIT $3) x ORDER BY id`
     : `SELECT l.*, t.deployment_id FROM task_logs l JOIN tasks t ON t.id = l.task_id JOIN deployments d ON d.id = t.deployment_id
          WHERE ${filters} ORDER BY l.id LIMIT $3`;
-  const args: unknown[] = [project.id, deployment, limit, after ?? 0, task, since];
+  const args: unknown[] = [project.id, deployment ?? null, limit, after ?? 0, task ?? null, since ?? null];
   const { rows } = await deps.db().query(sql, args);
   const lines: LogLine[] = rows.map((r) => ({
     cursor: Number(r.id),

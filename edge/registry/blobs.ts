@@ -11,7 +11,7 @@ import { HttpError } from '../http.js';
  * digest nobody uploaded, so the answer does not tell whether another project has those bytes.
  */
 export async function getBlob(request: IRequest, deps: Deps): Promise<Response> {
-  const digest = decodeURIComponent(request.params.digest!);
+  const digest = request.params.digest!;
   if (!DIGEST_PATTERN.test(digest)) throw new HttpError(400, 'invalid_digest', `expected sha256:<64 hex digits>, got ${digest.slice(0, 80)}`);
   const notFound = new HttpError(404, 'artifact_not_found', `artifact ${digest.slice(0, 19)}… not found in registry`);
   if (!(await mayRead(request, deps, digest))) throw notFound;
