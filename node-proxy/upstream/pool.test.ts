@@ -12,7 +12,7 @@ import { Upstreams } from './upstreams.js';
 
 // ---- Helpers ----
 
-const OPTS: PoolOptions = { maxConnections: 8, keepAliveMs: 10_000, connectMs: 2_000, headersMs: 2_000, bodyIdleMs: 2_000 };
+const OPTS: PoolOptions = { maxConnections: 8, keepAliveMs: 10_000, connectMs: 2_000, headersMs: 2_000, bodyIdleMs: 2_000, queueMs: 60_000, maxPerClient: 8 };
 /** Every test is short; this only turns a hang into a failure. */
 const LIMIT = { timeout: 5_000 };
 
@@ -354,7 +354,7 @@ test('no answer on a reused connection: UPSTREAM_HEADERS_TIMEOUT, not a retry', 
 
 test("the Upstreams registry's own sweeper enforces the headers timeout", LIMIT, async (t) => {
   const server = await rawServer(t, () => {});
-  const upstreams = new Upstreams(300);
+  const upstreams = new Upstreams({ timeoutMs: 300, maxConnections: 8, queueMs: 10_000, maxPerClient: 8 });
   t.after(() => upstreams.close());
   const pool = upstreams.get({ key: `127.0.0.1:${server.port}`, address: '127.0.0.1', port: server.port });
   assert.equal(upstreams.get({ key: `127.0.0.1:${server.port}`, address: '127.0.0.1', port: server.port }), pool);

@@ -1,7 +1,9 @@
 /**
  * Keep-alive connections to one backend: idle ones reused newest first (warm in the app and the
- * kernel), at most `maxConnections` open, further requests queued. A request that finds a reused
- * connection already closed by the app is sent once more on a fresh one when that is safe.
+ * kernel), at most `maxConnections` open, further requests queued for at most `queueMs`. No client
+ * address has more than `maxPerClient` requests sent or queued, so one client cannot hold all the
+ * connections. A request that finds a reused connection already closed by the app is sent once more
+ * on a fresh one when that is safe.
  */
 import { Connection, UpstreamError, type ConnectionOwner, type ResponseSink, type Timeouts, type UpstreamRequest } from './connection.js';
 import type { ResponseHead } from './response-parser.js';
@@ -10,6 +12,10 @@ export interface PoolOptions extends Timeouts {
   maxConnections: number;
   /** Idle connections are closed after this long; below the apps' own keep-alive timeout (Node: 5 s). */
   keepAliveMs: number;
+  /** A request waiting this long for a free connection fails with UPSTREAM_QUEUE_TIMEOUT. */
+  queueMs: number;
+  /** Requests of one client (UpstreamRequest.client) sent or queued at once; more fail with UPSTREAM_CLIENT_LIMIT. */
+  maxPerClient: number;
 }
 
 /**
@@ -20,6 +26,8 @@ export class Exchange implements ResponseSink {
   conn: Connection | null = null;
   retried = false;
   aborted = false;
+  /** When it was queued (0: never), for the queue deadline. */
+  queuedAt = 0;
 
   constructor(
     readonly request: UpstreamRequest,
@@ -64,6 +72,8 @@ export class UpstreamPool implements ConnectionOwner {
   readonly connections = new Set<Connection>();
   /** Requests sent or queued and not yet answered in full: what least-outstanding balancing compares. */
   inflight = 0;
+  /** The same, per client address (only those with one). */
+  private readonly perClient = new Map<string, number>();
   private closing = false;
 
   constructor(
@@ -74,6 +84,16 @@ export class UpstreamPool implements ConnectionOwner {
 
   request(request: UpstreamRequest, sink: ResponseSink): Exchange {
     const exchange = new Exchange(request, sink, this);
+    const { client } = request;
+    if (client !== undefined) {
+      const n = this.perClient.get(client) ?? 0;
+      if (n >= this.opts.maxPerClient) {
+        // Never counted, never queued: abort() finds nothing to undo.
+        sink.onError(new UpstreamError('UPSTREAM_CLIENT_LIMIT', `this client already has ${n} requests to the app in flight`));
+        return exchange;
+      }
+      this.perClient.set(client, n + 1);
+    }
     this.inflight++;
     this.dispatch(exchange, false);
     return exchange;
@@ -87,6 +107,7 @@ export class UpstreamPool implements ConnectionOwner {
     }
     const conn = (!fresh && this.idle.pop()) || (this.connections.size < this.opts.maxConnections ? this.open() : null);
     if (!conn) {
+      exchange.queuedAt = Date.now();
       this.queue.push(exchange);
       return;
     }
@@ -100,7 +121,16 @@ export class UpstreamPool implements ConnectionOwner {
 
   settle(exchange: Exchange): void {
     exchange.conn = null;
+    this.uncount(exchange);
+  }
+
+  private uncount(exchange: Exchange): void {
     this.inflight--;
+    const { client } = exchange.request;
+    if (client === undefined) return;
+    const n = this.perClient.get(client)!;
+    if (n > 1) this.perClient.set(client, n - 1);
+    else this.perClient.delete(client);
   }
 
   private open(): Connection {
@@ -154,7 +184,7 @@ export class UpstreamPool implements ConnectionOwner {
     const i = this.queue.indexOf(exchange);
     if (i >= 0) {
       this.queue.splice(i, 1);
-      this.inflight--;
+      this.uncount(exchange);
     }
   }
 
@@ -168,8 +198,12 @@ export class UpstreamPool implements ConnectionOwner {
     if (i >= 0) this.idle.splice(i, 1);
   }
 
-  /** Times out overdue requests and closes connections idle for longer than keepAliveMs. */
+  /** Times out overdue and long-queued requests and closes connections idle for longer than keepAliveMs. */
   sweep(now: number): void {
+    // Queued in order: the oldest are first.
+    while (this.queue.length > 0 && now - this.queue[0]!.queuedAt > this.opts.queueMs) {
+      this.queue.shift()!.onError(new UpstreamError('UPSTREAM_QUEUE_TIMEOUT', `no connection to the app was free within ${this.opts.queueMs} ms`));
+    }
     for (const conn of this.connections) {
       if (conn.busy) {
         if (conn.deadline !== 0 && now > conn.deadline) conn.timeOut();
