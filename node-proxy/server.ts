@@ -51,23 +51,10 @@ export async function startHttpServer(opts: ServerOptions): Promise<HttpServer> 
   });
   const watch = new UploadWatch(opts.bodyWindowMs, opts.minBodyRate);
   app.any('/*', (request, response) => {
-    const { raw } = request;
-    const { headers } = request;
-    const length = headers['content-length'];
-    const coding = headers['transfer-encoding'];
-    const host = headers.host;
-    const framing = requestFraming(
-      length,
-      length === undefined ? '' : raw.getHeader('content-length'),
-      coding,
-      coding === undefined ? '' : raw.getHeader('transfer-encoding'),
-      host,
-      host === undefined ? '' : raw.getHeader('host'),
-      opts.maxBodyBytes,
-    );
+    const framing = checkFraming(request, opts.maxBodyBytes);
     // hyper-express holds every answer until its own body reader (replaced below) has seen the end.
     (request as { received: boolean }).received = true;
-    if (framing instanceof Refusal) return refuse(response, framing, coding !== undefined || Number(raw.getHeader('content-length')) > 0, opts.maxBodyBytes, watch);
+    if (framing instanceof Refusal) return refuse(request, response, framing, opts.maxBodyBytes, watch);
     const body = framing === 'chunked' || (framing !== null && framing > 0) ? new RequestBody(response.raw, framing, opts.maxBodyBytes, watch) : null;
     if (body) response.on('abort', () => body.fail(new BodyError('CLIENT_BODY_ABORTED', 'the client went away')));
     // A body the server library's lenient chunked decoder read: the connection is not trusted with another request.
@@ -81,7 +68,12 @@ export async function startHttpServer(opts: ServerOptions): Promise<HttpServer> 
       }
     });
   });
-  attachWebSockets(app, (request) => opts.upgrade(new UwsInbound(request, null, opts.proto, null, null)), opts.onWebSocketCount, opts.log);
+  const upgradeRoute = (request: Request): UpgradeRoute => {
+    const framing = checkFraming(request, opts.maxBodyBytes);
+    if (framing instanceof Refusal) return framing;
+    return opts.upgrade(new UwsInbound(request, null, opts.proto, null, null));
+  };
+  attachWebSockets(app, upgradeRoute, opts.onWebSocketCount, opts.log);
   await app.listen(opts.port, opts.host);
   if (opts.certificates) addSniCertificates(app, opts.certificates.slice(1));
   return {
@@ -97,12 +89,31 @@ export async function startHttpServer(opts: ServerOptions): Promise<HttpServer> 
   };
 }
 
+/** requestFraming() on a request's headers: hyper-express keeps the last of repeated ones, uWS the first. */
+function checkFraming(request: Request, maxBodyBytes: number): Framing | Refusal {
+  const { raw, headers } = request;
+  const length = headers['content-length'];
+  const coding = headers['transfer-encoding'];
+  const host = headers.host;
+  return requestFraming(
+    length,
+    length === undefined ? '' : raw.getHeader('content-length'),
+    coding,
+    coding === undefined ? '' : raw.getHeader('transfer-encoding'),
+    host,
+    host === undefined ? '' : raw.getHeader('host'),
+    maxBodyBytes,
+  );
+}
+
 /**
  * A request whose framing or routing could be read two ways: answered with its 4xx and the
  * connection closed, never forwarded. A body the server library frames is read and dropped first
  * (unless it is too large to wait for), so the answer reaches the client instead of a reset.
  */
-function refuse(response: Response, refusal: Refusal, hasBody: boolean, maxBodyBytes: number, watch: UploadWatch): void {
+function refuse(request: Request, response: Response, refusal: Refusal, maxBodyBytes: number, watch: UploadWatch): void {
+  // uWS frames a body by the first Content-Length, or as chunked for any Transfer-Encoding.
+  const hasBody = request.headers['transfer-encoding'] !== undefined || Number(request.raw.getHeader('content-length')) > 0;
   let body: RequestBody | null = null;
   if (hasBody && refusal.status !== 413) {
     body = new RequestBody(response.raw, 'chunked', maxBodyBytes, watch);

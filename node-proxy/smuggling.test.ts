@@ -129,6 +129,16 @@ test('two Host headers: 400, nothing reaches either app, and the connection is c
   assert.deepEqual([...urls(app), ...urls(other)], []);
 });
 
+test('a WebSocket upgrade with two Host headers: 400, and no app is asked to upgrade', LIMIT, async () => {
+  await withProxy(async (port) => {
+    const client = await RawClient.open(port);
+    client.write(`GET /ws HTTP/1.1\r\nHost: ${APP}\r\nHost: ${OTHER}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    assert.equal((await client.next())?.status, 400);
+    client.destroy();
+  });
+  assert.deepEqual([...urls(app), ...urls(other)], []);
+});
+
 test('Transfer-Encoding: chunked in any letter case: the body is decoded, re-framed by the proxy and reaches the app whole', LIMIT, async () => {
   const cases = ['Chunked', 'CHUNKED', 'chunked'];
   await withProxy(async (port) => {
