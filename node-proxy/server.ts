@@ -55,8 +55,7 @@ export async function startHttpServer(opts: ServerOptions): Promise<HttpServer> 
     // hyper-express holds every answer until its own body reader (replaced below) has seen the end.
     (request as { received: boolean }).received = true;
     if (framing instanceof Refusal) return refuse(request, response, framing, opts.maxBodyBytes, watch);
-    const body = framing === 'chunked' || (framing !== null && framing > 0) ? new RequestBody(response.raw, framing, opts.maxBodyBytes, watch) : null;
-    if (body) response.on('abort', () => body.fail(new BodyError('CLIENT_BODY_ABORTED', 'the client went away')));
+    const body = framing === 'chunked' || (framing !== null && framing > 0) ? readBody(response, framing, opts.maxBodyBytes, watch) : null;
     // A body the server library's lenient chunked decoder read: the connection is not trusted with another request.
     const outbound = new UwsOutbound(response, body, framing === 'chunked');
     opts.handle(new UwsInbound(request, response, opts.proto, framing, body), outbound).catch((err: unknown) => {
@@ -89,6 +88,13 @@ export async function startHttpServer(opts: ServerOptions): Promise<HttpServer> 
   };
 }
 
+/** Reads the body from uWS from now on (before it hands over any body byte), until it ends or the client goes. */
+function readBody(response: Response, length: number | 'chunked', maxBodyBytes: number, watch: UploadWatch): RequestBody {
+  const body = new RequestBody(response.raw, length, maxBodyBytes, watch);
+  response.on('abort', () => body.fail(new BodyError('CLIENT_BODY_ABORTED', 'the client went away')));
+  return body;
+}
+
 /** requestFraming() on a request's headers: hyper-express keeps the last of repeated ones, uWS the first. */
 function checkFraming(request: Request, maxBodyBytes: number): Framing | Refusal {
   const { raw, headers } = request;
@@ -116,7 +122,7 @@ function refuse(request: Request, response: Response, refusal: Refusal, maxBodyB
   const hasBody = request.headers['transfer-encoding'] !== undefined || Number(request.raw.getHeader('content-length')) > 0;
   let body: RequestBody | null = null;
   if (hasBody && refusal.status !== 413) {
-    body = new RequestBody(response.raw, 'chunked', maxBodyBytes, watch);
+    body = readBody(response, 'chunked', maxBodyBytes, watch);
     body.drain();
   } else if (hasBody) {
     response.raw.onData(ignore); // hyper-express's reader would keep what it reads
