@@ -28,6 +28,8 @@ export class Exchange implements ResponseSink {
   aborted = false;
   /** When it was queued (0: never), for the queue deadline. */
   queuedAt = 0;
+  /** Its client's count, while it is counted. */
+  share: ClientShare | null = null;
 
   constructor(
     readonly request: UpstreamRequest,
@@ -66,14 +68,19 @@ export class Exchange implements ResponseSink {
   }
 }
 
+/** Requests of one client sent or queued; kept while in use, dropped by the sweep once at 0. */
+class ClientShare {
+  n = 0;
+}
+
 export class UpstreamPool implements ConnectionOwner {
   private readonly idle: Connection[] = [];
   private readonly queue: Exchange[] = [];
   readonly connections = new Set<Connection>();
   /** Requests sent or queued and not yet answered in full: what least-outstanding balancing compares. */
   inflight = 0;
-  /** The same, per client address (only those with one). */
-  private readonly perClient = new Map<string, number>();
+  /** The same, per client address (requests that name one). */
+  private readonly shares = new Map<string, ClientShare>();
   private closing = false;
 
   constructor(
@@ -86,13 +93,15 @@ export class UpstreamPool implements ConnectionOwner {
     const exchange = new Exchange(request, sink, this);
     const { client } = request;
     if (client !== undefined) {
-      const n = this.perClient.get(client) ?? 0;
-      if (n >= this.opts.maxPerClient) {
+      let share = this.shares.get(client);
+      if (share === undefined) this.shares.set(client, (share = new ClientShare()));
+      if (share.n >= this.opts.maxPerClient) {
         // Never counted, never queued: abort() finds nothing to undo.
-        sink.onError(new UpstreamError('UPSTREAM_CLIENT_LIMIT', `this client already has ${n} requests to the app in flight`));
+        sink.onError(new UpstreamError('UPSTREAM_CLIENT_LIMIT', `this client already has ${share.n} requests to the app in flight`));
         return exchange;
       }
-      this.perClient.set(client, n + 1);
+      share.n++;
+      exchange.share = share;
     }
     this.inflight++;
     this.dispatch(exchange, false);
@@ -126,11 +135,10 @@ export class UpstreamPool implements ConnectionOwner {
 
   private uncount(exchange: Exchange): void {
     this.inflight--;
-    const { client } = exchange.request;
-    if (client === undefined) return;
-    const n = this.perClient.get(client)!;
-    if (n > 1) this.perClient.set(client, n - 1);
-    else this.perClient.delete(client);
+    if (exchange.share) {
+      exchange.share.n--;
+      exchange.share = null;
+    }
   }
 
   private open(): Connection {
@@ -198,8 +206,13 @@ export class UpstreamPool implements ConnectionOwner {
     if (i >= 0) this.idle.splice(i, 1);
   }
 
-  /** Times out overdue and long-queued requests and closes connections idle for longer than keepAliveMs. */
+  /**
+   * Times out overdue and long-queued requests, closes connections idle for longer than keepAliveMs,
+   * and forgets clients with nothing in flight (kept until now so a client's every request does not
+   * add and remove its entry).
+   */
   sweep(now: number): void {
+    for (const [client, share] of this.shares) if (share.n === 0) this.shares.delete(client);
     // Queued in order: the oldest are first.
     while (this.queue.length > 0 && now - this.queue[0]!.queuedAt > this.opts.queueMs) {
       this.queue.shift()!.onError(new UpstreamError('UPSTREAM_QUEUE_TIMEOUT', `no connection to the app was free within ${this.opts.queueMs} ms`));
