@@ -46,6 +46,23 @@ const SHAPES: ((id: string) => Shape)[] = [
     required: [{ method: 'POST', url: `/chunked/${id}`, body: `${id.slice(0, 3).padEnd(3, '-')}more` }],
     allowed: [],
   }),
+  (id) => {
+    const body = `expect ${id}`;
+    return {
+      bytes: `POST /expect/${id} HTTP/1.1\r\nHost: ${APP}\r\nExpect: 100-continue\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      required: [{ method: 'POST', url: `/expect/${id}`, body }],
+      allowed: [],
+    };
+  },
+  // A request inside a properly chunked body is body, nothing more.
+  (id) => {
+    const inner = smuggled(id);
+    return {
+      bytes: `POST /inner/${id} HTTP/1.1\r\nHost: ${APP}\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n${inner.length.toString(16)}\r\n${inner}\r\n0\r\n\r\n`,
+      required: [{ method: 'POST', url: `/inner/${id}`, body: inner }],
+      allowed: [],
+    };
+  },
   // Attack: a Connection token naming the length, with a request inside the (streamed) body.
   (id) => {
     const body = `${smuggled(id)}`.padEnd(70_000, 'x');
