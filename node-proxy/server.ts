@@ -1,7 +1,9 @@
 /**
  * The only file (with websocket.ts and tls.ts) that knows the HTTP server library (hyper-express on
  * uWebSockets.js, whose pin may change): it adapts a request/response pair to forward.ts's
- * Inbound/Outbound and nothing more.
+ * Inbound/Outbound, refusing requests whose framing could be read two ways (request-framing.ts),
+ * reading bodies from uWS (request-body.ts), and deciding when an answer is written and whether it
+ * ends the connection.
  */
 import HyperExpress, { type Request, type Response } from 'hyper-express';
 import { STATUS_CODES } from 'node:http';
