@@ -1,16 +1,18 @@
 /**
- * One proxied request: route by Host, pick a backend, forward with undici, answer the client.
- * Written against the small Inbound/Outbound interfaces so the HTTP server library stays in server.ts.
+ * One proxied request: route by Host, pick a backend, forward on the proxy's own client, answer the
+ * client. Written against the small Inbound/Outbound interfaces so the HTTP server library stays in
+ * server.ts.
  */
 import type { Readable } from 'node:stream';
 import { errorBody } from '../protocol/index.js';
 import type { AgentPush } from './agent-push.js';
 import type { Balancer } from './balancer.js';
-import { plainAddress, upstreamRequestHeaders } from './headers.js';
+import { plainAddress, upstreamRequestHeaders, type ClientInfo } from './headers.js';
 import { normalizeHost, type Backend, type RouteTable, type Target } from './route-table.js';
+import type { TrustedProxies } from './trusted-proxies.js';
 import type { UpstreamRequest } from './upstream/connection.js';
 import { exchange } from './upstream/exchange.js';
-import { requestHead } from './upstream/request-head.js';
+import { requestHead, type Framing } from './upstream/request-head.js';
 import type { Upstreams } from './upstream/upstreams.js';
 import type { UpgradeRoute } from './websocket.js';
 
@@ -21,6 +23,15 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 /** Failures where the backend never got the request (or lost it on a stale keep-alive socket). */
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'UPSTREAM_CONNECT_TIMEOUT']);
 const TIMEOUT_ERRORS = new Set(['UPSTREAM_CONNECT_TIMEOUT', 'UPSTREAM_HEADERS_TIMEOUT', 'UPSTREAM_BODY_TIMEOUT']);
+/** Answers to failures that are not the app's: the client's body, or the app's capacity (null: nobody to answer). */
+const OWN_ANSWERS: Record<string, [number, string, string, HeaderList?] | null> = {
+  CLIENT_BODY_ABORTED: null,
+  CLIENT_BODY_TIMEOUT: [408, 'request_timeout', 'the request body arrived too slowly'],
+  CLIENT_BODY_TOO_LARGE: [413, 'payload_too_large', 'the request body is too large'],
+  CLIENT_BODY_LENGTH: [400, 'bad_request', 'the request body did not match its Content-Length'],
+  UPSTREAM_QUEUE_TIMEOUT: [503, 'app_busy', 'every connection to the app stayed busy; try again shortly', [['retry-after', '5']]],
+  UPSTREAM_CLIENT_LIMIT: [429, 'too_many_requests', 'too many requests from this address to the app at once', [['retry-after', '2']]],
+};
 
 export type HeaderList = [string, string | string[]][];
 
@@ -34,7 +45,11 @@ export interface Inbound {
   remoteAddress: string;
   /** The scheme the client used to reach this proxy. */
   proto: 'http' | 'https';
+  /** The body's framing as the server checked and read it (never a header value taken as is). */
+  bodyLength: Framing;
+  /** A Content-Length body in full; rejects with a `code` (CLIENT_BODY_*) when the client fails to send it. */
   readBody(): Promise<Buffer>;
+  /** The body as it arrives; errors with a `code` (CLIENT_BODY_*). */
   streamBody(): Readable;
   onAbort(handler: () => void): void;
 }
@@ -53,6 +68,8 @@ export interface ForwarderDeps {
   balancer: Balancer;
   upstreams: Upstreams;
   agentPush: AgentPush | null;
+  /** Peers whose X-Forwarded-* headers are believed; null: none. */
+  trustedProxies: TrustedProxies | null;
   /** Requests with more header bytes (names + values) get 431. */
   maxHeaderBytes: number;
   /** When set, plain-HTTP requests for apps are redirected to HTTPS on this public port. */
@@ -77,39 +94,35 @@ export async function forward(deps: ForwarderDeps, req: Inbound, res: Outbound):
   if (!push && req.proto === 'http' && deps.httpsRedirectPort !== null) return redirectToHttps(res, host, req.url, deps.httpsRedirectPort);
   if (target.backends.length === 0) return noHealthyBackend(res);
 
-  const headers = upstreamRequestHeaders(req.headers, {
-    host: hostHeader,
-    remoteAddress: plainAddress(req.remoteAddress),
-    proto: req.proto,
-  });
+  const client = clientInfo(deps, req, hostHeader);
+  const headers = upstreamRequestHeaders(req.headers, client);
   // uWS has already answered any 100-continue itself.
   delete headers.expect;
 
   let body: Buffer | Readable | undefined;
-  let chunked = false;
   let retryable = IDEMPOTENT.has(req.method);
-  const length = Number(req.headers['content-length'] ?? 0);
-  if (length > 0 && length <= SMALL_BODY) {
-    body = await req.readBody();
-    headers['content-length'] = String(body.length);
-  } else if (length > 0 || req.headers['transfer-encoding']) {
+  const length = req.bodyLength;
+  if (typeof length === 'number' && length > 0 && length <= SMALL_BODY) {
+    try {
+      body = await req.readBody();
+    } catch (err) {
+      return ownAnswer(res, errorCode(err));
+    }
+  } else if (length === 'chunked' || (length !== null && length > 0)) {
     // A streamed body can be sent once only.
     body = req.streamBody();
     retryable = false;
-    if (!(length > 0)) {
-      delete headers['content-length'];
-      headers['transfer-encoding'] = 'chunked';
-      chunked = true;
-    }
   }
 
   const request: UpstreamRequest = {
     method: req.method,
-    head: requestHead(req.method, req.url, headers),
+    // Framed by what the server read, whatever the client's headers said.
+    head: requestHead(req.method, req.url, headers, length),
     body,
-    chunked,
-    length: chunked ? undefined : length,
+    chunked: length === 'chunked',
+    length: typeof length === 'number' ? length : undefined,
     retryable,
+    client: client.clientAddress,
   };
   let backend = deps.balancer.pick(target);
   for (let attempt = 0; backend; attempt++) {
@@ -120,6 +133,7 @@ export async function forward(deps: ForwarderDeps, req: Inbound, res: Outbound):
     }
     const code = errorCode(result.error);
     deps.onUpstreamError(code);
+    if (code in OWN_ANSWERS) return ownAnswer(res, code);
     const next = nextBackend(deps, target, backend, code, retryable && attempt === 0);
     if (!next) return upstreamFailed(deps, res, backend, code, result.error);
     backend = next;
@@ -155,8 +169,24 @@ export function routeUpgrade(deps: ForwarderDeps, req: Inbound): UpgradeRoute {
   if (!target) return { status: 404, code: 'unknown_host', message: `no app is served at ${normalizeHost(hostHeader)}` };
   const backend = deps.balancer.pick(target);
   if (!backend) return { status: 503, code: 'no_healthy_backend', message: 'the app has no healthy instance right now' };
-  const headers = upstreamRequestHeaders(req.headers, { host: hostHeader, remoteAddress: plainAddress(req.remoteAddress), proto: req.proto });
+  const headers = upstreamRequestHeaders(req.headers, clientInfo(deps, req, hostHeader));
   return { backend, headers };
+}
+
+/** Who sent the request: the peer, unless the peer is a trusted proxy that says whom it forwards for. */
+function clientInfo(deps: ForwarderDeps, req: Inbound, host: string): ClientInfo {
+  const peer = plainAddress(req.remoteAddress);
+  const trusted = deps.trustedProxies !== null && deps.trustedProxies.trusts(peer);
+  const clientAddress = trusted ? deps.trustedProxies!.clientOf(peer, req.headers['x-forwarded-for']) : peer;
+  return { host, remoteAddress: peer, proto: req.proto, trusted, clientAddress };
+}
+
+/** The proxy's own answer to a failure that is the client's or the app's capacity, not the app's fault. */
+function ownAnswer(res: Outbound, code: string): void {
+  const answer = OWN_ANSWERS[code];
+  if (!answer) return;
+  const [status, errorName, message, extra] = answer;
+  sendJson(res, status, errorBody(errorName, message), extra);
 }
 
 function headerBytes(headers: Record<string, string>): number {

@@ -6,6 +6,7 @@
 import { dbOptionsFromEnv } from '../sql/connect.js';
 import { startProxy, type ProxyConfig } from './proxy.js';
 import { certificatesFromDir } from './tls.js';
+import { parseTrustedProxies } from './trusted-proxies.js';
 
 function configFromEnv(env: NodeJS.ProcessEnv): ProxyConfig {
   const appsDomain = env.ZECTRE_APPS_DOMAIN || 'zectre.localhost';
@@ -15,6 +16,11 @@ function configFromEnv(env: NodeJS.ProcessEnv): ProxyConfig {
     if (raw === undefined || raw === '') return fallback;
     const n = Number(raw);
     if (!Number.isInteger(n) || n < 0) throw new Error(`node-proxy: ${name} must be a non-negative integer, got ${raw}`);
+    return n;
+  };
+  const positive = (name: string, fallback: number) => {
+    const n = num(name, fallback);
+    if (n === 0) throw new Error(`node-proxy: ${name} must be at least 1`);
     return n;
   };
   const tlsDir = env.ZECTRE_PROXY_TLS_DIR;
@@ -35,6 +41,12 @@ function configFromEnv(env: NodeJS.ProcessEnv): ProxyConfig {
     agentPush: env.ZECTRE_PROXY_AGENT_URL ? { agentUrl: env.ZECTRE_PROXY_AGENT_URL, nodeId: env.ZECTRE_PROXY_NODE_ID || undefined } : undefined,
     id: env.ZECTRE_PROXY_ID || undefined,
     accessLog: env.ZECTRE_PROXY_ACCESS_LOG === '1',
+    trustedProxies: parseTrustedProxies(env.ZECTRE_PROXY_TRUSTED_PROXIES),
+    upstreamConnections: positive('ZECTRE_PROXY_UPSTREAM_CONNECTIONS', 128),
+    queueTimeoutMs: num('ZECTRE_PROXY_QUEUE_TIMEOUT_MS', 10_000),
+    maxPerClient: positive('ZECTRE_PROXY_MAX_PER_CLIENT', 32),
+    bodyWindowMs: positive('ZECTRE_PROXY_BODY_WINDOW_MS', 10_000),
+    minBodyRate: num('ZECTRE_PROXY_MIN_BODY_RATE', 1024),
   };
 }
 

@@ -10,6 +10,7 @@ import { ProxyMetrics } from './metrics.js';
 import { RouteSync } from './route-sync.js';
 import { startHttpServer, type HttpServer, type ServerOptions } from './server.js';
 import type { TlsCertificate } from './tls.js';
+import { TrustedProxies } from './trusted-proxies.js';
 import { Upstreams } from './upstream/upstreams.js';
 
 export interface ProxyConfig {
@@ -22,6 +23,18 @@ export interface ProxyConfig {
   pollIntervalMs?: number;
   /** Upstream connect/headers/body-idle timeout; past it the client gets 504. Default 60000. */
   upstreamTimeoutMs?: number;
+  /** Connections to each backend. Default 128. */
+  upstreamConnections?: number;
+  /** A request waiting this long for a free connection to its backend gets 503 with Retry-After. Default 10000. */
+  queueTimeoutMs?: number;
+  /** Requests one client address may have sent or queued to one backend at once; more get 429. Default 32. */
+  maxPerClient?: number;
+  /** Uploads: in every window of this many ms the client must send `minBodyRate` bytes/s, else 408. Default 10000. */
+  bodyWindowMs?: number;
+  /** Default 1024. */
+  minBodyRate?: number;
+  /** IPs/CIDRs of proxies in front whose X-Forwarded-* headers are believed. Default none. */
+  trustedProxies?: string[];
   /** Default 1 GiB; bigger bodies get 413. */
   maxBodyBytes?: number;
   /** Default 32 KiB; more header bytes get 431. */
@@ -52,7 +65,13 @@ export interface Proxy {
 export async function startProxy(cfg: ProxyConfig): Promise<Proxy> {
   const log = cfg.log ?? ((m: string) => console.log(`[proxy] ${m}`));
   const metrics = new ProxyMetrics();
-  const upstreams = new Upstreams(cfg.upstreamTimeoutMs ?? 60_000);
+  const upstreams = new Upstreams({
+    timeoutMs: cfg.upstreamTimeoutMs ?? 60_000,
+    maxConnections: cfg.upstreamConnections ?? 128,
+    queueMs: cfg.queueTimeoutMs ?? 10_000,
+    maxPerClient: cfg.maxPerClient ?? 32,
+  });
+  const trustedProxies = cfg.trustedProxies?.length ? new TrustedProxies(cfg.trustedProxies) : null;
   let reporter: EpochReporter | null = null;
   const routes = new RouteSync({
     db: cfg.db,
@@ -74,6 +93,7 @@ export async function startProxy(cfg: ProxyConfig): Promise<Proxy> {
     balancer: new Balancer(2_000, (b) => upstreams.inflight(b)),
     upstreams,
     agentPush,
+    trustedProxies,
     maxHeaderBytes: cfg.maxHeaderBytes ?? 32 * 1024,
     httpsRedirectPort: cfg.tls?.redirectHttp ? (cfg.tls.publicPort ?? cfg.tls.port) : null,
     onUpstreamError: (code) => metrics.upstreamError(code),
@@ -83,6 +103,8 @@ export async function startProxy(cfg: ProxyConfig): Promise<Proxy> {
   const common: Omit<ServerOptions, 'port' | 'proto'> = {
     host: cfg.host,
     maxBodyBytes: cfg.maxBodyBytes ?? 1024 * 1024 * 1024,
+    bodyWindowMs: cfg.bodyWindowMs ?? 10_000,
+    minBodyRate: cfg.minBodyRate ?? 1024,
     handle,
     upgrade: (req) => routeUpgrade(deps, req),
     onWebSocketCount: (d) => metrics.websocketCount(d),

@@ -6,11 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, request, type IncomingHttpHeaders, type OutgoingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { newId } from '../protocol/index.js';
 import { openDatabase, type LocalDatabase } from '../dev/database.js';
 import { testDatabase } from '../test/support/database.js';
 import { createPool, type DbOptions } from '../sql/connect.js';
+import { ResponseParser, type ResponseHead } from './upstream/response-parser.js';
 
 export interface TestDb {
   db: DbOptions;
@@ -193,4 +194,147 @@ export async function eventually(what: string, check: () => Promise<boolean>, ti
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** One request as a backend's node:http (strict) parser saw it. */
+export interface ParsedRequest {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+export interface RecordingBackend extends Backend {
+  /** Every request parsed, on any connection, in the order their bodies ended. */
+  requests: ParsedRequest[];
+  /** Resolves once no connection to the backend is open (everything sent to it has been parsed). */
+  idle(): Promise<void>;
+}
+
+/**
+ * A node:http backend that records every request it parsed and answers each with
+ * `{ method, url, bodyLength, body }` (body as latin1, so a client can tell the answer is to its own
+ * request); `/hang…` never answers.
+ */
+export async function startRecordingBackend(name: string): Promise<RecordingBackend> {
+  const requests: ParsedRequest[] = [];
+  const sockets = new Set<Socket>();
+  const server: Server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    try {
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+    } catch {
+      return; // the proxy gave up on the upload
+    }
+    const body = Buffer.concat(chunks);
+    requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+    if (req.url?.startsWith('/hang')) return;
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ backend: name, method: req.method, url: req.url, bodyLength: body.length, body: body.toString('latin1') }));
+  });
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    name,
+    port: (server.address() as AddressInfo).port,
+    requests,
+    idle: () => eventually(`${name} to have no open connection`, async () => sockets.size === 0),
+    kill: async () => {
+      if (!server.listening) return;
+      const closed = once(server, 'close');
+      server.close();
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
+
+export interface RawResponse {
+  status: number;
+  /** Lower-case names; a repeated name keeps its last value. */
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/**
+ * A client that writes exact bytes to the proxy and reads its answers with the upstream response
+ * parser (strict, so a malformed answer fails the test). Answers are read in order; `next()` is null
+ * once the connection is closed without (the rest of) an answer.
+ */
+export class RawClient {
+  private readonly answers: RawResponse[] = [];
+  private waiter: (() => void) | null = null;
+  private current: { head: ResponseHead | null; chunks: Buffer[] } = { head: null, chunks: [] };
+  private readonly parser: ResponseParser;
+  closed = false;
+  /** The connection ended; resolves when it does (use after the answers a test expects). */
+  readonly whenClosed: Promise<void>;
+
+  private constructor(private readonly socket: Socket) {
+    this.parser = new ResponseParser({
+      onHead: (head) => (this.current.head = head),
+      onBody: (chunk) => this.current.chunks.push(Buffer.from(chunk)),
+      onEnd: () => {
+        const { head, chunks } = this.current;
+        const headers: Record<string, string> = {};
+        for (let i = 0; i < head!.headers.length; i += 2) headers[head!.headers[i]!] = head!.headers[i + 1]!;
+        this.answers.push({ status: head!.status, headers, body: Buffer.concat(chunks) });
+        this.current = { head: null, chunks: [] };
+      },
+    });
+    this.parser.expect('GET');
+    socket.on('data', (data: Buffer) => {
+      let chunk = data;
+      for (;;) {
+        const left = this.parser.feed(chunk);
+        if (!this.parser.done) break;
+        this.parser.expect('GET');
+        if (left === 0) break;
+        chunk = chunk.subarray(chunk.length - left);
+      }
+      this.wake();
+    });
+    socket.on('error', () => {});
+    this.whenClosed = once(socket, 'close').then(() => {
+      this.closed = true;
+      this.wake();
+    });
+  }
+
+  static async open(port: number): Promise<RawClient> {
+    const socket = connect(port, '127.0.0.1');
+    socket.setNoDelay(true);
+    await once(socket, 'connect');
+    return new RawClient(socket);
+  }
+
+  write(bytes: string | Buffer): void {
+    this.socket.write(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes);
+  }
+
+  /** The next answer in order, or null when the connection closed first. */
+  async next(): Promise<RawResponse | null> {
+    while (this.answers.length === 0 && !this.closed) await new Promise<void>((resolve) => (this.waiter = resolve));
+    return this.answers.shift() ?? null;
+  }
+
+  /** Every answer until the connection closes. */
+  async untilClosed(): Promise<RawResponse[]> {
+    await this.whenClosed;
+    return this.answers.splice(0);
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
 }

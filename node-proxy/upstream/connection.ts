@@ -19,6 +19,8 @@ export interface UpstreamRequest {
   length?: number;
   /** May be sent again on a fresh connection when a reused one turns out to be closed. */
   retryable: boolean;
+  /** Who the request is for (the client's address): the pool caps each one's share of its connections. */
+  client?: string;
 }
 
 export interface ResponseSink {
@@ -205,9 +207,11 @@ export class Connection {
       if (chunked) socket.write(LAST_CHUNK);
       if (this.deadlineCode === 'UPSTREAM_HEADERS_TIMEOUT') this.awaitHead();
     });
-    body.once('error', (err) => {
+    body.once('error', (err: Error & { code?: string }) => {
       socket.off('drain', onDrain);
-      this.fail(new UpstreamError('CLIENT_BODY_ABORTED', `the client's request body ended early: ${err.message}`));
+      // The reader's own code (too slow, too large) tells the caller what to answer.
+      const code = err.code?.startsWith('CLIENT_') ? err.code : 'CLIENT_BODY_ABORTED';
+      this.fail(new UpstreamError(code, `the client's request body ended early: ${err.message}`));
     });
   }
 

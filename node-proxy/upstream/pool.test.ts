@@ -12,7 +12,7 @@ import { Upstreams } from './upstreams.js';
 
 // ---- Helpers ----
 
-const OPTS: PoolOptions = { maxConnections: 8, keepAliveMs: 10_000, connectMs: 2_000, headersMs: 2_000, bodyIdleMs: 2_000 };
+const OPTS: PoolOptions = { maxConnections: 8, keepAliveMs: 10_000, connectMs: 2_000, headersMs: 2_000, bodyIdleMs: 2_000, queueMs: 60_000, maxPerClient: 8 };
 /** Every test is short; this only turns a hang into a failure. */
 const LIMIT = { timeout: 5_000 };
 
@@ -240,6 +240,59 @@ test('concurrency is capped at maxConnections; the rest wait in the queue and ar
   assert.equal(pool.connections.size, MAX);
 });
 
+test('a request queued longer than queueMs fails with UPSTREAM_QUEUE_TIMEOUT at the next sweep; one queued less long stays', LIMIT, async (t) => {
+  let hold: RawConn | null = null;
+  const server = await rawServer(t, (conn, n) => {
+    if (n === 0) hold = conn;
+    else conn.socket.write(answer(`request ${n}`));
+  });
+  const pool = newPool(t, server.port, { maxConnections: 1, queueMs: 1_000 });
+  const first = call(pool, get('/first'));
+  const old = call(pool, get('/old'));
+  await server.nextRequest();
+  // Queued at least a millisecond after /old, so a sweep can fall between their deadlines.
+  while (Date.now() <= old.exchange.queuedAt) await tick();
+  const young = call(pool, get('/young'));
+  const deadline = old.exchange.queuedAt + 1_000;
+  pool.sweep(deadline);
+  assert.deepEqual(old.events, [], 'not overdue at its deadline');
+  pool.sweep(young.exchange.queuedAt + 1_000);
+  assert.equal((await old.done).error?.code, 'UPSTREAM_QUEUE_TIMEOUT');
+  assert.deepEqual(young.events, []);
+  assert.equal(pool.inflight, 2);
+  hold!.socket.write(answer('request 0'));
+  assert.equal((await first.done).body.toString(), 'request 0');
+  assert.equal((await young.done).body.toString(), 'request 1');
+  assert.deepEqual(server.conns[0]!.requests.map((h) => h.split(' ')[1]), ['/first', '/young']);
+  assert.equal(pool.inflight, 0);
+});
+
+test('one client has at most maxPerClient requests sent or queued: more fail with UPSTREAM_CLIENT_LIMIT at once, other clients are unaffected, the share frees as answers end', LIMIT, async (t) => {
+  const held: RawConn[] = [];
+  const server = await rawServer(t, (conn) => held.push(conn));
+  const pool = newPool(t, server.port, { maxConnections: 1, maxPerClient: 2 });
+  const from = (client: string, path: string) => call(pool, { ...get(path), client });
+  const a1 = from('10.0.0.1', '/a1');
+  const a2 = from('10.0.0.1', '/a2'); // queued behind a1: counts too
+  const a3 = from('10.0.0.1', '/a3');
+  assert.equal((await a3.done).error?.code, 'UPSTREAM_CLIENT_LIMIT');
+  const b1 = from('10.0.0.2', '/b1');
+  assert.deepEqual(b1.events, []);
+  assert.equal(pool.inflight, 3);
+  await server.nextRequest();
+  held.shift()!.socket.write(answer('a1'));
+  assert.equal((await a1.done).body.toString(), 'a1');
+  const a4 = from('10.0.0.1', '/a4');
+  assert.deepEqual(a4.events, [], 'a1 ended: 10.0.0.1 has room again');
+  for (const c of [a2, b1, a4]) {
+    await server.nextRequest();
+    held.shift()!.socket.write(answer('ok'));
+    assert.equal((await c.done).error, undefined);
+  }
+  assert.equal(pool.inflight, 0);
+  assert.equal(from('10.0.0.1', '/a5').events.length, 0);
+});
+
 // ---- Stale keep-alive sockets ----
 
 /** Answers the first request on the first connection, then closes it when the second arrives there. */
@@ -354,7 +407,7 @@ test('no answer on a reused connection: UPSTREAM_HEADERS_TIMEOUT, not a retry', 
 
 test("the Upstreams registry's own sweeper enforces the headers timeout", LIMIT, async (t) => {
   const server = await rawServer(t, () => {});
-  const upstreams = new Upstreams(300);
+  const upstreams = new Upstreams({ timeoutMs: 300, maxConnections: 8, queueMs: 10_000, maxPerClient: 8 });
   t.after(() => upstreams.close());
   const pool = upstreams.get({ key: `127.0.0.1:${server.port}`, address: '127.0.0.1', port: server.port });
   assert.equal(upstreams.get({ key: `127.0.0.1:${server.port}`, address: '127.0.0.1', port: server.port }), pool);

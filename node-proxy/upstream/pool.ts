@@ -1,7 +1,9 @@
 /**
  * Keep-alive connections to one backend: idle ones reused newest first (warm in the app and the
- * kernel), at most `maxConnections` open, further requests queued. A request that finds a reused
- * connection already closed by the app is sent once more on a fresh one when that is safe.
+ * kernel), at most `maxConnections` open, further requests queued for at most `queueMs`. No client
+ * address has more than `maxPerClient` requests sent or queued, so one client cannot hold all the
+ * connections. A request that finds a reused connection already closed by the app is sent once more
+ * on a fresh one when that is safe.
  */
 import { Connection, UpstreamError, type ConnectionOwner, type ResponseSink, type Timeouts, type UpstreamRequest } from './connection.js';
 import type { ResponseHead } from './response-parser.js';
@@ -10,6 +12,10 @@ export interface PoolOptions extends Timeouts {
   maxConnections: number;
   /** Idle connections are closed after this long; below the apps' own keep-alive timeout (Node: 5 s). */
   keepAliveMs: number;
+  /** A request waiting this long for a free connection fails with UPSTREAM_QUEUE_TIMEOUT. */
+  queueMs: number;
+  /** Requests of one client (UpstreamRequest.client) sent or queued at once; more fail with UPSTREAM_CLIENT_LIMIT. */
+  maxPerClient: number;
 }
 
 /**
@@ -20,6 +26,10 @@ export class Exchange implements ResponseSink {
   conn: Connection | null = null;
   retried = false;
   aborted = false;
+  /** When it was queued (0: never), for the queue deadline. */
+  queuedAt = 0;
+  /** Its client's count, while it is counted. */
+  share: ClientShare | null = null;
 
   constructor(
     readonly request: UpstreamRequest,
@@ -58,12 +68,19 @@ export class Exchange implements ResponseSink {
   }
 }
 
+/** Requests of one client sent or queued; kept while in use, dropped by the sweep once at 0. */
+class ClientShare {
+  n = 0;
+}
+
 export class UpstreamPool implements ConnectionOwner {
   private readonly idle: Connection[] = [];
   private readonly queue: Exchange[] = [];
   readonly connections = new Set<Connection>();
   /** Requests sent or queued and not yet answered in full: what least-outstanding balancing compares. */
   inflight = 0;
+  /** The same, per client address (requests that name one). */
+  private readonly shares = new Map<string, ClientShare>();
   private closing = false;
 
   constructor(
@@ -74,6 +91,18 @@ export class UpstreamPool implements ConnectionOwner {
 
   request(request: UpstreamRequest, sink: ResponseSink): Exchange {
     const exchange = new Exchange(request, sink, this);
+    const { client } = request;
+    if (client !== undefined) {
+      let share = this.shares.get(client);
+      if (share === undefined) this.shares.set(client, (share = new ClientShare()));
+      if (share.n >= this.opts.maxPerClient) {
+        // Never counted, never queued: abort() finds nothing to undo.
+        sink.onError(new UpstreamError('UPSTREAM_CLIENT_LIMIT', `this client already has ${share.n} requests to the app in flight`));
+        return exchange;
+      }
+      share.n++;
+      exchange.share = share;
+    }
     this.inflight++;
     this.dispatch(exchange, false);
     return exchange;
@@ -87,6 +116,7 @@ export class UpstreamPool implements ConnectionOwner {
     }
     const conn = (!fresh && this.idle.pop()) || (this.connections.size < this.opts.maxConnections ? this.open() : null);
     if (!conn) {
+      exchange.queuedAt = Date.now();
       this.queue.push(exchange);
       return;
     }
@@ -100,7 +130,15 @@ export class UpstreamPool implements ConnectionOwner {
 
   settle(exchange: Exchange): void {
     exchange.conn = null;
+    this.uncount(exchange);
+  }
+
+  private uncount(exchange: Exchange): void {
     this.inflight--;
+    if (exchange.share) {
+      exchange.share.n--;
+      exchange.share = null;
+    }
   }
 
   private open(): Connection {
@@ -154,7 +192,7 @@ export class UpstreamPool implements ConnectionOwner {
     const i = this.queue.indexOf(exchange);
     if (i >= 0) {
       this.queue.splice(i, 1);
-      this.inflight--;
+      this.uncount(exchange);
     }
   }
 
@@ -168,8 +206,17 @@ export class UpstreamPool implements ConnectionOwner {
     if (i >= 0) this.idle.splice(i, 1);
   }
 
-  /** Times out overdue requests and closes connections idle for longer than keepAliveMs. */
+  /**
+   * Times out overdue and long-queued requests, closes connections idle for longer than keepAliveMs,
+   * and forgets clients with nothing in flight (kept until now so a client's every request does not
+   * add and remove its entry).
+   */
   sweep(now: number): void {
+    for (const [client, share] of this.shares) if (share.n === 0) this.shares.delete(client);
+    // Queued in order: the oldest are first.
+    while (this.queue.length > 0 && now - this.queue[0]!.queuedAt > this.opts.queueMs) {
+      this.queue.shift()!.onError(new UpstreamError('UPSTREAM_QUEUE_TIMEOUT', `no connection to the app was free within ${this.opts.queueMs} ms`));
+    }
     for (const conn of this.connections) {
       if (conn.busy) {
         if (conn.deadline !== 0 && now > conn.deadline) conn.timeOut();

@@ -4,6 +4,17 @@ import { UpstreamPool, type PoolOptions } from './pool.js';
 /** How often deadlines and idle connections are checked: the resolution of every upstream timeout. */
 const SWEEP_MS = 250;
 
+export interface UpstreamLimits {
+  /** Connect, headers and body-idle timeout. */
+  timeoutMs: number;
+  /** Connections per backend. */
+  maxConnections: number;
+  /** How long a request may wait for a free connection. */
+  queueMs: number;
+  /** Requests per client address per backend, sent or queued. */
+  maxPerClient: number;
+}
+
 /** One keep-alive pool per backend, created on first use and closed when the backend leaves the table. */
 export class Upstreams {
   private readonly pools = new Map<string, UpstreamPool>();
@@ -14,13 +25,15 @@ export class Upstreams {
   private readonly opts: PoolOptions;
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(timeoutMs: number) {
+  constructor(limits: UpstreamLimits) {
     this.opts = {
-      maxConnections: 128,
+      maxConnections: limits.maxConnections,
       keepAliveMs: 4_000,
-      connectMs: Math.min(timeoutMs, 5_000),
-      headersMs: timeoutMs,
-      bodyIdleMs: timeoutMs,
+      connectMs: Math.min(limits.timeoutMs, 5_000),
+      headersMs: limits.timeoutMs,
+      bodyIdleMs: limits.timeoutMs,
+      queueMs: limits.queueMs,
+      maxPerClient: limits.maxPerClient,
     };
     this.sweeper = setInterval(() => this.sweep(), SWEEP_MS).unref();
   }
