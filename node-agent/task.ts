@@ -11,7 +11,7 @@ import { portIsFree } from './port-check.js';
 import { groupMembers, killGroup, procStat, sameProcessAlive, signalGroup, spawnInGroup } from './process-group.js';
 import type { CgroupLimiter } from './resources.js';
 import { saveTaskRecord, type TaskRecord } from './task-record.js';
-import { UnpackError, unpack } from './unpack.js';
+import { DEFAULT_UNPACK_LIMITS, UnpackError, unpack } from './unpack.js';
 
 export interface TaskDeps {
   stateDir: string;
@@ -131,7 +131,7 @@ export class Task {
     while (!this.stopping) {
       try {
         const file = await this.deps.artifacts.get(digest, url);
-        await unpack(file, join(this.dir, 'app'));
+        await unpack(file, join(this.dir, 'app'), { limits: DEFAULT_UNPACK_LIMITS });
         return !this.stopping;
       } catch (err) {
         if (this.stopping) return false;

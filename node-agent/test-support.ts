@@ -36,12 +36,15 @@ export async function makeArtifact(files: Record<string, string>): Promise<Buffe
 }
 
 /** A hand-made gzip tar, so tests can build archives the tar package would refuse to create. */
-export function craftArchive(entries: { path: string; type: 'File' | 'SymbolicLink' | 'Link'; linkpath?: string; body?: string }[]): Buffer {
+export function craftArchive(
+  entries: { path: string; type: 'File' | 'Directory' | 'SymbolicLink' | 'Link'; linkpath?: string; body?: string | Buffer; mode?: number }[],
+): Buffer {
   const blocks: Buffer[] = [];
   for (const entry of entries) {
     const body = Buffer.from(entry.body ?? '');
     const header = Buffer.alloc(512);
-    new tar.Header({ path: entry.path, type: entry.type, linkpath: entry.linkpath, size: body.length, mode: 0o644, mtime: new Date(0) }).encode(header, 0);
+    const mode = entry.mode ?? (entry.type === 'Directory' ? 0o755 : 0o644);
+    new tar.Header({ path: entry.path, type: entry.type, linkpath: entry.linkpath, size: body.length, mode, mtime: new Date(0) }).encode(header, 0);
     blocks.push(header, body, Buffer.alloc((512 - (body.length % 512)) % 512));
   }
   blocks.push(Buffer.alloc(1024));
