@@ -29,8 +29,9 @@ export class TaskSet {
    * to (re)start waits, and its raw output is not read, since it could not be redacted).
    */
   async restore(): Promise<void> {
+    // Everything up to the sweep's listing is synchronous: no push can apply a desired state in between.
     const saved = loadTaskDirs(this.deps.stateDir, this.log);
-    await this.deps.workspace.sweep(new Set(saved.filter((s) => s.record).map((s) => s.id)), this.log);
+    const swept = this.deps.workspace.sweep(new Set(saved.filter((s) => s.record).map((s) => s.id)), this.log);
     for (const { id, dir, record } of saved) {
       if (!record) {
         this.onRemoved(id, dir);
@@ -40,6 +41,7 @@ export class TaskSet {
       if (outcome) this.log(`task ${id}: ${outcome}`);
     }
     this.log(`restored ${this.tasks.size} task(s); their env comes with the next desired state`);
+    await swept;
   }
 
   /** Pushes and polls race, so only a newer generation is applied; returns the generation now applied. */

@@ -9,7 +9,8 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
+import { chmod, lstat, mkdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { ConfigError } from './env-config.js';
@@ -79,12 +80,18 @@ export class Workspace {
     await removeTree(this.taskDir(taskId));
   }
 
-  /** Deletes every directory but those of `keep` (tasks removed while the agent was down, interrupted unpacks). */
-  async sweep(keep: Set<string>, log: (msg: string) => void): Promise<void> {
-    for (const name of await readdir(this.root)) {
-      if (keep.has(name)) continue;
-      await removeTree(join(this.root, name)).catch((err: Error) => log(`could not remove ${join(this.root, name)}: ${err.message}`));
-    }
+  /**
+   * Deletes every entry but those of `keep` (tasks removed while the agent was down, interrupted
+   * unpacks). The listing is taken synchronously, before the call returns: entries made afterwards
+   * (a task started meanwhile) are never swept.
+   */
+  sweep(keep: Set<string>, log: (msg: string) => void): Promise<void> {
+    const stale = readdirSync(this.root).filter((name) => !keep.has(name));
+    return (async () => {
+      for (const name of stale) {
+        await removeTree(join(this.root, name)).catch((err: Error) => log(`could not remove ${join(this.root, name)}: ${err.message}`));
+      }
+    })();
   }
 }
 
