@@ -5,10 +5,10 @@
  */
 import { PROXY_ENV, PROXY_NODE_FLAGS } from '../node-proxy/launch.js';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defaultWorkDir } from '../node-agent/env-config.js';
-import { removeTree } from '../node-agent/workspace.js';
+import { removeWorkRoot } from '../node-agent/workspace.js';
 import { hashToken } from '../protocol/index.js';
 import { createPool, type DbOptions } from '../sql/connect.js';
 import { createAdminToken, createJoinToken } from './bootstrap.js';
@@ -118,7 +118,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const taskPorts = await taskPortBlock(); // the same block for a restarted agent
     const agentStateDir = join(opts.dir, 'agent');
     const agentWorkDir = defaultWorkDir(agentStateDir);
-    started.push({ stop: () => removeWorkDir(agentWorkDir) }); // after the agent has stopped its tasks
+    started.push({ stop: () => removeWorkRoot(agentWorkDir, () => undefined) }); // after the agent has stopped its tasks
     const launchAgent = () => startChild('agent', node[0]!, [...node.slice(1), 'node-agent/main.ts'], {
       echo: opts.echo,
       cwd: ROOT,
@@ -186,12 +186,6 @@ async function taskPortBlock(): Promise<string> {
     if (await portsFree(base, base + 99)) break;
   }
   return `${base}-${base + 99}`;
-}
-
-/** Each task's tree is deleted as its owner (removeTree), then the root; a fresh start unpacks again. */
-async function removeWorkDir(dir: string): Promise<void> {
-  for (const name of await readdir(dir).catch(() => [] as string[])) await removeTree(join(dir, name)).catch(() => undefined);
-  await rm(dir, { recursive: true, force: true });
 }
 
 interface Credentials {

@@ -17,7 +17,7 @@ import { CgroupLimiter } from './resources.js';
 import { TaskSet } from './task-set.js';
 import { TaskUsers } from './task-users.js';
 import type { UnpackLimits } from './unpack.js';
-import { Workspace } from './workspace.js';
+import { removeWorkRoot, Workspace } from './workspace.js';
 
 export interface AgentConfig {
   apiUrl: string;
@@ -135,8 +135,12 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   const shutdown = async () => {
     server.close(); // first, so no push starts a task during shutdown
     await heartbeat.stop();
-    if (config.stopTasksOnExit) await taskSet.stopAll();
-    else await taskSet.release();
+    if (config.stopTasksOnExit) {
+      await taskSet.stopAll();
+      await removeWorkRoot(workspace.root, log); // nothing runs in it any more; a restart unpacks again
+    } else {
+      await taskSet.release();
+    }
     await logs.stop(LOG_FLUSH_ON_STOP_MS);
   };
   return {

@@ -10,7 +10,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import { chmod, lstat, mkdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { ConfigError } from './env-config.js';
@@ -93,6 +93,14 @@ export class Workspace {
       }
     })();
   }
+}
+
+/** Empties and removes a work root whose tasks are stopped (each tree deleted as its owner); a later start unpacks them again. */
+export async function removeWorkRoot(root: string, log: (msg: string) => void): Promise<void> {
+  for (const name of await readdir(root).catch(() => [] as string[])) {
+    await removeTree(join(root, name)).catch((err: Error) => log(`could not remove ${join(root, name)}: ${err.message}`));
+  }
+  await rmdir(root).catch(() => undefined); // not empty: what is left was logged above
 }
 
 function inside(path: string, dir: string): boolean {
