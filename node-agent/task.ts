@@ -56,7 +56,7 @@ export class Task {
   private env: Record<string, string> | undefined;
   private envArrived: () => void = () => undefined;
   private readonly envKnown = new Promise<void>((resolve) => (this.envArrived = resolve));
-  /** The project's uid, once looked up (undefined inside: the agent is not root). */
+  /** The project's uid, once looked up (`as` undefined: the agent is not root and tasks share its uid). */
   private user: { as: TaskUser | undefined } | undefined;
   private observed: ObservedTask;
   private running: Running | undefined;
