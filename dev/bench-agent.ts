@@ -7,14 +7,13 @@
  *   probes) vs spawning the same 50 servers directly and polling until they answer.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TaskSpec } from '../protocol/index.js';
-import { ArtifactCache } from '../node-agent/artifact-cache.js';
 import { TaskSet } from '../node-agent/task-set.js';
-import { blobServer, freePort, sha256 } from '../node-agent/test-support.js';
+import { agentDirs, blobServer, freePort, sha256 } from '../node-agent/test-support.js';
 import { tarball } from '../test/e2e/agent-support.js';
 import { buildAgent } from './build-agent.js';
 import { ASSETS_DIR } from './build.js';
@@ -24,6 +23,7 @@ import { startStack } from './stack.js';
 
 const INSTANCES = Number(process.env.INSTANCES ?? 50);
 const dir = await mkdtemp(join(tmpdir(), 'zectre-bench-agent-'));
+await chmod(dir, 0o711); // task uids (the agent runs tasks as one when root) pass through to the work root
 const children: ChildProcess[] = [];
 
 const rssMb = async (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
@@ -68,18 +68,16 @@ async function toHealthy(): Promise<{ agent: number[]; direct: number[] }> {
     }));
   }
   const healthyAt = new Map<string, number>();
-  const stateDir = join(dir, 'agent');
+  const agentDir = join(dir, 'agent');
   const set: TaskSet = new TaskSet(
     {
-      stateDir,
-      artifacts: new ArtifactCache(join(stateDir, 'artifacts'), blobs.url('/'), () => 'bench'),
+      ...(await agentDirs(agentDir, blobs.url(''))),
       addSpool: () => undefined,
       onLinesDropped: () => undefined,
       onChange: () => {
         for (const t of set.observed()) if (t.state === 'healthy' && !healthyAt.has(t.id)) healthyAt.set(t.id, performance.now());
       },
     },
-    () => 'bench',
     () => undefined,
     () => undefined,
   );
@@ -90,7 +88,7 @@ async function toHealthy(): Promise<{ agent: number[]; direct: number[] }> {
   await set.stopAll();
 
   // Peer: the same servers, spawned directly from the unpacked app, polled every 20 ms until they answer.
-  const appDir = join(stateDir, 'tasks', 'bench0', 'app');
+  const appDir = join(agentDir, 'work', 'bench0');
   await set.stopAll();
   const d0 = performance.now();
   const direct = await Promise.all(specs.map(async (s) => {

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
 
@@ -10,7 +10,10 @@ export interface StackSecrets {
 }
 
 export async function loadOrCreateSecrets(path: string): Promise<StackSecrets> {
-  if (existsSync(path)) return JSON.parse(await readFile(path, 'utf8')) as StackSecrets;
+  if (existsSync(path)) {
+    await chmod(path, 0o600); // an older stack wrote it with the default mode
+    return JSON.parse(await readFile(path, 'utf8')) as StackSecrets;
+  }
   const { privateKey } = await generateKeyPair('ES256', { extractable: true });
   const jwk = { ...(await exportJWK(privateKey)), kid: `k${Date.now().toString(36)}`, alg: 'ES256' };
   const secrets: StackSecrets = {

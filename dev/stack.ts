@@ -5,8 +5,10 @@
  */
 import { PROXY_ENV, PROXY_NODE_FLAGS } from '../node-proxy/launch.js';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { defaultWorkDir } from '../node-agent/env-config.js';
+import { removeWorkRoot } from '../node-agent/workspace.js';
 import { hashToken } from '../protocol/index.js';
 import { createPool, type DbOptions } from '../sql/connect.js';
 import { createAdminToken, createJoinToken } from './bootstrap.js';
@@ -19,7 +21,7 @@ import { loadOrCreateSecrets } from './secrets.js';
 import { startWorker } from './worker.js';
 
 export interface StackOptions {
-  /** State directory: secrets, credentials, wrangler's R2 data, the agent's files (and PGlite's). */
+  /** State directory (0700): secrets, credentials, wrangler's R2 data, the agent's state (and PGlite's). */
   dir: string;
   db: DatabaseChoice;
   ports?: { edge?: number; proxy?: number; agent?: number };
@@ -40,6 +42,11 @@ export interface Stack {
   adminToken: string;
   db: LocalDatabase;
   agent: Child;
+  /**
+   * The agent's work root (tasks' own directories): outside `dir`, which tasks must not enter, and
+   * outside the checkout, whose package.json and node_modules an app would otherwise resolve upward.
+   */
+  agentWorkDir: string;
   proxy: Child;
   worker: Child;
   /** Kills the agent (SIGKILL: no cleanup, like a crash) and starts it again with the same environment. */
@@ -54,6 +61,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const say = opts.progress ?? (() => undefined);
   const appsDomain = opts.appsDomain ?? 'zectre.localhost';
   await mkdir(opts.dir, { recursive: true, mode: 0o700 });
+  await chmod(opts.dir, 0o700); // it holds the secrets, the admin token and every artifact: tasks run as other uids
   const started: { stop(): Promise<void> }[] = [];
   const stopAll = async () => {
     for (const part of started.reverse()) await part.stop().catch(() => undefined);
@@ -108,6 +116,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     });
     started.push(proxy);
     const taskPorts = await taskPortBlock(); // the same block for a restarted agent
+    const agentStateDir = join(opts.dir, 'agent');
+    const agentWorkDir = defaultWorkDir(agentStateDir);
+    started.push({ stop: () => removeWorkRoot(agentWorkDir, () => undefined) }); // after the agent has stopped its tasks
     const launchAgent = () => startChild('agent', node[0]!, [...node.slice(1), 'node-agent/main.ts'], {
       echo: opts.echo,
       cwd: ROOT,
@@ -115,7 +126,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         ...process.env,
         ZECTRE_API_URL: worker.url,
         ZECTRE_JOIN_TOKEN: credentials.joinToken,
-        ZECTRE_AGENT_STATE_DIR: join(opts.dir, 'agent'),
+        ZECTRE_AGENT_STATE_DIR: agentStateDir,
+        ZECTRE_AGENT_WORK_DIR: agentWorkDir,
         ZECTRE_AGENT_NAME: 'local',
         ZECTRE_AGENT_PORT: String(ports.agent),
         ZECTRE_AGENT_STOP_TASKS_ON_EXIT: '1',
@@ -137,6 +149,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       get agent() {
         return agent;
       },
+      agentWorkDir,
       proxy,
       get worker() {
         return worker;
@@ -186,6 +199,7 @@ interface Credentials {
  * nodes for ever.
  */
 async function ensureCredentials(db: DbOptions, path: string): Promise<Credentials> {
+  if (existsSync(path)) await chmod(path, 0o600); // an older stack wrote it with the default mode
   const saved = existsSync(path) ? (JSON.parse(await readFile(path, 'utf8')) as Credentials) : null;
   const adminToken = saved && (await adminTokenKnown(db, saved.adminToken)) ? saved.adminToken : await createAdminToken(db);
   const credentials = { adminToken, joinToken: await createJoinToken(db, saved?.joinToken) };

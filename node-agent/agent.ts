@@ -1,5 +1,5 @@
 /** Wires the agent together: identity, push server, heartbeat loop, tasks and log shipping. */
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RegisterRequest, RegisterResponse } from '../protocol/index.js';
@@ -15,11 +15,20 @@ import { startPushServer } from './push-server.js';
 import { verifyPushToken } from './push-token.js';
 import { CgroupLimiter } from './resources.js';
 import { TaskSet } from './task-set.js';
+import { TaskUsers } from './task-users.js';
+import type { UnpackLimits } from './unpack.js';
+import { removeWorkRoot, Workspace } from './workspace.js';
 
 export interface AgentConfig {
   apiUrl: string;
   joinToken: string;
+  /** Root-only (0700): identity, task records, log spools, artifact cache. */
   stateDir: string;
+  /** Tasks' own directories (0711, outside stateDir). */
+  workDir: string;
+  /** uids handed to projects, one each (only when the agent runs as root). */
+  uidRange: [number, number];
+  unpackLimits: UnpackLimits;
   name: string;
   address: string;
   listenHost: string;
@@ -51,7 +60,11 @@ const LOG_FLUSH_ON_STOP_MS = 2_000;
 export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   const log = config.log ?? ((msg: string) => console.error(`[agent] ${msg}`));
   const apiUrl = config.apiUrl.replace(/\/+$/, '');
-  await mkdir(config.stateDir, { recursive: true });
+  await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
+  await chmod(config.stateDir, 0o700); // also when an older agent made it 0755
+  const users = TaskUsers.open(config.stateDir, config.uidRange);
+  if (!users.isolating) warnSharedUid(log);
+  const workspace = await Workspace.open(config.workDir, config.unpackLimits, { stateDir: config.stateDir, isolating: users.isolating });
 
   let identity: Identity | undefined = await loadIdentity(config.stateDir);
   const credential = () => identity?.credential ?? '';
@@ -62,13 +75,14 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   tasks = new TaskSet(
     {
       stateDir: config.stateDir,
+      workspace,
+      users,
       artifacts: new ArtifactCache(join(config.stateDir, 'artifacts'), apiUrl, credential),
       addSpool: (spool) => logs.add(spool),
       onLinesDropped: (n) => metrics.linesDropped.inc(n),
       onChange: () => heartbeat?.poke(),
       ...(config.cgroupRoot ? { cgroup: new CgroupLimiter(config.cgroupRoot) } : {}),
     },
-    () => identity?.nodeId,
     (taskId, dir) => logs.close(taskId, dir),
     log,
   );
@@ -90,7 +104,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   let intervalMs: number | undefined;
   if (identity) {
     log(`reusing identity of node ${identity.nodeId} from ${config.stateDir}`);
-    taskSet.restore(); // re-adopt (or replace) the tasks of the last applied generation
+    await taskSet.restore(); // re-adopt (or replace) the tasks of the last applied generation
   } else {
     try {
       intervalMs = (await registerWithRetry(registerNode, apiUrl, log)).heartbeatIntervalMs;
@@ -121,8 +135,12 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   const shutdown = async () => {
     server.close(); // first, so no push starts a task during shutdown
     await heartbeat.stop();
-    if (config.stopTasksOnExit) await taskSet.stopAll();
-    else await taskSet.release();
+    if (config.stopTasksOnExit) {
+      await taskSet.stopAll();
+      await removeWorkRoot(workspace.root, log); // nothing runs in it any more; a restart unpacks again
+    } else {
+      await taskSet.release();
+    }
     await logs.stop(LOG_FLUSH_ON_STOP_MS);
   };
   return {
@@ -130,6 +148,14 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     port: server.port,
     stop: () => (stopped ??= shutdown()),
   };
+}
+
+/** Said once, at startup, where an operator looks: without root, nothing separates tenants on this node. */
+function warnSharedUid(log: (msg: string) => void): void {
+  const uid = process.getuid?.() ?? '?';
+  log(`WARNING: not running as root: every task runs as uid ${uid}, the agent's own. Any deployed app can read the node`);
+  log('WARNING: credential, every other task\'s files and logs, and signal their processes. Run the agent as root on a');
+  log('WARNING: node shared by projects: it then runs each project\'s tasks as an unprivileged uid of their own.');
 }
 
 function buildRegisterRequest(config: AgentConfig, port: number): RegisterRequest {

@@ -1,4 +1,8 @@
-/** Content-addressed artifact downloads: stateDir/artifacts/<hex>.tar.gz, verified against the digest. */
+/**
+ * Content-addressed artifact downloads: stateDir/artifacts/<hex>.tar.gz (0600, root-only like the
+ * rest of the state), verified against the digest. The node credential goes only to the control
+ * plane the agent registered with: an artifact URL on any other origin is refused unsent.
+ */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { access, mkdir, readdir, rename, rm } from 'node:fs/promises';
@@ -28,8 +32,8 @@ export class ArtifactCache {
 
   constructor(
     private readonly dir: string,
-    /** Relative artifact URLs are resolved against the control plane URL. */
-    private readonly baseUrl: string,
+    /** The control plane URL (ZECTRE_API_URL): relative artifact URLs resolve against it, and only its origin gets the credential. */
+    private readonly apiUrl: string,
     private readonly credential: () => string,
   ) {}
 
@@ -60,15 +64,10 @@ export class ArtifactCache {
     return removed;
   }
 
-  private async download(hex: string, relativeUrl: string, path: string): Promise<string> {
-    await mkdir(this.dir, { recursive: true });
+  private async download(hex: string, given: string, path: string): Promise<string> {
+    const url = this.resolve(hex, given);
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     let res: IncomingMessage;
-    let url: string;
-    try {
-      url = new URL(relativeUrl, this.baseUrl).href;
-    } catch {
-      throw new ArtifactError(`artifact sha256:${short(hex)} has an unusable URL "${relativeUrl}"`, true);
-    }
     const signal = AbortSignal.timeout(DOWNLOAD_TIMEOUT_MS);
     try {
       res = await request(url, { headers: { authorization: `Bearer ${this.credential()}` }, signal });
@@ -91,7 +90,7 @@ export class ArtifactCache {
       },
     });
     try {
-      await pipeline(res, hasher, createWriteStream(tmp));
+      await pipeline(res, hasher, createWriteStream(tmp, { mode: 0o600 }));
     } catch (err) {
       await rm(tmp, { force: true });
       throw new ArtifactError(`artifact sha256:${short(hex)} download from ${url} broke off: ${requestErrorMessage(err, signal)}`, false);
@@ -103,6 +102,28 @@ export class ArtifactCache {
     }
     await rename(tmp, path);
     return path;
+  }
+
+  /**
+   * The absolute URL to fetch: a relative one is a path under the API URL (as every other agent call
+   * builds its URLs); an absolute one must be on the API's origin, or the credential would go to
+   * whoever a desired state names.
+   */
+  private resolve(hex: string, given: string): string {
+    const api = new URL(this.apiUrl);
+    let url: URL;
+    try {
+      url = URL.canParse(given) ? new URL(given) : new URL(`${this.apiUrl.replace(/\/+$/, '')}/${given.replace(/^\/+/, '')}`);
+    } catch {
+      throw new ArtifactError(`artifact sha256:${short(hex)} has an unusable URL "${given}"`, true);
+    }
+    if (url.origin !== api.origin) {
+      throw new ArtifactError(
+        `artifact sha256:${short(hex)} URL ${url.href} is not on the control plane ${api.origin} (ZECTRE_API_URL): refusing to send the node credential there`,
+        true,
+      );
+    }
+    return url.href;
   }
 }
 

@@ -1,16 +1,26 @@
 /** Agent configuration from ZECTRE_* environment variables, with one-line errors for bad values. */
-import { cpus, hostname, totalmem } from 'node:os';
+import { createHash } from 'node:crypto';
+import { cpus, hostname, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { AgentConfig } from './agent.js';
+import { DEFAULT_UNPACK_LIMITS } from './unpack.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv): AgentConfig {
+  const stateDir = env.ZECTRE_AGENT_STATE_DIR || './.zectre/agent';
   return {
-    apiUrl: required(env, 'ZECTRE_API_URL', 'the control plane URL, e.g. http://127.0.0.1:8787'),
+    apiUrl: apiUrl(required(env, 'ZECTRE_API_URL', 'the control plane URL, e.g. http://127.0.0.1:8787')),
     joinToken: required(env, 'ZECTRE_JOIN_TOKEN', 'the join token from the control plane'),
-    stateDir: env.ZECTRE_AGENT_STATE_DIR || './.zectre/agent',
+    stateDir,
+    workDir: env.ZECTRE_AGENT_WORK_DIR || defaultWorkDir(stateDir),
+    uidRange: uidRange(env.ZECTRE_AGENT_UID_RANGE || '200000-299999'),
+    unpackLimits: {
+      maxBytes: integer(env, 'ZECTRE_AGENT_MAX_UNPACKED_BYTES', DEFAULT_UNPACK_LIMITS.maxBytes, 1),
+      maxEntries: integer(env, 'ZECTRE_AGENT_MAX_ENTRIES', DEFAULT_UNPACK_LIMITS.maxEntries, 1),
+    },
     name: env.ZECTRE_AGENT_NAME || hostname(),
     address: env.ZECTRE_AGENT_ADDRESS || '127.0.0.1',
     listenHost: env.ZECTRE_AGENT_HOST || '127.0.0.1',
@@ -50,6 +60,31 @@ function portRange(raw: string): [number, number] {
     throw new ConfigError(`ZECTRE_AGENT_PORT_RANGE="${raw}" must look like 20000-29999 (ports 1024-65535, low <= high)`);
   }
   return [low, high];
+}
+
+/**
+ * Outside the state directory and outside any checkout (an app under <checkout>/.zectre would
+ * resolve the checkout's package.json and node_modules upward); one per state directory.
+ */
+export function defaultWorkDir(stateDir: string): string {
+  return join(tmpdir(), `zectre-work-${createHash('sha256').update(resolve(stateDir)).digest('hex').slice(0, 12)}`);
+}
+
+function uidRange(raw: string): [number, number] {
+  const match = /^(\d+)-(\d+)$/.exec(raw);
+  const [low, high] = match ? [Number(match[1]), Number(match[2])] : [NaN, NaN];
+  // Below 1000 are system accounts; Node's spawn takes uids up to 2^31 - 1.
+  if (!(low >= 1000 && high <= 2 ** 31 - 2 && low <= high)) {
+    throw new ConfigError(`ZECTRE_AGENT_UID_RANGE="${raw}" must look like 200000-299999 (uids 1000-${2 ** 31 - 2}, low <= high), one uid per project`);
+  }
+  return [low, high];
+}
+
+function apiUrl(raw: string): string {
+  if (!URL.canParse(raw) || !/^https?:$/.test(new URL(raw).protocol)) {
+    throw new ConfigError(`ZECTRE_API_URL="${raw}" is not an http(s) URL (e.g. https://zectre.example.workers.dev)`);
+  }
+  return raw;
 }
 
 function pushUrl(raw: string): string {

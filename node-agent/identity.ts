@@ -35,7 +35,7 @@ export async function loadIdentity(stateDir: string): Promise<Identity | undefin
 
 /** Written to a temp file then renamed, so a crash never leaves a half-written identity; 0600 because it holds the credential. */
 export async function saveIdentity(stateDir: string, identity: Identity): Promise<void> {
-  await mkdir(stateDir, { recursive: true });
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const tmp = `${identityPath(stateDir)}.tmp`;
   await writeFile(tmp, JSON.stringify(identity, null, 2), { mode: 0o600 });
   await rename(tmp, identityPath(stateDir));

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, openSync, closeSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { LogSpool } from './log-spool.js';
-import { tempDir } from './test-support.js';
+import { tempDir, waitFor } from './test-support.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 before(async () => (dir = await tempDir('spool')));
@@ -61,4 +61,35 @@ test('a fully acked spool is compacted without losing its place', () => {
   const reopened = new LogSpool('t4', path, { secretValues: [] });
   reopened.poll();
   assert.deepEqual(lines(reopened), ['5001 stdout after']);
+});
+
+test('raw bytes are freed once their lines are in the spool: the secret leaves the disk, later output and offsets stay', { timeout: 10_000 }, async () => {
+  const path = join(dir.path, 't5');
+  const spool = new LogSpool('t5', path, { secretValues: ['s3cret-value'] });
+  // As the app gets it: an append-mode descriptor it keeps writing to.
+  const fd = openSync(spool.rawPath('stdout'), 'a', 0o600);
+  appendFileSync(fd, 'the key is s3cret-value\n'.repeat(1000));
+  spool.poll();
+  await waitFor('the raw secret freed', () => (spool.poll(), !readFileSync(spool.rawPath('stdout'), 'utf8').includes('s3cret-value')));
+  appendFileSync(fd, 'after the hole\n');
+  closeSync(fd);
+  spool.poll();
+  assert.deepEqual(lines(spool).slice(-2), ['1000 stdout the key is [redacted]', '1001 stdout after the hole']);
+  assert.ok(readFileSync(spool.rawPath('stdout'), 'utf8').endsWith('after the hole\n'), 'unread bytes are kept');
+  const reopened = new LogSpool('t5', path, { secretValues: ['s3cret-value'] });
+  assert.deepEqual(lines(reopened).slice(-1), ['1001 stdout after the hole'], 'a restarted agent resumes at the same offsets');
+  for (const file of ['stdout.raw', 'spool.jsonl', 'acked']) {
+    if (file === 'acked') spool.ack(1);
+    assert.equal(statSync(join(path, file)).mode & 0o777, 0o600, `${file} is the agent's only`);
+  }
+  assert.equal(statSync(path).mode & 0o777, 0o700);
+});
+
+test('with its secrets not known yet (a restarted agent before the desired state), raw output is left unread', () => {
+  const spool = new LogSpool('t6', join(dir.path, 't6'), { secretValues: undefined });
+  appendFileSync(spool.rawPath('stdout'), 'token s3cret-value\n');
+  assert.equal(spool.poll(true), 0);
+  spool.setSecrets(['s3cret-value']);
+  assert.equal(spool.poll(), 1);
+  assert.deepEqual(lines(spool), ['1 stdout token [redacted]']);
 });

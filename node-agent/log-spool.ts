@@ -2,11 +2,14 @@
  * A task's log spool on disk. The app writes stdout/stderr straight into two files (so it never
  * gets EPIPE when the agent dies); the agent tails them and appends numbered, redacted entries to
  * spool.jsonl. Each spool record carries the byte offsets of the raw files after its line, so a
- * restarted agent resumes exactly where it stopped: no line read twice, none skipped.
+ * restarted agent resumes exactly where it stopped: no line read twice, none skipped. Raw bytes
+ * already spooled are then freed (raw-discard.ts), so unredacted output does not stay on disk.
+ * Everything here is 0600 in 0700 directories of the root-only state.
  */
-import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fdatasyncSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LogEntry, LogStream } from '../protocol/index.js';
+import { punchHole } from './raw-discard.js';
 
 type RawStream = 'stdout' | 'stderr';
 const RAW: RawStream[] = ['stdout', 'stderr'];
@@ -18,6 +21,8 @@ const MAX_LINE_CHARS = 16_384;
 /** A fully acked spool larger than this is rewritten as a single checkpoint record. */
 const COMPACT_AT_BYTES = 4 << 20;
 const MIN_SECRET_CHARS = 4;
+/** Raw bytes are freed at most this often per task: a bound on how long unredacted output stays on disk. */
+const DISCARD_EVERY_MS = 1_000;
 
 interface SpoolRecord {
   s: number; // seq of this entry (or last seq, for a checkpoint)
@@ -34,7 +39,12 @@ export class LogSpool {
   private acked = 0;
   private dropped = 0;
   private pendingEntries: LogEntry[] = [];
-  private readonly secrets: string[];
+  /** undefined until the task's env values are known (after an agent restart): raw output is not read meanwhile. */
+  private secrets: string[] | undefined;
+  /** Raw offsets up to which the bytes are freed, and when that was last done. */
+  private discarded: [number, number] = [0, 0];
+  private discarding = false;
+  private lastDiscard = 0;
 
   private readonly onDropped: (lines: number) => void;
   private readonly maxUnacked: number;
@@ -42,14 +52,20 @@ export class LogSpool {
   constructor(
     readonly taskId: string,
     readonly dir: string,
-    opts: { secretValues: string[]; onDropped?: (lines: number) => void; maxUnacked?: number },
+    /** secretValues undefined: not known yet, see setSecrets. */
+    opts: { secretValues: string[] | undefined; onDropped?: (lines: number) => void; maxUnacked?: number },
   ) {
     this.onDropped = opts.onDropped ?? (() => undefined);
     this.maxUnacked = opts.maxUnacked ?? MAX_UNACKED;
-    // Longest first, so a secret that contains another is redacted whole.
-    this.secrets = opts.secretValues.filter((v) => v.length >= MIN_SECRET_CHARS).sort((a, b) => b.length - a.length);
-    mkdirSync(dir, { recursive: true });
+    if (opts.secretValues) this.setSecrets(opts.secretValues);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.recover();
+  }
+
+  /** The values to redact; raw output is read only from now on, since nothing could be redacted before. */
+  setSecrets(values: string[]): void {
+    // Longest first, so a secret that contains another is redacted whole.
+    this.secrets = values.filter((v) => v.length >= MIN_SECRET_CHARS).sort((a, b) => b.length - a.length);
   }
 
   rawPath(stream: RawStream): string {
@@ -72,11 +88,35 @@ export class LogSpool {
 
   /** Reads new complete lines from the raw files; `final` also takes a last unterminated line (the process exited). */
   poll(final = false): number {
+    if (!this.secrets) return 0;
     const entries: LogEntry[] = [];
     this.reportDropped(entries);
     RAW.forEach((stream, i) => this.readRaw(stream, i, final, entries));
     if (entries.length) this.write(entries);
+    this.discardSpooled();
     return entries.length;
+  }
+
+  /**
+   * Frees the raw bytes whose lines are in the spool (fsynced first, so they are never only in the
+   * raw file's freed blocks). One round at a time, at most once per DISCARD_EVERY_MS.
+   */
+  private discardSpooled(): void {
+    const todo = RAW.map((stream, i) => ({ path: this.rawPath(stream), i, to: this.offsets[i]! })).filter((r) => r.to > this.discarded[r.i]!);
+    if (!todo.length || this.discarding || Date.now() - this.lastDiscard < DISCARD_EVERY_MS) return;
+    this.discarding = true;
+    this.lastDiscard = Date.now();
+    if (existsSync(this.spoolPath)) {
+      const fd = openSync(this.spoolPath, 'r');
+      try {
+        fdatasyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    void Promise.all(todo.map((r) => punchHole(r.path, r.to).then(() => void (this.discarded[r.i] = r.to))))
+      .catch(() => undefined) // the task's files are being removed, or a one-off failure: the next round retries
+      .finally(() => (this.discarding = false));
   }
 
   /** The API stored every seq up to `seq`. */
@@ -138,7 +178,7 @@ export class LogSpool {
   }
 
   private redact(line: string): string {
-    for (const secret of this.secrets) if (line.includes(secret)) line = line.split(secret).join('[redacted]');
+    for (const secret of this.secrets ?? []) if (line.includes(secret)) line = line.split(secret).join('[redacted]');
     return line;
   }
 
@@ -148,7 +188,7 @@ export class LogSpool {
     const records = entries.map((e): SpoolRecord => ({ s: e.seq, t: e.ts, k: e.stream, l: e.line, o }));
     // Offsets consumed by dropped lines must survive a restart too.
     if (this.dropped) records.push({ s: this.nextSeq - 1, o, d: this.dropped });
-    appendFileSync(this.spoolPath, records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    appendFileSync(this.spoolPath, records.map((r) => JSON.stringify(r)).join('\n') + '\n', { mode: 0o600 });
     this.pendingEntries.push(...entries);
   }
 
@@ -187,6 +227,6 @@ export class LogSpool {
 }
 
 function writeAtomic(path: string, text: string): void {
-  writeFileSync(`${path}.tmp`, text);
+  writeFileSync(`${path}.tmp`, text, { mode: 0o600 });
   renameSync(`${path}.tmp`, path);
 }

@@ -28,6 +28,8 @@ process.on('SIGTERM', () => shutdown('SIGTERM'));
 
 async function main(): Promise<void> {
   const config = configFromEnv(process.env);
+  // Files the agent creates are its own (0600/0700) unless it says otherwise; tasks inherit the mask.
+  process.umask(0o077);
   agent = await startAgent(config);
   console.log(`agent ready: node ${agent.nodeId}, listening on http://${config.listenHost}:${agent.port} (push ${config.push ? 'on' : 'off: poll only'})`);
 }

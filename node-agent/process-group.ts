@@ -8,12 +8,20 @@ export type TaskProcess = ChildProcess;
 /**
  * `detached` makes the shell a process-group leader: its pid is the group id, and the agent's own
  * signals don't reach it. stdout/stderr go to files (not pipes), so the task outlives the agent
- * without ever getting EPIPE; stdin is closed.
+ * without ever getting EPIPE; the files are the agent's (0600): the task holds only the descriptors.
+ * stdin is closed. With `user`, the process runs as that uid/gid with no supplementary groups
+ * (Node's spawn calls setgroups(0) before setgid/setuid).
  */
-export function spawnInGroup(command: string, cwd: string, env: Record<string, string>, out: { stdout: string; stderr: string }): TaskProcess {
-  const fds = [openSync(out.stdout, 'a'), openSync(out.stderr, 'a')];
+export function spawnInGroup(
+  command: string,
+  cwd: string,
+  env: Record<string, string>,
+  out: { stdout: string; stderr: string },
+  user?: { uid: number; gid: number },
+): TaskProcess {
+  const fds = [openSync(out.stdout, 'a', 0o600), openSync(out.stderr, 'a', 0o600)];
   try {
-    return spawn('/bin/sh', ['-c', command], { cwd, env, detached: true, stdio: ['ignore', fds[0], fds[1]] });
+    return spawn('/bin/sh', ['-c', command], { cwd, env, detached: true, stdio: ['ignore', fds[0], fds[1]], ...user });
   } finally {
     for (const fd of fds) closeSync(fd);
   }

@@ -1,31 +1,37 @@
 /**
- * What survives an agent restart: per task, tasks/<id>/task.json (spec, pid, process start time,
- * restarts); per node, state.json (the generation applied). Written atomically (temp + rename).
+ * What survives an agent restart: per task, tasks/<id>/task.json (the spec without its env values,
+ * pid, process start time, restarts), written atomically (temp + rename), 0600 in the root-only
+ * state directory. Env values never reach the disk: a restarted agent gets them again with the
+ * desired state (see TaskSet.restore).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { TaskSpec } from '../protocol/index.js';
 
+/** A task spec as stored: everything but the env values. */
+export const StoredSpec = TaskSpec.omit({ env: true });
+export type StoredSpec = z.infer<typeof StoredSpec>;
+
 export const TaskRecord = z.object({
-  spec: TaskSpec,
+  spec: StoredSpec,
   restarts: z.number().int().min(0),
   pid: z.number().int().optional(),
   startTime: z.number().int().optional(),
 });
 export type TaskRecord = z.infer<typeof TaskRecord>;
 
-function writeAtomic(path: string, value: unknown): void {
-  writeFileSync(`${path}.tmp`, JSON.stringify(value), { mode: 0o600 }); // specs carry secret env values
+export function saveTaskRecord(taskDir: string, record: TaskRecord): void {
+  mkdirSync(taskDir, { recursive: true, mode: 0o700 });
+  const path = join(taskDir, 'task.json');
+  writeFileSync(`${path}.tmp`, JSON.stringify(TaskRecord.parse(record)), { mode: 0o600 });
   renameSync(`${path}.tmp`, path);
 }
 
-export function saveTaskRecord(taskDir: string, record: TaskRecord): void {
-  mkdirSync(taskDir, { recursive: true });
-  writeAtomic(join(taskDir, 'task.json'), record);
-}
-
-/** Every task directory under stateDir/tasks: its record when it has a valid one. */
+/**
+ * Every task directory under stateDir/tasks: its record when it has a valid one. A record written
+ * by an older agent, with env values in it, is rewritten without them.
+ */
 export function loadTaskDirs(stateDir: string, log: (msg: string) => void): { id: string; dir: string; record?: TaskRecord }[] {
   const root = join(stateDir, 'tasks');
   if (!existsSync(root)) return [];
@@ -33,23 +39,13 @@ export function loadTaskDirs(stateDir: string, log: (msg: string) => void): { id
     const dir = join(root, id);
     const file = join(dir, 'task.json');
     if (!existsSync(file)) return { id, dir };
-    const parsed = TaskRecord.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-    if (!parsed.success) log(`ignoring ${file}: ${parsed.error.message}`);
-    return { id, dir, record: parsed.success ? parsed.data : undefined };
+    const raw = JSON.parse(readFileSync(file, 'utf8')) as { spec?: { env?: unknown } };
+    const parsed = TaskRecord.safeParse(raw);
+    if (!parsed.success) {
+      log(`ignoring ${file}: ${parsed.error.message}`);
+      return { id, dir };
+    }
+    if (raw.spec?.env !== undefined) saveTaskRecord(dir, parsed.data);
+    return { id, dir, record: parsed.data };
   });
-}
-
-const NodeState = z.object({ nodeId: z.string(), generation: z.number().int().min(0) });
-
-/** The generation applied, for the node it was applied on (a new identity starts from 0). */
-export function loadGeneration(stateDir: string, nodeId: string): number {
-  const file = join(stateDir, 'state.json');
-  if (!existsSync(file)) return 0;
-  const parsed = NodeState.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-  return parsed.success && parsed.data.nodeId === nodeId ? parsed.data.generation : 0;
-}
-
-export function saveGeneration(stateDir: string, nodeId: string, generation: number): void {
-  mkdirSync(stateDir, { recursive: true });
-  writeAtomic(join(stateDir, 'state.json'), { nodeId, generation });
 }

@@ -1,8 +1,8 @@
 /** Applies desired-state documents: starts new tasks, stops removed ones, leaves the rest alone. */
-import type { DesiredState, ObservedTask } from '../protocol/index.js';
+import type { DesiredState, ObservedTask, TaskSpec } from '../protocol/index.js';
 import { CpuMeter, usageByGroup } from './resources.js';
 import { Task, type TaskDeps } from './task.js';
-import { loadGeneration, loadTaskDirs, saveGeneration } from './task-record.js';
+import { loadTaskDirs, type StoredSpec } from './task-record.js';
 
 export class TaskSet {
   private readonly tasks = new Map<string, Task>();
@@ -12,7 +12,6 @@ export class TaskSet {
 
   constructor(
     private readonly deps: TaskDeps & { artifacts: { collectGarbage(inUse: Iterable<string>): Promise<number> } },
-    private readonly nodeId: () => string | undefined,
     /** Called once a removed task is fully stopped: the log shipper drains its spool, then deletes `dir`. */
     private readonly onRemoved: (taskId: string, dir: string) => void,
     private readonly log: (msg: string) => void,
@@ -25,12 +24,15 @@ export class TaskSet {
   /**
    * After an agent restart: the last applied desired state continues. Each saved task re-adopts its
    * still-running process or starts again; directories without a record only have logs to drain.
+   * The applied generation stays 0: env values are kept in memory only, so the first heartbeat must
+   * bring the whole desired state again, which hands each task its env (until then a task that has
+   * to (re)start waits, and its raw output is not read, since it could not be redacted).
    */
-  restore(): void {
-    const nodeId = this.nodeId();
-    if (!nodeId) return;
-    this.applied = loadGeneration(this.deps.stateDir, nodeId);
-    for (const { id, dir, record } of loadTaskDirs(this.deps.stateDir, this.log)) {
+  async restore(): Promise<void> {
+    // Everything up to the sweep's listing is synchronous: no push can apply a desired state in between.
+    const saved = loadTaskDirs(this.deps.stateDir, this.log);
+    const swept = this.deps.workspace.sweep(new Set(saved.filter((s) => s.record).map((s) => s.id)), this.log);
+    for (const { id, dir, record } of saved) {
       if (!record) {
         this.onRemoved(id, dir);
         continue;
@@ -38,21 +40,23 @@ export class TaskSet {
       const outcome = this.create(record.spec)?.resume(record);
       if (outcome) this.log(`task ${id}: ${outcome}`);
     }
-    this.log(`restored generation ${this.applied}: ${this.tasks.size} task(s)`);
+    this.log(`restored ${this.tasks.size} task(s); their env comes with the next desired state`);
+    await swept;
   }
 
   /** Pushes and polls race, so only a newer generation is applied; returns the generation now applied. */
   apply(desired: DesiredState): number {
     if (desired.generation <= this.applied) return this.applied;
     this.applied = desired.generation;
-    saveGeneration(this.deps.stateDir, desired.nodeId, desired.generation);
     const wanted = new Set(desired.tasks.map((t) => t.id));
     for (const [id, task] of this.tasks) {
       if (!wanted.has(id)) this.remove(id, task);
     }
     for (const spec of desired.tasks) {
-      if (this.tasks.has(spec.id)) continue; // same id = same task: never restarted by a new generation
-      this.create(spec)?.start();
+      const running = this.tasks.get(spec.id);
+      // Same id = same task: never restarted by a new generation; a restored one learns its env here.
+      if (running) running.provideEnv(spec.env);
+      else this.create(spec)?.start();
     }
     this.log(`applied generation ${desired.generation}: ${this.tasks.size} task(s)`);
     this.deps.onChange();
@@ -98,7 +102,7 @@ export class TaskSet {
     await Promise.all(this.stopping);
   }
 
-  private create(spec: DesiredState['tasks'][number]): Task | undefined {
+  private create(spec: TaskSpec | StoredSpec): Task | undefined {
     try {
       const task = new Task(spec, this.deps);
       this.tasks.set(spec.id, task);

@@ -1,21 +1,24 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { TaskSpec, type LogStream } from '../protocol/index.js';
-import { ArtifactCache } from './artifact-cache.js';
 import type { LogSpool } from './log-spool.js';
 import { groupMembers } from './process-group.js';
-import { Task } from './task.js';
-import { blobServer, freePort, makeArtifact, sha256, tempDir, waitFor } from './test-support.js';
+import { Task, type TaskDeps } from './task.js';
+import { agentDirs, blobServer, freePort, makeArtifact, sha256, tempDir, waitFor } from './test-support.js';
 
 const SERVER = `
 import http from 'node:http';
-http.createServer((req, res) => res.end(JSON.stringify({ greeting: process.env.GREETING, leak: process.env.ZECTRE_TEST_LEAK ?? null })))
-  .listen(Number(process.env.PORT), '127.0.0.1', () => console.log('listening on ' + process.env.PORT));
+import { readFileSync } from 'node:fs';
+const groups = /^Groups:(.*)$/m.exec(readFileSync('/proc/self/status', 'utf8'))[1].trim();
+http.createServer((req, res) => res.end(JSON.stringify({
+  greeting: process.env.GREETING, leak: process.env.ZECTRE_TEST_LEAK ?? null,
+  uid: process.getuid(), gid: process.getgid(), groups, home: process.env.HOME, cwd: process.cwd(),
+}))).listen(Number(process.env.PORT), '127.0.0.1', () => console.log('listening on ' + process.env.PORT));
 `;
 /** Ignores SIGTERM, so only the group SIGKILL after killTimeoutMs can end it. */
 const STUBBORN_CHILD = `
@@ -28,6 +31,7 @@ setInterval(() => {}, 1000);
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let blobs: Awaited<ReturnType<typeof blobServer>>;
 let artifactDigest: string;
+let dirs: Awaited<ReturnType<typeof agentDirs>>;
 const started: Task[] = [];
 const spools: LogSpool[] = [];
 
@@ -37,6 +41,7 @@ before(async () => {
   const artifact = await makeArtifact({ 'server.mjs': SERVER, 'child.mjs': STUBBORN_CHILD });
   artifactDigest = sha256(artifact);
   blobs.put('/app', artifact);
+  dirs = await agentDirs(dir.path, blobs.url(''));
   process.env.ZECTRE_TEST_LEAK = 'agent-only';
 });
 afterEach(async () => {
@@ -48,13 +53,13 @@ after(async () => {
   await dir.remove();
 });
 
-async function startTask(id: string, command: string, overrides: Partial<{ digest: string; killTimeoutMs: number; port: number }> = {}) {
+async function startTask(id: string, command: string, overrides: Partial<{ digest: string; killTimeoutMs: number; port: number; url: string; project: string }> = {}) {
   const port = overrides.port ?? (await freePort());
   const spec = TaskSpec.parse({
     id,
     deploymentId: 'd1',
-    project: 'demo',
-    artifact: { digest: overrides.digest ?? artifactDigest, url: blobs.url('/app') },
+    project: overrides.project ?? 'demo',
+    artifact: { digest: overrides.digest ?? artifactDigest, url: overrides.url ?? blobs.url('/app') },
     command,
     env: { GREETING: 'hello' },
     port,
@@ -62,13 +67,8 @@ async function startTask(id: string, command: string, overrides: Partial<{ diges
     resources: {},
     killTimeoutMs: overrides.killTimeoutMs ?? 500,
   });
-  const task = new Task(spec, {
-    stateDir: dir.path,
-    artifacts: new ArtifactCache(join(dir.path, 'artifacts'), blobs.url('/'), () => 'node-secret'),
-    addSpool: (spool) => spools.push(spool),
-    onLinesDropped: () => undefined,
-    onChange: () => undefined,
-  });
+  const deps: TaskDeps = { ...dirs, addSpool: (spool) => spools.push(spool), onLinesDropped: () => undefined, onChange: () => undefined };
+  const task = new Task(spec, deps);
   started.push(task);
   task.start();
   return { task, port };
@@ -91,13 +91,13 @@ function running(pid: number): boolean {
   }
 }
 
-test('a task runs a Node HTTP server and becomes healthy, with only the spec env plus PATH/HOME/LANG', { timeout: 15_000 }, async () => {
+test('a task runs a Node HTTP server and becomes healthy, with only the spec env plus PATH/LANG, HOME = its directory', { timeout: 15_000 }, async () => {
   const { task, port } = await startTask('thealthy', 'node server.mjs');
   const observed = await waitFor('healthy', () => (task.snapshot().state === 'healthy' ? task.snapshot() : undefined));
   assert.equal(typeof observed.pid, 'number');
   assert.equal(observed.restarts, 0);
-  const body = await (await fetch(`http://127.0.0.1:${port}/`)).json();
-  assert.deepEqual(body, { greeting: 'hello', leak: null });
+  const body = (await (await fetch(`http://127.0.0.1:${port}/`)).json()) as Record<string, unknown>;
+  assert.deepEqual({ greeting: body.greeting, leak: body.leak, home: body.home, cwd: body.cwd }, { greeting: 'hello', leak: null, home: task.appDir, cwd: task.appDir });
   await waitFor('stdout line', () => linesOf('thealthy', 'stdout').includes(`listening on ${port}`));
   assert.ok(linesOf('thealthy', 'system').includes(`started pid ${observed.pid}`));
 });
@@ -105,7 +105,7 @@ test('a task runs a Node HTTP server and becomes healthy, with only the spec env
 test('stop kills the whole process group, including a child that ignores SIGTERM', { timeout: 15_000 }, async () => {
   const { task } = await startTask('tgroup', 'node child.mjs & node server.mjs');
   await waitFor('healthy', () => task.snapshot().state === 'healthy');
-  const pidFile = join(task.dir, 'app', 'child.pid');
+  const pidFile = join(task.appDir, 'child.pid');
   const childPid = Number(await waitFor('child pid file', async () => existsSync(pidFile) && readFile(pidFile, 'utf8')));
   const leader = task.snapshot().pid!;
   assert.ok(running(childPid), 'child runs before stop');
@@ -115,7 +115,7 @@ test('stop kills the whole process group, including a child that ignores SIGTERM
   assert.equal(running(childPid), false, `child ${childPid} survived stop`);
   assert.deepEqual(groupMembers(leader), []);
   await task.removeFiles();
-  assert.equal(existsSync(join(task.dir, 'app')), false, 'app files removed');
+  assert.equal(existsSync(task.appDir), false, 'app files removed');
 });
 
 test('a crashed task is restarted with backoff and its restart count rises', { timeout: 15_000 }, async () => {
@@ -132,7 +132,35 @@ test('an artifact whose digest does not match fails the task with a clear messag
   const { task } = await startTask('tdigest', 'node server.mjs', { digest: wrong });
   const observed = await waitFor('failed', () => (task.snapshot().state === 'failed' ? task.snapshot() : undefined));
   assert.match(observed.message ?? '', new RegExp(`artifact ${wrong.slice(0, 19)}… digest mismatch: got ${artifactDigest.slice(0, 19)}…`));
-  assert.equal(existsSync(join(task.dir, 'app')), false, 'nothing unpacked');
+  assert.equal(existsSync(task.appDir), false, 'nothing unpacked');
+});
+
+test('an artifact URL on another origin than the API fails the task for good, naming the reason', { timeout: 10_000 }, async () => {
+  const uncached = sha256(Buffer.from('not downloaded yet'));
+  const { task } = await startTask('tforeign', 'node server.mjs', { url: 'http://127.0.0.2:9/blob', digest: uncached });
+  const observed = await waitFor('failed', () => (task.snapshot().state === 'failed' ? task.snapshot() : undefined));
+  assert.match(observed.message ?? '', /URL http:\/\/127\.0\.0\.2:9\/blob is not on the control plane .* refusing to send the node credential there/);
+});
+
+test('as root, each project runs as its own unprivileged uid with no supplementary groups, in a 0700 directory it owns', { timeout: 15_000 }, async (t) => {
+  if (process.getuid?.() !== 0) return t.skip('switching uids needs root');
+  const a = await startTask('tuida', 'node server.mjs', { project: 'alpha' });
+  const b = await startTask('tuidb', 'node server.mjs', { project: 'beta' });
+  const who = async ({ task, port }: typeof a) => {
+    await waitFor('healthy', () => task.snapshot().state === 'healthy');
+    return (await (await fetch(`http://127.0.0.1:${port}/`)).json()) as { uid: number; gid: number; groups: string };
+  };
+  const [ua, ub] = [await who(a), await who(b)];
+  for (const [u, task] of [[ua, a.task], [ub, b.task]] as const) {
+    assert.ok(u.uid >= 200_000 && u.uid <= 299_999, `uid ${u.uid} from the range`);
+    assert.equal(u.gid, u.uid);
+    assert.equal(u.groups, '', 'no supplementary groups (root\'s dropped)');
+    const s = statSync(task.appDir);
+    assert.deepEqual([s.uid, s.mode & 0o777], [u.uid, 0o700], 'its directory is its own and private');
+  }
+  assert.notEqual(ua.uid, ub.uid, 'two projects, two uids');
+  const raw = statSync(join(a.task.dir, 'logs', 'stdout.raw'));
+  assert.deepEqual([raw.uid, raw.mode & 0o777], [0, 0o600], 'raw logs belong to the agent');
 });
 
 test('a task whose port another process holds waits, says why, and never reports that process healthy', { timeout: 20_000 }, async () => {

@@ -1,4 +1,8 @@
-/** One task on this node: artifact -> unpack -> process -> health checks -> restart policy. */
+/**
+ * One task on this node: artifact -> unpack -> process -> health checks -> restart policy. The task
+ * runs as its project's uid (TaskUsers) in its own directory (Workspace); its env values live only
+ * in memory, so after an agent restart they arrive again with the desired state (provideEnv).
+ */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,11 +14,17 @@ import { LogSpool } from './log-spool.js';
 import { portIsFree } from './port-check.js';
 import { groupMembers, killGroup, procStat, sameProcessAlive, signalGroup, spawnInGroup } from './process-group.js';
 import type { CgroupLimiter } from './resources.js';
-import { saveTaskRecord, type TaskRecord } from './task-record.js';
-import { UnpackError, unpack } from './unpack.js';
+import { saveTaskRecord, type StoredSpec, type TaskRecord } from './task-record.js';
+import type { TaskUser, TaskUsers } from './task-users.js';
+import { UnpackError } from './unpack.js';
+import type { Workspace } from './workspace.js';
 
 export interface TaskDeps {
+  /** Root-only: task records and log spools. */
   stateDir: string;
+  /** Where tasks' own directories live (cwd and HOME). */
+  workspace: Workspace;
+  users: TaskUsers;
   artifacts: ArtifactCache;
   /** Registers the task's spool with the log shipper. */
   addSpool: (spool: LogSpool) => void;
@@ -37,9 +47,17 @@ const MAX_MESSAGE = 2_000;
 /** A process that ran this long is considered to have recovered; its next crash restarts after 1 s again. */
 const RESTART_BACKOFF_RESET_MS = 30_000;
 const ADOPTED_POLL_MS = 500;
-const INHERITED_ENV = ['PATH', 'HOME', 'LANG'] as const;
+const INHERITED_ENV = ['PATH', 'LANG'] as const;
+const WAITING_FOR_ENV = 'waiting for its environment from the control plane (the agent restarted; env values are never stored on disk)';
 
 export class Task {
+  readonly spec: StoredSpec;
+  /** The spec's env values: in memory only. */
+  private env: Record<string, string> | undefined;
+  private envArrived: () => void = () => undefined;
+  private readonly envKnown = new Promise<void>((resolve) => (this.envArrived = resolve));
+  /** The project's uid, once looked up (`as` undefined: the agent is not root and tasks share its uid). */
+  private user: { as: TaskUser | undefined } | undefined;
   private observed: ObservedTask;
   private running: Running | undefined;
   private health: HealthChecker | undefined;
@@ -50,22 +68,37 @@ export class Task {
   private readonly restartBackoff = new Backoff(1_000, 30_000, false);
   readonly spool: LogSpool;
 
+  /** A spec without env (restored from its record) waits for provideEnv before it spawns anything. */
   constructor(
-    readonly spec: TaskSpec,
+    spec: TaskSpec | StoredSpec,
     private readonly deps: TaskDeps,
   ) {
+    const { env, ...stored } = spec as TaskSpec;
+    this.spec = stored;
     if (!SAFE_ID.test(spec.id)) throw new Error(`task id "${spec.id}" is not usable as a directory name`);
     this.observed = { id: spec.id, state: 'pending', restarts: 0 };
-    const secretKeys = spec.secretEnv ?? Object.keys(spec.env);
-    this.spool = new LogSpool(spec.id, join(this.dir, 'logs'), {
-      secretValues: secretKeys.map((k) => spec.env[k] ?? ''),
-      onDropped: deps.onLinesDropped,
-    });
+    this.spool = new LogSpool(spec.id, join(this.dir, 'logs'), { secretValues: undefined, onDropped: deps.onLinesDropped });
+    if (env) this.provideEnv(env);
     deps.addSpool(this.spool);
   }
 
+  /** The task's files in the agent's state (record, logs): root-only. */
   get dir(): string {
     return join(this.deps.stateDir, 'tasks', this.spec.id);
+  }
+
+  /** The task's own directory: the unpacked artifact, its cwd and HOME. */
+  get appDir(): string {
+    return this.deps.workspace.taskDir(this.spec.id);
+  }
+
+  /** The env values of the spec (same task id = same deployment = same env); only the first call counts. */
+  provideEnv(env: Record<string, string>): void {
+    if (this.env) return;
+    this.env = env;
+    const secretKeys = this.spec.secretEnv ?? Object.keys(env);
+    this.spool.setSecrets(secretKeys.map((k) => env[k] ?? ''));
+    this.envArrived();
   }
 
   get pid(): number | undefined {
@@ -80,6 +113,12 @@ export class Task {
     this.prepare()
       .then((ready) => (ready ? this.spawnWhenPortFree() : undefined))
       .catch((err: unknown) => this.fail(`task could not start: ${(err as Error).message}`));
+  }
+
+  /** The project's uid (fixed for the task's life); throws when the uid range is exhausted. */
+  private runAs(): TaskUser | undefined {
+    this.user ??= { as: this.deps.users.userFor(this.spec.project) };
+    return this.user.as;
   }
 
   /**
@@ -128,10 +167,11 @@ export class Task {
   private async prepare(): Promise<boolean> {
     const backoff = new Backoff(1_000, 30_000, true);
     const { digest, url } = this.spec.artifact;
+    const user = this.runAs(); // no uid left is no reason to retry: it fails the task
     while (!this.stopping) {
       try {
         const file = await this.deps.artifacts.get(digest, url);
-        await unpack(file, join(this.dir, 'app'));
+        await this.deps.workspace.install(this.spec.id, file, user);
         return !this.stopping;
       } catch (err) {
         if (this.stopping) return false;
@@ -148,6 +188,11 @@ export class Task {
 
   /** Starts the process only once its port is free; until then the task is pending and says why. */
   private async spawnWhenPortFree(): Promise<void> {
+    if (!this.env && !this.stopping) {
+      this.note(WAITING_FOR_ENV);
+      this.set({ state: 'pending', message: WAITING_FOR_ENV });
+      await Promise.race([this.envKnown, new Promise((resolve) => this.abort.signal.addEventListener('abort', resolve, { once: true }))]);
+    }
     while (!this.stopping && !(await portIsFree(this.spec.port))) {
       const delay = this.restartBackoff.next();
       const message = `port ${this.spec.port} is in use by another process on this node; retrying in ${Math.round(delay)} ms`;
@@ -160,10 +205,20 @@ export class Task {
 
   private spawn(): void {
     if (this.stopping) return;
-    const child = spawnInGroup(this.spec.command, join(this.dir, 'app'), this.env(), {
-      stdout: this.spool.rawPath('stdout'),
-      stderr: this.spool.rawPath('stderr'),
-    });
+    let user: TaskUser | undefined;
+    try {
+      user = this.runAs();
+    } catch (err) {
+      this.fail((err as Error).message);
+      return;
+    }
+    const child = spawnInGroup(
+      this.spec.command,
+      this.appDir,
+      this.processEnv(),
+      { stdout: this.spool.rawPath('stdout'), stderr: this.spool.rawPath('stderr') },
+      user,
+    );
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       child.once('exit', (code, signal) => resolve({ code, signal }));
       child.once('error', (err) => {
@@ -235,13 +290,14 @@ export class Task {
     }, delay);
   }
 
-  private env(): Record<string, string> {
+  /** PATH and LANG from the agent, HOME = the task's directory, the spec's env, PORT. Nothing else of the agent's. */
+  private processEnv(): Record<string, string> {
     const env: Record<string, string> = {};
     for (const key of INHERITED_ENV) {
       const value = process.env[key];
       if (value !== undefined) env[key] = value;
     }
-    return { ...env, ...this.spec.env, PORT: String(this.spec.port) };
+    return { ...env, HOME: this.appDir, ...this.env, PORT: String(this.spec.port) };
   }
 
   private fail(message: string): false {
@@ -274,7 +330,7 @@ export class Task {
 
   /** Removes the task's files except its log spool (the shipper deletes the directory once drained). */
   async removeFiles(): Promise<void> {
-    await rm(join(this.dir, 'app'), { recursive: true, force: true });
+    await this.deps.workspace.remove(this.spec.id);
     await rm(join(this.dir, 'task.json'), { force: true });
   }
 }

@@ -1,17 +1,41 @@
 /** Helpers shared by the agent's tests: temp dirs, artifacts, a blob server, polling. */
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar';
+import { ArtifactCache } from './artifact-cache.js';
+import type { TaskDeps } from './task.js';
+import { TaskUsers } from './task-users.js';
+import { DEFAULT_UNPACK_LIMITS } from './unpack.js';
+import { Workspace } from './workspace.js';
 
+/** A temporary directory others may pass through (0711), so task uids can reach a work root inside it. */
 export async function tempDir(prefix: string): Promise<{ path: string; remove(): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), `zectre-${prefix}-`));
+  await chmod(path, 0o711);
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
+}
+
+/**
+ * What the agent sets up before running tasks, under `base`: the state directory (0700), the work
+ * root (0711), project uids (when root) and the artifact cache (fetching from `apiUrl`).
+ */
+export async function agentDirs(base: string, apiUrl: string): Promise<Pick<TaskDeps, 'stateDir' | 'workspace' | 'users' | 'artifacts'>> {
+  const stateDir = join(base, 'state');
+  await mkdir(base, { recursive: true, mode: 0o711 });
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const users = TaskUsers.open(stateDir, [200_000, 299_999]);
+  return {
+    stateDir,
+    users,
+    workspace: await Workspace.open(join(base, 'work'), DEFAULT_UNPACK_LIMITS, { stateDir, isolating: users.isolating }),
+    artifacts: new ArtifactCache(join(stateDir, 'artifacts'), apiUrl, () => 'node-secret'),
+  };
 }
 
 export function sha256(data: Buffer): string {
@@ -36,12 +60,15 @@ export async function makeArtifact(files: Record<string, string>): Promise<Buffe
 }
 
 /** A hand-made gzip tar, so tests can build archives the tar package would refuse to create. */
-export function craftArchive(entries: { path: string; type: 'File' | 'SymbolicLink' | 'Link'; linkpath?: string; body?: string }[]): Buffer {
+export function craftArchive(
+  entries: { path: string; type: 'File' | 'Directory' | 'SymbolicLink' | 'Link'; linkpath?: string; body?: string | Buffer; mode?: number }[],
+): Buffer {
   const blocks: Buffer[] = [];
   for (const entry of entries) {
     const body = Buffer.from(entry.body ?? '');
     const header = Buffer.alloc(512);
-    new tar.Header({ path: entry.path, type: entry.type, linkpath: entry.linkpath, size: body.length, mode: 0o644, mtime: new Date(0) }).encode(header, 0);
+    const mode = entry.mode ?? (entry.type === 'Directory' ? 0o755 : 0o644);
+    new tar.Header({ path: entry.path, type: entry.type, linkpath: entry.linkpath, size: body.length, mode, mtime: new Date(0) }).encode(header, 0);
     blocks.push(header, body, Buffer.alloc((512 - (body.length % 512)) % 512));
   }
   blocks.push(Buffer.alloc(1024));

@@ -59,7 +59,13 @@ curl -fsS -o /dev/null --max-time 15 "$API/healthz" 2>/dev/null || fail "cannot 
 STATUS=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 15 -X POST -H "authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{}' "$API/scheduler/v1/nodes/register")
 [ "$STATUS" != 401 ] || fail "the join token was refused by $API (invalid, expired or revoked): create a new one"
 
-mkdir -p "$PREFIX/lib" "$PREFIX/bin" "$PREFIX/state"
+mkdir -p "$PREFIX/lib" "$PREFIX/bin" "$PREFIX/state" "$PREFIX/work"
+# state: credential, task records, logs, artifacts (root-only). work: one 0700 directory per task,
+# owned by its project's uid, reached through the prefix (o+x) but not listable (0711).
+chmod 700 "$PREFIX/state"
+chmod 711 "$PREFIX/work"
+chmod o+x "$PREFIX"
+[ "$(id -u)" = 0 ] || say "warning: not running as root: the agent will run every app as your uid, next to its credential"
 say "downloading the agent from $API/install/zectre-agent.mjs"
 curl -fsSL --max-time 120 "$API/install/zectre-agent.mjs" -o "$PREFIX/lib/zectre-agent.mjs.tmp" || fail "downloading the agent from $API failed"
 mv "$PREFIX/lib/zectre-agent.mjs.tmp" "$PREFIX/lib/zectre-agent.mjs"
@@ -73,6 +79,7 @@ umask 077 # agent.env holds the join token
   echo "ZECTRE_API_URL='$API'"
   echo "ZECTRE_JOIN_TOKEN='$TOKEN'"
   echo "ZECTRE_AGENT_STATE_DIR='$PREFIX/state'"
+  echo "ZECTRE_AGENT_WORK_DIR='$PREFIX/work'"
   [ -z "$NAME" ] || echo "ZECTRE_AGENT_NAME='$NAME'"
   [ -z "$PORT" ] || echo "ZECTRE_AGENT_PORT='$PORT'"
   [ -z "$ADDRESS" ] || echo "ZECTRE_AGENT_ADDRESS='$ADDRESS'"
@@ -97,6 +104,9 @@ After=network-online.target
 Wants=network-online.target
 
 [Service]
+# Root: the agent switches each project's tasks to an unprivileged uid of their own (setuid needs
+# root), and keeps its state and credential root-only.
+User=root
 ExecStart=$PREFIX/bin/zectre-agent
 Restart=always
 RestartSec=2

@@ -30,7 +30,7 @@ describe('agent on the real stack, push off', { timeout: 240_000 }, () => {
   const sql = async (text: string, args: unknown[] = []) => (await pool.query(text, args)).rows;
   const appPid = async (port: number) => ((await (await fetch(`http://127.0.0.1:${port}/`)).json()) as { pid: number }).pid;
   const pids = () => Promise.all(deployment.tasks.map((t) => appPid(t.port)));
-  const taskGroups = () => taskGroupsUnder(join(dir, 'state', 'agent', 'tasks'));
+  const taskGroups = () => taskGroupsUnder(stack.agentWorkDir);
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'zectre-agent-e2e-'));

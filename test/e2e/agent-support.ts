@@ -75,7 +75,7 @@ export function apiClient(apiUrl: string, token: string) {
   };
 }
 
-/** Process groups whose processes run under `root` (an agent's task directories): one per running task copy. */
+/** Process groups whose processes run under `root` (an agent's work root, or an install prefix holding it): one per running task copy. */
 export function taskGroupsUnder(root: string): Set<number> {
   const groups = new Set<number>();
   for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
