@@ -53,12 +53,13 @@ after(async () => {
   await dir.remove();
 });
 
-async function startTask(id: string, command: string, overrides: Partial<{ digest: string; killTimeoutMs: number; port: number; url: string; project: string }> = {}) {
+async function startTask(id: string, command: string, overrides: Partial<{ digest: string; killTimeoutMs: number; port: number; url: string; project: string; projectId: string }> = {}) {
   const port = overrides.port ?? (await freePort());
   const spec = TaskSpec.parse({
     id,
     deploymentId: 'd1',
     project: overrides.project ?? 'demo',
+    ...(overrides.projectId ? { projectId: overrides.projectId } : {}),
     artifact: { digest: overrides.digest ?? artifactDigest, url: overrides.url ?? blobs.url('/app') },
     command,
     env: { GREETING: 'hello' },
@@ -159,6 +160,10 @@ test('as root, each project runs as its own unprivileged uid with no supplementa
     assert.deepEqual([s.uid, s.mode & 0o777], [u.uid, 0o700], 'its directory is its own and private');
   }
   assert.notEqual(ua.uid, ub.uid, 'two projects, two uids');
+  // A project deleted and created again under the same name is another tenant: its id decides the uid.
+  const first = await startTask('tuidc', 'node server.mjs', { project: 'gamma', projectId: 'p_gamma1' });
+  const again = await startTask('tuidd', 'node server.mjs', { project: 'gamma', projectId: 'p_gamma2' });
+  assert.notEqual((await who(first)).uid, (await who(again)).uid, 'same name, another project id: another uid');
   const raw = statSync(join(a.task.dir, 'logs', 'stdout.raw'));
   assert.deepEqual([raw.uid, raw.mode & 0o777], [0, 0o600], 'raw logs belong to the agent');
 });

@@ -117,7 +117,7 @@ export class Task {
 
   /** The project's uid (fixed for the task's life); throws when the uid range is exhausted. */
   private runAs(): TaskUser | undefined {
-    this.user ??= { as: this.deps.users.userFor(this.spec.project) };
+    this.user ??= { as: this.deps.users.userFor(this.spec.projectId ?? this.spec.project) };
     return this.user.as;
   }
 

@@ -24,6 +24,8 @@ export const TaskSpec = z.object({
   id: z.string(),
   deploymentId: z.string(),
   project: z.string(),
+  /** The project's id: a project deleted and created again under the same name is another tenant. */
+  projectId: z.string().optional(),
   artifact: z.object({ digest: z.string(), url: z.string() }),
   command: z.string().min(1),
   env: z.record(z.string(), z.string()),

@@ -11,7 +11,7 @@ import type { Env } from '../env.js';
 export async function desiredState(db: Db | Tx, env: Env, nodeId: string): Promise<DesiredState> {
   const node = await db.query('SELECT generation FROM nodes WHERE id = $1', [nodeId]);
   const { rows } = await db.query(
-    `SELECT t.id, t.port, d.id AS deployment_id, p.slug, d.artifact_digest, d.command, d.env_enc,
+    `SELECT t.id, t.port, d.id AS deployment_id, p.slug, p.id AS project_id, d.artifact_digest, d.command, d.env_enc,
             d.health_check, d.resources, d.kill_timeout_ms, d.restart_policy
      FROM tasks t JOIN deployments d ON d.id = t.deployment_id JOIN projects p ON p.id = d.project_id
      WHERE t.node_id = $1 AND t.desired_state = 'running' ORDER BY t.id`,
@@ -27,6 +27,7 @@ export async function desiredState(db: Db | Tx, env: Env, nodeId: string): Promi
       id: r.id,
       deploymentId: r.deployment_id,
       project: r.slug,
+      projectId: r.project_id,
       artifact: { digest: r.artifact_digest, url: `/registry/v1/blobs/${r.artifact_digest}` },
       command: r.command,
       env: await envByDeployment.get(r.deployment_id)!,
