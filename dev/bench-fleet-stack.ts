@@ -1,0 +1,68 @@
+/**
+ * The control plane alone, as dev/stack.ts starts it but without agent and proxy: a throwaway
+ * database (migrated), a counting bridge in front of it for the Worker, the Worker in workerd, an
+ * admin token and a join token. The bench reaches the database through a bridge of its own.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startBridge, type Bridge } from './bridge.js';
+import { BackendCpu, WorkerCpu } from './bench-fleet-cpu.js';
+import { createAdminToken, createJoinToken } from './bootstrap.js';
+import { buildAssets } from './build.js';
+import { openDatabase, type LocalDatabase } from './database.js';
+import { freePort } from './ports.js';
+import type { Child } from './processes.js';
+import type { Teardown } from './bench-fleet-teardown.js';
+import { loadOrCreateSecrets } from './secrets.js';
+import { startWorker } from './worker.js';
+
+export interface FleetStack {
+  apiUrl: string;
+  adminToken: string;
+  joinToken: string;
+  db: LocalDatabase;
+  /** The Worker's only way to the database: counts its round trips and connections. */
+  bridge: Bridge;
+  backendCpu: BackendCpu;
+  workerCpu: WorkerCpu;
+  worker: Child;
+}
+
+/** Each part is added to `teardown` as soon as it runs, so an error or a Ctrl-C midway stops it too. */
+export async function startFleetStack(opts: { postgresUrl: string; intervalMs: number; echo: boolean }, teardown: Teardown): Promise<FleetStack> {
+  const dir = await mkdtemp(join(tmpdir(), 'zectre-fleet-'));
+  teardown.add(() => rm(dir, { recursive: true, force: true }));
+  const name = `zectre_fleet_${process.pid}_${Date.now().toString(36)}`;
+  const db = await openDatabase({ kind: 'postgres', url: `${opts.postgresUrl}/${name}`, throwaway: true });
+  teardown.add(() => db.close());
+  const target = new URL(db.options.databaseUrl);
+  const backendCpu = new BackendCpu();
+  const bridge = await startBridge({ host: target.hostname, port: Number(target.port || 5432) }, 0, false, backendCpu.hooks);
+  teardown.add(() => bridge.close());
+
+  await buildAssets();
+  const secrets = await loadOrCreateSecrets(join(dir, 'secrets.json'));
+  const worker = await startWorker({
+    port: await freePort(),
+    stateDir: dir,
+    echo: opts.echo,
+    vars: {
+      ...secrets,
+      DATABASE_URL: db.options.databaseUrl,
+      DB_WS_PROXY: `127.0.0.1:${bridge.port}/v2`,
+      HEARTBEAT_INTERVAL_MS: String(opts.intervalMs),
+    },
+  });
+  teardown.add(() => worker.stop());
+  return {
+    apiUrl: worker.url,
+    adminToken: await createAdminToken(db.options),
+    joinToken: await createJoinToken(db.options),
+    db,
+    bridge,
+    backendCpu,
+    workerCpu: new WorkerCpu(worker.proc.pid!),
+    worker,
+  };
+}
