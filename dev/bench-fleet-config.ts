@@ -14,7 +14,7 @@ export interface FleetConfig {
   bigReplicas: number;
   /** Task crashes per second across the fleet during the steady window (each restarts on the next heartbeat). */
   crashesPerS: number;
-  /** Base URL of the PostgreSQL server (a throwaway database per size), or 'private' for a throwaway server. */
+  /** Base URL of the PostgreSQL server (a throwaway database per size), or 'private' for a throwaway server (one per size). */
   postgres: string;
   /** Bound on each wait (registration, setup live, 200-replica live, node death): reported as "did not … within". */
   setupTimeoutS: number;
@@ -22,6 +22,8 @@ export interface FleetConfig {
   /** Print the Worker's output. */
   verbose: boolean;
 }
+
+export const SHARED_POSTGRES = 'postgres://postgres@127.0.0.1:5432';
 
 const OPTIONS = {
   sizes: { type: 'string', env: 'FLEET_SIZES', default: '10,1000' },
@@ -31,7 +33,7 @@ const OPTIONS = {
   push: { type: 'string', env: 'FLEET_PUSH', default: 'on' },
   'big-replicas': { type: 'string', env: 'FLEET_BIG_REPLICAS', default: '200' },
   'crashes-per-s': { type: 'string', env: 'FLEET_CRASHES_PER_S', default: '0' },
-  postgres: { type: 'string', env: 'FLEET_POSTGRES', default: 'postgres://postgres@127.0.0.1:5432' },
+  postgres: { type: 'string', env: 'FLEET_POSTGRES', default: 'private' },
   'setup-timeout-s': { type: 'string', env: 'FLEET_SETUP_TIMEOUT_S', default: '300' },
   'wait-timeout-s': { type: 'string', env: 'FLEET_WAIT_TIMEOUT_S', default: '120' },
   verbose: { type: 'string', env: 'FLEET_VERBOSE', default: '0' },
@@ -41,8 +43,10 @@ export const USAGE = `npm run bench:fleet [-- --option value …]   (each option
 ${Object.entries(OPTIONS)
   .map(([flag, o]) => `  --${flag.padEnd(16)} ${o.env.padEnd(22)} default ${o.default}`)
   .join('\n')}
-  --postgres private starts a throwaway PostgreSQL server (PostgreSQL's defaults, max_connections 100),
-  so a collapsing control plane cannot use up the connections of a shared server.`;
+  --postgres private (the default) starts a throwaway PostgreSQL server per fleet size (PostgreSQL's
+  defaults: max_connections 100), so a collapsing control plane cannot use up the connections of a
+  shared server and the whole server's CPU is measured; without initdb it falls back to
+  ${SHARED_POSTGRES}, where only the Worker's backends are measured.`;
 
 export function readConfig(argv = process.argv.slice(2), env = process.env): FleetConfig {
   const { values } = parseArgs({

@@ -1,5 +1,5 @@
 /**
- * CPU time of the processes the fleet bench measures, from /proc/<pid>/stat (utime + stime):
+ * CPU time of the processes the fleet bench measures, from /proc:
  * workerd (the processes under wrangler), the PostgreSQL backends serving the Worker (known from the
  * bridge), and the simulator itself.
  */
@@ -14,6 +14,8 @@ interface ProcStat {
   ppid: number;
   /** utime + stime, seconds. */
   cpu: number;
+  /** cutime + cstime: the children it has reaped, seconds. */
+  reaped: number;
 }
 
 function procStat(pid: number): ProcStat | undefined {
@@ -26,7 +28,21 @@ function procStat(pid: number): ProcStat | undefined {
   const close = text.lastIndexOf(')');
   const fields = text.slice(close + 2).split(' ');
   // Fields after "(comm)": state ppid … utime (14th of proc(5)) stime (15th).
-  return { comm: text.slice(text.indexOf('(') + 1, close), ppid: Number(fields[1]), cpu: (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND };
+  const seconds = (i: number) => Number(fields[i]) / TICKS_PER_SECOND;
+  return { comm: text.slice(text.indexOf('(') + 1, close), ppid: Number(fields[1]), cpu: seconds(11) + seconds(12), reaped: seconds(13) + seconds(14) };
+}
+
+/**
+ * Seconds a single-threaded process (a PostgreSQL backend) has been on a CPU, from schedstat in
+ * nanoseconds: /proc/<pid>/stat counts in clock ticks (10 ms) rounded down, which would lose most
+ * of a short-lived backend's few milliseconds.
+ */
+export function onCpuSeconds(pid: number): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e9;
+  } catch {
+    return undefined; // exited
+  }
 }
 
 /** Every process below `root` (children, grandchildren…). */
@@ -42,6 +58,17 @@ export function descendants(root: number): number[] {
   const queue = [root];
   while (queue.length) for (const child of children.get(queue.shift()!) ?? []) found.push(child), queue.push(child);
   return found;
+}
+
+/**
+ * CPU seconds of a whole process tree so far: the root, the children it reaped, the live descendants.
+ * For a PostgreSQL server: the postmaster, every backend that ended (with its fork and exit) and
+ * those still running, background workers included.
+ */
+export function treeCpu(rootPid: number): number {
+  const root = procStat(rootPid);
+  if (!root) return NaN;
+  return descendants(rootPid).reduce((sum, pid) => sum + (procStat(pid)?.cpu ?? 0), root.cpu + root.reaped);
 }
 
 /** CPU seconds of the Worker's processes: workerd (all of them under wrangler) and wrangler's own Node processes. */
@@ -78,15 +105,15 @@ export class BackendCpu {
     onBackendStart: (pid) => void this.live.add(pid),
     onBackendEnd: (pid) => {
       if (!this.live.delete(pid)) return;
-      const stat = procStat(pid);
-      if (stat) this.ended += stat.cpu;
-      else this.unread++;
+      const cpu = onCpuSeconds(pid);
+      if (cpu === undefined) this.unread++;
+      else this.ended += cpu;
     },
   };
 
   sample(): number {
     let sum = this.ended;
-    for (const pid of this.live) sum += procStat(pid)?.cpu ?? 0;
+    for (const pid of this.live) sum += onCpuSeconds(pid) ?? 0;
     return sum;
   }
 }

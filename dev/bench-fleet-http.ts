@@ -4,8 +4,10 @@
  */
 import { Pool } from 'undici';
 
-/** The agent's own request timeout (node-agent/http-json.ts). */
-const TIMEOUT_MS = 10_000;
+/** The agent's request timeout (node-agent/http-json.ts), for registrations and heartbeats. */
+export const AGENT_TIMEOUT_MS = 10_000;
+/** The CLI's (cli/api-client.ts), for the bench's API calls. */
+const CLI_TIMEOUT_MS = 30_000;
 
 export class ApiError extends Error {
   override name = 'ApiError';
@@ -27,7 +29,7 @@ export class ApiClient {
   }
 
   /** Sends JSON (or raw bytes) and parses the JSON answer; any non-2xx or transport failure throws ApiError. */
-  async call<T>(method: 'GET' | 'POST' | 'PUT', path: string, bearer: string, body?: unknown): Promise<T> {
+  async call<T>(method: 'GET' | 'POST' | 'PUT', path: string, bearer: string, body?: unknown, timeoutMs = CLI_TIMEOUT_MS): Promise<T> {
     const raw = body instanceof Uint8Array;
     let status: number;
     let text: string;
@@ -40,8 +42,8 @@ export class ApiClient {
           ...(body === undefined ? {} : { 'content-type': raw ? 'application/gzip' : 'application/json' }),
         },
         body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
-        headersTimeout: TIMEOUT_MS,
-        bodyTimeout: TIMEOUT_MS,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
       });
       status = res.statusCode;
       text = await res.body.text();

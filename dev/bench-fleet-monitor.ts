@@ -13,6 +13,10 @@ export class Monitor {
   private peak = 0;
   /** Peak over the monitor's whole life. */
   overallPeak = 0;
+  /** The server's max_connections (the bench's own connection is one of them). */
+  maxConnections = NaN;
+  /** The server process of the bench's connection, whose CPU is the bench's, not the Worker's. */
+  backendPid = 0;
   private polling: Promise<void> = Promise.resolve();
 
   private constructor(private readonly client: Client) {}
@@ -21,6 +25,9 @@ export class Monitor {
     const client = createClient(db);
     await client.connect();
     const monitor = new Monitor(client);
+    const { rows } = await client.query(`SELECT current_setting('max_connections')::int AS n, pg_backend_pid() AS pid`);
+    monitor.maxConnections = rows[0].n;
+    monitor.backendPid = rows[0].pid;
     monitor.timer = setInterval(() => {
       monitor.polling = monitor.pollConnections();
     }, POLL_MS);

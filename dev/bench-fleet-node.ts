@@ -13,7 +13,7 @@ import {
   type RegisterResponse,
 } from '../protocol/index.js';
 import { Backoff } from '../node-agent/backoff.js';
-import { ApiError, type ApiClient } from './bench-fleet-http.js';
+import { AGENT_TIMEOUT_MS, ApiError, type ApiClient } from './bench-fleet-http.js';
 import type { HeartbeatStats } from './bench-fleet-stats.js';
 
 /** The agent's debounce between a task change and its prompt heartbeat. */
@@ -61,7 +61,7 @@ export class SimNode {
   /** One registration attempt; the caller retries. */
   async register(joinToken: string): Promise<void> {
     const body: RegisterRequest = { name: this.name, address: this.address, labels: {}, capacity: CAPACITY, portRange: PORT_RANGE };
-    const res = await this.ctx.api.call<RegisterResponse>('POST', '/scheduler/v1/nodes/register', joinToken, body);
+    const res = await this.ctx.api.call<RegisterResponse>('POST', '/scheduler/v1/nodes/register', joinToken, body, AGENT_TIMEOUT_MS);
     this.nodeId = res.nodeId;
     this.credential = res.credential;
     this.intervalMs = res.heartbeatIntervalMs;
@@ -134,7 +134,7 @@ export class SimNode {
     const started = performance.now();
     try {
       const path = `/scheduler/v1/nodes/${this.nodeId}/heartbeat`;
-      const res = await this.ctx.api.call<HeartbeatResponse>('POST', path, this.credential, this.report());
+      const res = await this.ctx.api.call<HeartbeatResponse>('POST', path, this.credential, this.report(), AGENT_TIMEOUT_MS);
       if (!this.alive) return;
       const desired = res.desired === undefined ? undefined : parseDesired(res.desired);
       this.ctx.stats.heartbeat(performance.now() - started);

@@ -1,22 +1,32 @@
 /**
- * `--postgres private`: a throwaway PostgreSQL server (initdb + pg_ctl from the installed PostgreSQL,
- * its default settings, trust auth on 127.0.0.1), so a control plane that opens too many connections
- * exhausts its own server's max_connections rather than a server others are using.
+ * `--postgres private` (the default where PostgreSQL's server binaries are installed): a throwaway
+ * PostgreSQL server (initdb + pg_ctl, PostgreSQL's default settings, trust auth on 127.0.0.1). A
+ * control plane that opens too many connections exhausts its own server's max_connections rather
+ * than a server others are using, and the server's whole CPU (connection forks and exits, background
+ * workers) is the Worker's.
  */
-import { execFileSync } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { treeCpu } from './bench-fleet-cpu.js';
 import { freePort } from './ports.js';
 
 export interface PrivatePostgres {
   /** postgres://postgres@127.0.0.1:<port> (no database name). */
   url: string;
+  /** CPU seconds of the whole server so far. */
+  serverCpu(): number;
   stop(): void;
 }
 
-export async function startPrivatePostgres(): Promise<PrivatePostgres> {
-  const bin = execFileSync('pg_config', ['--bindir'], { encoding: 'utf8' }).trim();
+/** The directory of initdb and pg_ctl, when PostgreSQL's server binaries are installed. */
+export function postgresBinaries(): string | undefined {
+  const bin = spawnSync('pg_config', ['--bindir'], { encoding: 'utf8' }).stdout?.trim();
+  return bin && existsSync(join(bin, 'initdb')) ? bin : undefined;
+}
+
+export async function startPrivatePostgres(bin: string): Promise<PrivatePostgres> {
   const dir = mkdtempSync(join(tmpdir(), 'zectre-fleet-pg-'));
   // initdb refuses to run as root: the server runs as the postgres user, as the system one does.
   const asUser = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--'] : [];
@@ -27,11 +37,18 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const run = (cmd: string, args: string[]) => execFileSync(asUser[0] ?? cmd, [...asUser.slice(1), ...(asUser.length ? [cmd] : []), ...args], { stdio: 'pipe' });
   const data = join(dir, 'data');
   const port = await freePort();
-  run(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync']);
-  run(join(bin, 'pg_ctl'), ['-D', data, '-l', join(dir, 'server.log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, 'start']);
+  try {
+    run(join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '--no-sync']);
+    run(join(bin, 'pg_ctl'), ['-D', data, '-l', join(dir, 'server.log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, 'start']);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`could not start a private PostgreSQL server: ${(err as { stderr?: Buffer }).stderr?.toString() || (err as Error).message}`);
+  }
+  const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
   let stopped = false;
   return {
     url: `postgres://postgres@127.0.0.1:${port}`,
+    serverCpu: () => treeCpu(postmaster),
     stop() {
       if (stopped) return;
       stopped = true;

@@ -19,16 +19,30 @@ export function formatFleet(r: FleetResult, config: FleetConfig): string {
     row('errors (steady)', s.errors.summary()),
     row('workerd CPU', `${ms(s.workerdMsPerHb, 2)}/heartbeat (${num(s.workerdCores, 2)} cores); wrangler's own Node ${ms(s.wranglerMsPerHb, 2)}/heartbeat`),
     row('PostgreSQL', `${num(s.pgRoundTripsPerHb)} round trips/heartbeat · ${num(s.pgConnectionsPerHb, 2)} connections opened/heartbeat`),
-    row('PostgreSQL CPU', `${ms(s.pgCpuMsPerHb, 2)}/heartbeat (the Worker's backends${s.pgCpuUnread ? `; ${s.pgCpuUnread} ended unread` : ''})`),
-    row('PG connections', `peak ${s.pgPeakConnections} in the window, ${r.peakConnections} over the run`),
+    row('PostgreSQL CPU', [
+      Number.isFinite(s.pgServerCpuMsPerHb) ? `${ms(s.pgServerCpuMsPerHb, 2)}/heartbeat whole server · ` : '',
+      `${ms(s.pgCpuMsPerHb, 2)}/heartbeat in the Worker's backends while connected${s.pgCpuUnread ? ` (${s.pgCpuUnread} ended unread)` : ''}`,
+    ].join('')),
+    row('PG connections', `peak ${s.pgPeakConnections} in the window, ${r.peakConnections} over the run${saturated(r) ? ` (the server's max_connections ${r.maxConnections} reached)` : ''}`),
     row('simulator CPU', `${ms(s.simCpuMsPerHb, 2)}/heartbeat (${num(s.simCores, 2)} cores)`),
     row(`${config.bigReplicas}-replica deploy`, r.big.note),
     row('node death', r.death.note),
     row('pushes received', `${r.pushes.applied}${r.pushes.refused ? ` (${r.pushes.refused} refused)` : ''}`),
     row('errors (whole run)', r.allErrors.summary()),
     ...[...r.allErrors.example].map(([kind, message]) => `      e.g. ${kind}: ${message.slice(0, 240)}`),
+    row('Worker log', r.workerLog.total ? `${r.workerLog.total} lines, most frequent:` : 'nothing'),
+    ...[...r.workerLog.byKind]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 6)
+      .map(([kind, n]) => `      ${String(n).padStart(6)} × ${r.workerLog.example.get(kind)!.slice(0, 240)}`),
   ].join('\n');
 }
+
+/** The whole server's when measured, else the Worker's backends while connected. */
+const pgCpu = (r: FleetResult) => (Number.isFinite(r.steady.pgServerCpuMsPerHb) ? r.steady.pgServerCpuMsPerHb : r.steady.pgCpuMsPerHb);
+
+/** The bench's own connection is one of max_connections. */
+const saturated = (r: FleetResult) => r.peakConnections + 1 >= r.maxConnections;
 
 export function formatHeadline(results: FleetResult[]): string {
   if (results.length < 2) return '';
@@ -46,7 +60,7 @@ export function formatHeadline(results: FleetResult[]): string {
     line('latency p99 (ms)', (r) => r.steady.p99Ms, 1),
     line('workerd CPU (ms)', (r) => r.steady.workerdMsPerHb, 2),
     line('PostgreSQL round trips', (r) => r.steady.pgRoundTripsPerHb, 1),
-    line('PostgreSQL CPU (ms)', (r) => r.steady.pgCpuMsPerHb, 2),
+    line('PostgreSQL CPU (ms)', pgCpu, 2),
   ].join('\n');
 }
 
@@ -63,7 +77,7 @@ export function formatGoals(results: FleetResult[], config: FleetConfig): string
     small
       ? [s.workerdMsPerHb <= 1.5 * small.steady.workerdMsPerHb, `workerd CPU per heartbeat at most 1.5x the ${small.size}-node figure (${num(s.workerdMsPerHb / small.steady.workerdMsPerHb, 2)}x)`]
       : [false, 'workerd CPU per heartbeat at most 1.5x the small fleet (only one size was run)'],
-    [large.peakConnections < 100, `PostgreSQL connections stay under 100 (peak ${large.peakConnections})`],
+    [large.peakConnections < 100 && !saturated(large), `PostgreSQL connections stay under 100 (peak ${large.peakConnections}${saturated(large) ? `: the server's max_connections ${large.maxConnections} reached` : ''})`],
     [large.big.seconds !== null && large.big.seconds < 30, `a ${config.bigReplicas}-replica deployment live in under 30 s (${large.big.note})`],
     [large.death.seconds !== null && large.death.seconds < 15, `a killed node's tasks healthy elsewhere in under 15 s (${large.death.seconds === null ? 'not within the wait' : `${num(large.death.seconds)} s`})`],
   ];

@@ -5,7 +5,7 @@
  */
 import { loadavg } from 'node:os';
 import type { FleetConfig } from './bench-fleet-config.js';
-import { selfCpu } from './bench-fleet-cpu.js';
+import { onCpuSeconds, selfCpu } from './bench-fleet-cpu.js';
 import { Monitor } from './bench-fleet-monitor.js';
 import { SimFleet } from './bench-fleet-sim.js';
 import { startFleetStack, type FleetStack } from './bench-fleet-stack.js';
@@ -28,8 +28,11 @@ export interface SteadyFigures {
   wranglerMsPerHb: number;
   pgRoundTripsPerHb: number;
   pgConnectionsPerHb: number;
+  /** The Worker's backends while connected (from the bridge): a lower bound, without connection start and exit. */
   pgCpuMsPerHb: number;
   pgCpuUnread: number;
+  /** The whole server (private server only): every backend from fork to exit, background workers. */
+  pgServerCpuMsPerHb: number;
   pgPeakConnections: number;
   simCpuMsPerHb: number;
   simCores: number;
@@ -51,13 +54,15 @@ export interface FleetResult {
   big: Timed;
   death: Timed & { downS: number | null };
   peakConnections: number;
+  maxConnections: number;
+  workerLog: ErrorCounts;
   pushes: { applied: number; refused: number };
   allErrors: ErrorCounts;
 }
 
 export async function runFleet(size: number, config: FleetConfig, teardown: Teardown, say: (msg: string) => void): Promise<FleetResult> {
   say(`starting the control plane (PostgreSQL database, bridge, workerd)…`);
-  const stack = await startFleetStack({ postgresUrl: config.postgres, intervalMs: config.intervalMs, echo: config.verbose }, teardown);
+  const stack = await startFleetStack({ postgres: config.postgres, intervalMs: config.intervalMs, echo: config.verbose }, teardown);
   const monitor = await Monitor.open(stack.db.options);
   teardown.add(() => monitor.close());
   const fleet = new SimFleet(stack.apiUrl, size, config.push);
@@ -65,10 +70,9 @@ export async function runFleet(size: number, config: FleetConfig, teardown: Tear
   const workload = new Workload(fleet.api, stack.adminToken, fleet.stats);
 
   let t0 = Date.now();
-  const registered = await fleet.register(stack.joinToken, t0 + config.setupTimeoutS * 1000);
+  const registered = await fleet.register(stack.joinToken, config.intervalMs, t0 + config.setupTimeoutS * 1000);
   const registerS = (Date.now() - t0) / 1000;
   say(`${registered}/${size} nodes registered in ${registerS.toFixed(1)} s; heartbeating every ${config.intervalMs / 1000} s (push ${config.push ? 'on' : 'off'})`);
-  fleet.start(config.intervalMs);
 
   t0 = Date.now();
   const replicas = Math.max(1, Math.min(100, Math.round(config.tasksPerNode)));
@@ -89,10 +93,14 @@ export async function runFleet(size: number, config: FleetConfig, teardown: Tear
   const death = await nodeDeath(fleet, monitor, config);
   say(`node death: ${death.note}`);
   const peakConnections = monitor.overallPeak;
-  return { size, registered, registerS, setup, steady, big, death, peakConnections, pushes: fleet.pushCounts, allErrors: fleet.stats.allErrors };
+  return {
+    size, registered, registerS, setup, steady, big, death, peakConnections, maxConnections: monitor.maxConnections,
+    workerLog: stack.workerLog, pushes: fleet.pushCounts, allErrors: fleet.stats.allErrors,
+  };
 }
 
 async function waitLive(monitor: Monitor, ids: string[], t0: number, deadline: number, say: (msg: string) => void): Promise<Timed> {
+  if (!ids.length) return { seconds: null, note: 'no deployment could be created (see the errors)' };
   let lastSaid = Date.now();
   for (;;) {
     const s = await monitor.deploymentStates(ids);
@@ -112,9 +120,12 @@ async function waitLive(monitor: Monitor, ids: string[], t0: number, deadline: n
 async function measureSteady(stack: FleetStack, fleet: SimFleet, monitor: Monitor, config: FleetConfig, nodes: number): Promise<SteadyFigures> {
   const counters = stack.bridge.counters;
   const roundTrips = () => (counters.messages.S ?? 0) + (counters.messages.Q ?? 0);
+  // The whole server but the bench's own monitoring connection.
+  const serverCpu = () => (stack.serverCpu?.() ?? NaN) - (onCpuSeconds(monitor.backendPid) ?? 0);
   const before = {
     worker: stack.workerCpu.sample(),
     pg: stack.backendCpu.sample(),
+    server: serverCpu(),
     unread: stack.backendCpu.unread,
     roundTrips: roundTrips(),
     connections: counters.connections,
@@ -149,6 +160,7 @@ async function measureSteady(stack: FleetStack, fleet: SimFleet, monitor: Monito
     pgConnectionsPerHb: perHb(counters.connections - before.connections),
     pgCpuMsPerHb: perHb((stack.backendCpu.sample() - before.pg) * 1000),
     pgCpuUnread: stack.backendCpu.unread - before.unread,
+    pgServerCpuMsPerHb: perHb((serverCpu() - before.server) * 1000),
     pgPeakConnections: monitor.takePeak(),
     simCpuMsPerHb: perHb((selfCpu() - before.sim) * 1000),
     simCores: (selfCpu() - before.sim) / seconds,

@@ -28,10 +28,11 @@ export class SimFleet {
   }
 
   /**
-   * Registers every node (retrying failures with the agent's backoff until `deadline`); returns how
+   * Registers every node (retrying failures with the agent's backoff until `deadline`), each starting
+   * its heartbeats at a random phase of the interval once registered, as an agent does; returns how
    * many registered. Nodes that did not are left out of the run.
    */
-  async register(joinToken: string, deadline: number): Promise<number> {
+  async register(joinToken: string, intervalMs: number, deadline: number): Promise<number> {
     if (this.withPush) this.push = await startPushServer((id) => this.byId.get(id));
     let next = 0;
     const worker = async () => {
@@ -42,6 +43,7 @@ export class SimFleet {
           try {
             await node.register(joinToken);
             this.byId.set(node.nodeId, node);
+            node.start(Math.random() * intervalMs);
             break;
           } catch (err) {
             const e = err as ApiError;
@@ -54,11 +56,6 @@ export class SimFleet {
     };
     await Promise.all(Array.from({ length: REGISTER_CONCURRENCY }, worker));
     return this.byId.size;
-  }
-
-  /** Starts every registered node's heartbeats at a random phase of the interval. */
-  start(intervalMs: number): void {
-    for (const node of this.byId.values()) node.start(Math.random() * intervalMs);
   }
 
   node(nodeId: string): SimNode | undefined {

@@ -13,6 +13,8 @@ import { buildAssets } from './build.js';
 import { openDatabase, type LocalDatabase } from './database.js';
 import { freePort } from './ports.js';
 import type { Child } from './processes.js';
+import { postgresBinaries, startPrivatePostgres, type PrivatePostgres } from './bench-fleet-postgres.js';
+import { ErrorCounts } from './bench-fleet-stats.js';
 import type { Teardown } from './bench-fleet-teardown.js';
 import { loadOrCreateSecrets } from './secrets.js';
 import { startWorker } from './worker.js';
@@ -27,14 +29,23 @@ export interface FleetStack {
   backendCpu: BackendCpu;
   workerCpu: WorkerCpu;
   worker: Child;
+  /** The Worker's output lines, with ids and numbers masked so repeats of one message count together. */
+  workerLog: ErrorCounts;
+  /** CPU seconds of the whole PostgreSQL server, when it is the bench's own. */
+  serverCpu?: () => number;
 }
 
 /** Each part is added to `teardown` as soon as it runs, so an error or a Ctrl-C midway stops it too. */
-export async function startFleetStack(opts: { postgresUrl: string; intervalMs: number; echo: boolean }, teardown: Teardown): Promise<FleetStack> {
+export async function startFleetStack(opts: { postgres: string; intervalMs: number; echo: boolean }, teardown: Teardown): Promise<FleetStack> {
   const dir = await mkdtemp(join(tmpdir(), 'zectre-fleet-'));
   teardown.add(() => rm(dir, { recursive: true, force: true }));
+  let server: PrivatePostgres | undefined;
+  if (opts.postgres === 'private') {
+    server = await startPrivatePostgres(postgresBinaries()!);
+    teardown.add(() => server!.stop());
+  }
   const name = `zectre_fleet_${process.pid}_${Date.now().toString(36)}`;
-  const db = await openDatabase({ kind: 'postgres', url: `${opts.postgresUrl}/${name}`, throwaway: true });
+  const db = await openDatabase({ kind: 'postgres', url: `${server?.url ?? opts.postgres}/${name}`, throwaway: true });
   teardown.add(() => db.close());
   const target = new URL(db.options.databaseUrl);
   const backendCpu = new BackendCpu();
@@ -55,6 +66,12 @@ export async function startFleetStack(opts: { postgresUrl: string; intervalMs: n
     },
   });
   teardown.add(() => worker.stop());
+  const workerLog = new ErrorCounts();
+  const onOutput = (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n')) if (line.trim()) workerLog.add(maskIds(line.trim()).slice(0, 200), line.trim());
+  };
+  worker.proc.stdout!.on('data', onOutput);
+  worker.proc.stderr!.on('data', onOutput);
   return {
     apiUrl: worker.url,
     adminToken: await createAdminToken(db.options),
@@ -64,5 +81,11 @@ export async function startFleetStack(opts: { postgresUrl: string; intervalMs: n
     backendCpu,
     workerCpu: new WorkerCpu(worker.proc.pid!),
     worker,
+    workerLog,
+    serverCpu: server?.serverCpu,
   };
+}
+
+function maskIds(line: string): string {
+  return line.replace(/\b[a-z]?[0-9a-z]*\d[0-9a-z]*\b/g, '#');
 }

@@ -7,8 +7,8 @@
  * Exits 0 when the goals are missed (they are printed as met / NOT met); 1 when the bench itself fails.
  */
 import { availableParallelism, loadavg } from 'node:os';
-import { readConfig, UsageError, USAGE, type FleetConfig } from './bench-fleet-config.js';
-import { startPrivatePostgres } from './bench-fleet-postgres.js';
+import { readConfig, SHARED_POSTGRES, UsageError, USAGE, type FleetConfig } from './bench-fleet-config.js';
+import { postgresBinaries } from './bench-fleet-postgres.js';
 import { formatFleet, formatGoals, formatHeadline } from './bench-fleet-report.js';
 import { runFleet, type FleetResult } from './bench-fleet-run.js';
 import { killDescendants, Teardown } from './bench-fleet-teardown.js';
@@ -21,12 +21,10 @@ try {
   process.exit(err instanceof UsageError ? 2 : 1);
 }
 
-const shared = new Teardown();
 let current: Teardown | undefined;
 let stopping = false;
 const stopAll = async () => {
   await current?.run();
-  await shared.run();
   killDescendants();
 };
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -43,22 +41,21 @@ const say = (size: number) => (msg: string) => console.log(`[${((performance.now
 const results: FleetResult[] = [];
 let failed = false;
 try {
-  let postgresUrl = config.postgres;
-  if (postgresUrl === 'private') {
-    const pg = await startPrivatePostgres();
-    shared.add(() => pg.stop());
-    postgresUrl = pg.url;
+  let postgres = config.postgres;
+  if (postgres === 'private' && !postgresBinaries()) {
+    console.log(`bench:fleet: no initdb (pg_config --bindir) for a private PostgreSQL server: using ${SHARED_POSTGRES}`);
+    postgres = SHARED_POSTGRES;
   }
   console.log(
     `bench:fleet: sizes ${config.sizes.join(', ')} · interval ${config.intervalMs / 1000} s · ${config.tasksPerNode} tasks/node · ` +
       `push ${config.push ? 'on (one push server, a path per node)' : 'off (poll only)'} · window ${config.windowS} s · ` +
-      `PostgreSQL ${config.postgres === 'private' ? `private server at ${postgresUrl}` : postgresUrl} · ` +
+      `PostgreSQL ${postgres === 'private' ? 'a private server per size' : postgres} · ` +
       `${availableParallelism()} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
   );
   for (const size of config.sizes) {
     current = new Teardown();
     try {
-      const result = await runFleet(size, { ...config, postgres: postgresUrl }, current, say(size));
+      const result = await runFleet(size, { ...config, postgres }, current, say(size));
       results.push(result);
       console.log(`\n${formatFleet(result, config)}\n`);
     } catch (err) {
