@@ -12,8 +12,8 @@ export function formatFleet(r: FleetResult, config: FleetConfig): string {
   return [
     `── ${r.size} nodes · ${config.intervalMs / 1000} s interval · ${config.tasksPerNode} tasks/node · push ${config.push ? 'on' : 'off'}${crashes} · ` +
       `${num(s.windowS, 0)} s window · load average ${num(s.loadAvg[0], 2)} → ${num(s.loadAvg[1], 2)} ──`,
-    row('registration', `${r.registered}/${r.size} nodes in ${num(r.registerS)} s`),
-    row('setup', `${r.setup.deployments} deployments: ${r.setup.note}`),
+    row('registration', `${r.registered}/${r.size} nodes in ${num(r.registerS)} s${r.registered < r.size ? ` (the others did not register within --setup-timeout-s ${config.setupTimeoutS})` : ''}`),
+    row('setup', `${r.setup.deployments}/${r.setup.attempted} deployments created${r.setup.deployments < r.setup.attempted ? ' (the others failed: see the errors)' : ''}; ${r.setup.note}`),
     row('heartbeats/s', `${num(s.achievedPerS)} achieved of ${num(s.expectedPerS)} expected (${num((100 * s.achievedPerS) / s.expectedPerS, 0)}%)`),
     row('heartbeat latency', `p50 ${ms(s.p50Ms, 0)} · p99 ${ms(s.p99Ms, 0)} · max ${ms(s.maxMs, 0)}`),
     row('errors (steady)', s.errors.summary()),

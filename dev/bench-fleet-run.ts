@@ -49,7 +49,7 @@ export interface FleetResult {
   size: number;
   registered: number;
   registerS: number;
-  setup: Timed & { deployments: number };
+  setup: Timed & { deployments: number; attempted: number };
   steady: SteadyFigures;
   big: Timed;
   death: Timed & { downS: number | null };
@@ -80,7 +80,7 @@ export async function runFleet(size: number, config: FleetConfig, teardown: Tear
   const setupDeadline = t0 + config.setupTimeoutS * 1000;
   const ids = await workload.deployMany('app', projects, replicas, setupDeadline);
   say(`${ids.length}/${projects} deployments of ${replicas} replicas created in ${((Date.now() - t0) / 1000).toFixed(1)} s; waiting for them to go live…`);
-  const setup = { ...(await waitLive(monitor, ids, t0, setupDeadline, say)), deployments: ids.length };
+  const setup = { ...(await waitLive(monitor, ids, t0, setupDeadline, say)), deployments: ids.length, attempted: projects };
   say(`setup: ${setup.note}`);
 
   // Let the prompt heartbeats of the setup pass, then measure plain periodic heartbeats.

@@ -68,7 +68,11 @@ export async function startFleetStack(opts: { postgres: string; intervalMs: numb
   teardown.add(() => worker.stop());
   const workerLog = new ErrorCounts();
   const onOutput = (chunk: Buffer) => {
-    for (const line of chunk.toString().split('\n')) if (line.trim()) workerLog.add(maskIds(line.trim()).slice(0, 200), line.trim());
+    // wrangler colours its lines even without a terminal.
+    for (const raw of chunk.toString().replace(/\x1b\[[0-9;]*m/g, '').split('\n')) {
+      const line = raw.trim();
+      if (line) workerLog.add(maskIds(line).slice(0, 200), line);
+    }
   };
   worker.proc.stdout!.on('data', onOutput);
   worker.proc.stderr!.on('data', onOutput);
