@@ -28,8 +28,11 @@ export class Monitor {
     const { rows } = await client.query(`SELECT current_setting('max_connections')::int AS n, pg_backend_pid() AS pid`);
     monitor.maxConnections = rows[0].n;
     monitor.backendPid = rows[0].pid;
+    let busy = false;
     monitor.timer = setInterval(() => {
-      monitor.polling = monitor.pollConnections();
+      if (busy) return; // a slow server must not pile polls up behind one another
+      busy = true;
+      monitor.polling = monitor.pollConnections().finally(() => (busy = false));
     }, POLL_MS);
     return monitor;
   }

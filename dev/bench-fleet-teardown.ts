@@ -9,12 +9,20 @@ type Step = () => Promise<unknown> | unknown;
 
 export class Teardown {
   private readonly steps: Step[] = [];
+  private running: Promise<void> | undefined;
 
+  /** A step added once stopping began (a part that finished starting meanwhile) is stopped too. */
   add(step: Step): void {
     this.steps.push(step);
+    if (this.running) this.running = this.running.then(() => this.drain());
   }
 
-  async run(): Promise<void> {
+  /** Runs the steps once; a second caller (a signal during the run's own stop) waits for the same. */
+  run(): Promise<void> {
+    return (this.running ??= this.drain());
+  }
+
+  private async drain(): Promise<void> {
     for (let step = this.steps.pop(); step; step = this.steps.pop()) {
       await Promise.resolve()
         .then(step)

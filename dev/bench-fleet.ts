@@ -23,10 +23,13 @@ try {
 
 let current: Teardown | undefined;
 let stopping = false;
-const stopAll = async () => {
-  await current?.run();
-  killDescendants();
-};
+let stopped: Promise<void> | undefined;
+/** Once, whoever asks first (the end of the run or a signal); the other waits for the same. */
+const stopAll = () =>
+  (stopped ??= (async () => {
+    await current?.run();
+    killDescendants();
+  })());
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
@@ -53,6 +56,7 @@ try {
       `${availableParallelism()} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
   );
   for (const size of config.sizes) {
+    if (stopping) break;
     current = new Teardown();
     try {
       const result = await runFleet(size, { ...config, postgres }, current, say(size));
@@ -64,7 +68,7 @@ try {
       console.error(`bench:fleet: the ${size}-node run failed: ${(err as Error).stack ?? err}`);
     } finally {
       await current.run();
-      current = undefined;
+      if (!stopping) current = undefined;
     }
   }
   if (results.length) {
@@ -73,6 +77,7 @@ try {
     console.log(formatGoals(results, config));
   }
 } finally {
-  if (!stopping) await stopAll();
+  // After a signal this waits for the handler's stop, which exits with 130.
+  await stopAll();
 }
 process.exit(failed && !results.length ? 1 : 0);
