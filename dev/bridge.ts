@@ -8,26 +8,57 @@
  * connection holds the backend from its first message until the server reports ReadyForQuery with
  * status idle. pglite-socket interleaves extended-query messages of concurrent connections otherwise
  * ("portal does not exist"), and a transaction must not be split by another connection anyway.
+ *
+ * Counters (client messages by type, connections) and hooks (a backend's process id at start and
+ * when its client terminates) let `npm run bench:fleet` count round trips and server CPU per request.
  */
 import { createConnection, type Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 
+export interface BridgeCounters {
+  /** Connections accepted so far. */
+  connections: number;
+  /** Client (frontend) messages so far by type byte: 'Q' simple query, 'P' parse, 'S' sync, 'X' terminate… */
+  messages: Record<string, number>;
+}
+
+export interface BridgeHooks {
+  /** The server's process id for a new connection (from BackendKeyData). */
+  onBackendStart?(pid: number): void;
+  /**
+   * The connection's client is done: called synchronously when its Terminate arrives, before the
+   * backend sees it (so the backend's /proc entry still exists), or when the connection closes without one.
+   */
+  onBackendEnd?(pid: number): void;
+}
+
 export interface Bridge {
   port: number;
+  counters: BridgeCounters;
   close(): Promise<void>;
 }
 
-export async function startBridge(target: { host: string; port: number }, listenPort = 0, serialize = false): Promise<Bridge> {
+export async function startBridge(
+  target: { host: string; port: number },
+  listenPort = 0,
+  serialize = false,
+  hooks: BridgeHooks = {},
+): Promise<Bridge> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: listenPort, perMessageDeflate: false });
   await new Promise<void>((resolve, reject) => {
     wss.once('listening', resolve);
     wss.once('error', reject);
   });
   const turn = serialize ? new Turnstile() : undefined;
-  wss.on('connection', (ws) => pipe(ws, createConnection(target), turn));
+  const counters: BridgeCounters = { connections: 0, messages: {} };
+  wss.on('connection', (ws) => {
+    counters.connections++;
+    pipe(ws, createConnection(target), { turn, counters, hooks });
+  });
   const port = (wss.address() as { port: number }).port;
   return {
     port,
+    counters,
     close: () =>
       new Promise<void>((resolve) => {
         for (const client of wss.clients) client.terminate();
@@ -36,10 +67,22 @@ export async function startBridge(target: { host: string; port: number }, listen
   };
 }
 
-function pipe(ws: WebSocket, tcp: Socket, turn?: Turnstile): void {
+interface PipeOptions {
+  turn: Turnstile | undefined;
+  counters: BridgeCounters;
+  hooks: BridgeHooks;
+}
+
+function pipe(ws: WebSocket, tcp: Socket, { turn, counters, hooks }: PipeOptions): void {
   tcp.setNoDelay(true);
-  const watcher = new TerminateWatcher();
-  const idle = turn ? new IdleWatcher() : undefined;
+  const watcher = new FrontendWatcher(counters.messages);
+  // The backend stream is parsed only when something needs it: serialising, or a hook.
+  const backend = turn || hooks.onBackendStart || hooks.onBackendEnd ? new BackendWatcher() : undefined;
+  let backendPid: number | undefined;
+  const backendEnded = () => {
+    if (backendPid !== undefined) hooks.onBackendEnd?.(backendPid);
+    backendPid = undefined;
+  };
   const pending: Buffer[] = [];
   let connected = false;
   let holding = false;
@@ -60,7 +103,10 @@ function pipe(ws: WebSocket, tcp: Socket, turn?: Turnstile): void {
     flush();
   });
   ws.on('message', (data: Buffer) => {
-    terminating ||= watcher.feed(data);
+    if (!terminating && watcher.feed(data)) {
+      terminating = true;
+      backendEnded();
+    }
     pending.push(data);
     if (turn && !holding && !waiting) {
       waiting = true;
@@ -74,9 +120,16 @@ function pipe(ws: WebSocket, tcp: Socket, turn?: Turnstile): void {
   });
   tcp.on('data', (chunk) => {
     if (ws.readyState === ws.OPEN) ws.send(chunk);
-    if (idle?.feed(chunk)) release();
+    if (!backend) return;
+    const seen = backend.feed(chunk);
+    if (seen.pid !== undefined && backendPid === undefined) {
+      backendPid = seen.pid;
+      hooks.onBackendStart?.(seen.pid);
+    }
+    if (seen.idle && turn) release();
   });
   const closeBoth = () => {
+    backendEnded();
     release();
     tcp.destroy();
     if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close();
@@ -107,20 +160,36 @@ class Turnstile {
   }
 }
 
-/** Follows the backend stream (1-byte type + int32 length) and reports ReadyForQuery with status 'I'. */
-class IdleWatcher {
+/**
+ * Follows the backend stream (1-byte type + int32 length): reports the process id in BackendKeyData
+ * ('K') and ReadyForQuery with status 'I' (idle).
+ */
+class BackendWatcher {
   private header: number[] = [];
   private skip = 0;
   private readyStatusNext = false;
+  private pidBytes: number[] | undefined;
 
-  feed(chunk: Buffer): boolean {
+  feed(chunk: Buffer): { idle: boolean; pid?: number } {
     let idle = false;
+    let pid: number | undefined;
     let i = 0;
     while (i < chunk.length) {
       if (this.skip > 0) {
         if (this.readyStatusNext) {
           idle = chunk[i] === 0x49; /* 'I' */
           this.readyStatusNext = false;
+        }
+        if (this.pidBytes) {
+          // BackendKeyData: int32 process id, int32 secret key; the id may be split across chunks.
+          this.pidBytes.push(chunk[i]!);
+          this.skip--;
+          i++;
+          if (this.pidBytes.length === 4) {
+            pid = Buffer.from(this.pidBytes).readInt32BE(0);
+            this.pidBytes = undefined;
+          }
+          continue;
         }
         const n = Math.min(this.skip, chunk.length - i);
         this.skip -= n;
@@ -134,19 +203,23 @@ class IdleWatcher {
       this.skip = h.readInt32BE(1) - 4;
       // ReadyForQuery ('Z') carries one status byte: I idle, T in transaction, E failed transaction.
       this.readyStatusNext = h[0] === 0x5a && this.skip === 1;
+      if (h[0] === 0x4b /* 'K' */ && this.skip >= 4) this.pidBytes = [];
     }
-    return idle;
+    return { idle, pid };
   }
 }
 
 /**
  * Follows message boundaries of the frontend stream: untyped startup packets (SSL/GSS requests,
- * then the startup message), then typed messages (1-byte type + int32 length). Reports 'X'.
+ * then the startup message), then typed messages (1-byte type + int32 length). Counts typed
+ * messages by type and reports 'X'.
  */
-class TerminateWatcher {
+class FrontendWatcher {
   private startup = true;
   private header: number[] = [];
   private skip = 0;
+
+  constructor(private readonly counts: Record<string, number>) {}
 
   feed(chunk: Buffer): boolean {
     let i = 0;
@@ -169,6 +242,8 @@ class TerminateWatcher {
         if (code !== 80877103 && code !== 80877104) this.startup = false;
         this.skip = len - 8;
       } else {
+        const type = String.fromCharCode(h[0]!);
+        this.counts[type] = (this.counts[type] ?? 0) + 1;
         if (h[0] === 0x58 /* 'X' */) return true;
         this.skip = h.readInt32BE(1) - 4;
       }
