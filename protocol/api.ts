@@ -3,6 +3,9 @@ import { text } from './fields.js';
 import { SLUG_PATTERN } from './ids.js';
 import { HealthCheck, ObservedState, Resources, RestartPolicy } from './tasks.js';
 
+/** Replicas of one deployment, at most (a fleet can run a release on hundreds of nodes). */
+export const MAX_REPLICAS = 1000;
+
 export const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const ENV_KEY_MESSAGE = 'env var names are letters, digits and _, not starting with a digit';
 
@@ -31,7 +34,7 @@ export const CreateDeployment = z.object({
   command: text(4_096, 1),
   /** Merged over the project's env vars; the agent also sets PORT to the port the scheduler assigned. */
   env: z.record(z.string().regex(ENV_KEY, ENV_KEY_MESSAGE), text(65_536)).default({}),
-  replicas: z.number().int().min(1).max(100).default(1),
+  replicas: z.number().int().min(1).max(MAX_REPLICAS).default(1),
   healthCheck: HealthCheck.default({ path: '/', intervalMs: 2_000, timeoutMs: 2_000, graceMs: 0 }),
   resources: Resources.default({ cpuMillis: 100, memoryMb: 128 }),
   /** When the agent restarts an exited task: always, on-failure (non-zero exit or signal), never. */

@@ -1,6 +1,6 @@
 /** Wire types for operating a cluster: tokens, nodes, drain, rollback, scale, project delete, events. */
 import { z } from 'zod';
-import { ENV_KEY, type Deployment } from './api.js';
+import { ENV_KEY, MAX_REPLICAS, type Deployment } from './api.js';
 import { cursor, line, pageLimit } from './fields.js';
 import { SLUG_PATTERN } from './ids.js';
 
@@ -65,7 +65,7 @@ export const Rollback = z.object({
 });
 export type Rollback = z.input<typeof Rollback>;
 
-export const Scale = z.object({ replicas: z.number().int().min(1).max(100) });
+export const Scale = z.object({ replicas: z.number().int().min(1).max(MAX_REPLICAS) });
 export type Scale = z.infer<typeof Scale>;
 
 /** POST /api/v1/projects/:project/scale: the live deployment, with its new replica count. */

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import type { CreateDeployment, Deployment, Project } from '../../protocol/index.js';
+import { MAX_REPLICAS, type CreateDeployment, type Deployment, type Project } from '../../protocol/index.js';
 import { clientFromConfig, type ApiClient } from '../api-client.js';
 import { parseEnvPair } from '../env-pairs.js';
 import { CliError } from '../errors.js';
@@ -86,7 +86,7 @@ async function assertDirectory(path: string): Promise<void> {
 
 export function parseReplicas(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 100) throw new InvalidArgumentError('expected a whole number from 1 to 100');
+  if (!Number.isInteger(n) || n < 1 || n > MAX_REPLICAS) throw new InvalidArgumentError(`expected a whole number from 1 to ${MAX_REPLICAS}`);
   return n;
 }
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Deployment, Scale, ScaleAnswer } from '../../protocol/index.js';
+import { MAX_REPLICAS, type Deployment, type Scale, type ScaleAnswer } from '../../protocol/index.js';
 import { clientFromConfig } from '../api-client.js';
 import { examples, printJson } from '../output.js';
 import { watchDeployment } from '../rollout.js';
@@ -18,7 +18,7 @@ export function registerScale(program: Command): void {
     .command('scale')
     .description('run N tasks of the live deployment (in place, no new release); waits until N are healthy')
     .argument('<project>', 'project name')
-    .argument('<n>', 'number of tasks, 1-100', parseReplicas)
+    .argument('<n>', `number of tasks, 1-${MAX_REPLICAS}`, parseReplicas)
     .option('--no-wait', 'return once the change is accepted')
     .option('--json', 'print the scaled deployment as JSON (progress goes to stderr)')
     .addHelpText('after', examples('zectre scale hello 3'))
