@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import type { Deployment } from '../../../protocol/api.js';
+import { MAX_REPLICAS, type Deployment } from '../../../protocol/api.js';
 import { api, errorText } from '../api.js';
 import { navigate } from '../router.js';
 
@@ -47,7 +47,7 @@ export function Actions({ project, live, onChanged }: Props) {
       {notice && <p class="state notice" role="status">{notice}</p>}
       <form class="inline" onSubmit={scale}>
         <label for="replicas">Replicas</label>
-        <input id="replicas" type="number" min={1} max={100} placeholder={String(live?.replicas ?? 1)} value={replicas}
+        <input id="replicas" type="number" min={1} max={MAX_REPLICAS} placeholder={String(live?.replicas ?? 1)} value={replicas}
           onInput={(e) => setReplicas(e.currentTarget.value)} disabled={!live} />
         <button type="submit" disabled={!live || !replicas}>
           Scale
