@@ -249,10 +249,11 @@ export function requestArbitrary(t: Targets): fc.Arbitrary<FuzzRequest> {
     json('POST /api/v1/projects', 'POST', fc.constant('/api/v1/projects'), body({ name: str(fc.stringMatching(/^[a-z][a-z0-9]{0,12}$/)) })),
     get('GET /api/v1/projects/:project', project.map((p) => `/api/v1/projects/${p}`)),
     fc.tuple(
+      project,
       fc.oneof(fc.uint8Array({ maxLength: 64 }).map((b) => new Uint8Array([0x1f, 0x8b, ...b])), fc.uint8Array({ maxLength: 64 }).map((b) => new Uint8Array(b))),
       fc.option(fc.oneof(anyDigest, fc.string({ unit: 'grapheme-ascii', maxLength: 80 }))),
-    ).map(([bytes, digest]) => ({
-      route: 'PUT /api/v1/artifacts', method: 'PUT', path: '/api/v1/artifacts', body: bytes, auth: 'admin' as const,
+    ).map(([p, bytes, digest]) => ({
+      route: 'PUT /api/v1/projects/:project/artifacts', method: 'PUT', path: `/api/v1/projects/${p}/artifacts`, body: bytes, auth: 'admin' as const,
       headers: { 'content-type': 'application/gzip', ...(digest === null ? {} : { 'x-zectre-digest': digest }) },
     })),
     json('POST /api/v1/projects/:project/deployments', 'POST', project.map((p) => `/api/v1/projects/${p}/deployments`), body({

@@ -100,7 +100,7 @@ describe('input fuzz: no request gets a 5xx', { timeout: 600_000 }, () => {
     await api('PUT', '/api/v1/projects/keep/env', { vars: { KEEP_A: 'value é 💥 "quoted"\n', KEEP_B: '' } });
     await api('PUT', '/api/v1/projects/fuzz/env', { vars: { A: '1' } });
     await api('POST', '/api/v1/tokens', { name: 'keep-token', project: 'keep' });
-    const artifact = await send({ method: 'PUT', path: '/api/v1/artifacts', auth: 'admin', body: new Uint8Array(gzipSync('fuzz')), headers: { 'content-type': 'application/gzip' } });
+    const artifact = await send({ method: 'PUT', path: '/api/v1/projects/fuzz/artifacts', auth: 'admin', body: new Uint8Array(gzipSync('fuzz')), headers: { 'content-type': 'application/gzip' } });
     const { digest } = JSON.parse(artifact.text) as { digest: string };
     const deploymentIds: string[] = [];
     let generation = 0;
