@@ -16,7 +16,30 @@ export function createPool(env: Env): Pool {
 export type Db = Pool;
 export type Tx = PoolClient;
 
+/**
+ * PostgreSQL aborts one side of a deadlock (40P01) or of a serialization conflict (40001); the
+ * transaction is safe to run again from the start, so it is, a few times with jittered backoff.
+ */
+const RETRYABLE = new Set(['40P01', '40001']);
+const ATTEMPTS = 4;
+
+export function isRetryable(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && RETRYABLE.has((err as { code?: string }).code ?? '');
+}
+
+/** Runs fn in one transaction; fn may run more than once, so it must not act outside the database. */
 export async function transaction<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await transactionOnce(db, fn);
+    } catch (err) {
+      if (!isRetryable(err) || attempt === ATTEMPTS) throw err;
+      await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
+    }
+  }
+}
+
+async function transactionOnce<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
   const client = await db.connect();
   try {
     await client.query('BEGIN');

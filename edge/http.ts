@@ -24,6 +24,9 @@ export function json(data: unknown, status = 200, headers?: HeadersInit): Respon
   });
 }
 
+/** Conflicts that outlived the transaction's retries, and a database out of connections or starting up. */
+const BUSY = new Set(['40P01', '40001', '53300', '57P03']);
+
 export function errorResponse(err: unknown): Response {
   if (err instanceof HttpError) return json(errorBody(err.code, err.message, err.details), err.status);
   if (err instanceof ZodError) return json(errorBody('invalid_request', describeZod(err), err.issues), 400);
@@ -32,6 +35,10 @@ export function errorResponse(err: unknown): Response {
     // refused it; the log line says which one slipped through (test/e2e/input-fuzz.test.ts watches for it).
     console.error(`input reached the database unvalidated: ${err.code} ${err.message}`);
     return json(errorBody('invalid_value', `a value in the request is out of range or malformed: ${err.message}`), 400);
+  }
+  if (err instanceof DatabaseError && BUSY.has(err.code ?? '')) {
+    console.error(`database busy: ${err.code} ${err.message}`);
+    return json(errorBody('database_busy', 'the database is busy; retry shortly'), 503, { 'retry-after': '1' });
   }
   console.error('unhandled error:', err instanceof Error ? err.message : err);
   return json(errorBody('internal_error', 'internal error; the request may be retried'), 500);

@@ -21,11 +21,12 @@ export async function deleteProject(request: IRequest, deps: Deps): Promise<Resp
        WHERE d.project_id = $1 AND t.desired_state = 'running'`,
       [project.id],
     );
-    const nodeIds = rows.map((r) => r.node_id as string);
+    const nodeIds = rows.map((r) => r.node_id as string).sort();
+    // Node rows before task rows, the order a heartbeat locks them in; the other order deadlocks with it.
+    await bumpGenerations(tx, nodeIds);
     await tx.query('DELETE FROM routes WHERE project_id = $1', [project.id]);
     await tx.query('UPDATE projects SET live_deployment_id = NULL WHERE id = $1', [project.id]);
     await tx.query('DELETE FROM projects WHERE id = $1', [project.id]);
-    await bumpGenerations(tx, nodeIds);
     await bumpRouteEpoch(tx);
     await tx.query(`INSERT INTO events (actor, project_id, kind, data) VALUES ($1, $2, 'project.deleted', $3)`, [
       user.id, project.id, JSON.stringify({ name: project.slug, stoppedOn: nodeIds }),
