@@ -34,6 +34,8 @@ export async function startWorker(opts: WorkerOptions): Promise<Child & { url: s
       CLOUDFLARE_CF_FETCH_ENABLED: 'false',
       WRANGLER_HIDE_BANNER: 'true',
       CI: '1',
+      // The caller built dist/public already; wrangler.toml's [build] step would do it again.
+      ZECTRE_ASSETS_BUILT: '1',
     },
   });
   await waitFor('the edge Worker (wrangler dev)', async () => (await fetch(`${url}/healthz`)).ok, 60_000, child);
