@@ -12,6 +12,7 @@ import { removeWorkRoot } from '../node-agent/workspace.js';
 import { hashToken } from '../protocol/index.js';
 import { createPool, type DbOptions } from '../sql/connect.js';
 import { createAdminToken, createJoinToken } from './bootstrap.js';
+import { createProxyRole } from '../sql/proxy-role.js';
 import { buildAssets } from './build.js';
 import { openDatabase, type DatabaseChoice, type LocalDatabase } from './database.js';
 import { freePort, portsFree } from './ports.js';
@@ -99,7 +100,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     started.push({ stop: () => worker.stop() });
 
     const node = [process.execPath, '--import', 'tsx'];
-    const dbEnv = { DATABASE_URL: db.options.databaseUrl, ZECTRE_DB_WS_PROXY: db.options.wsProxy };
+    // The proxy logs in as a role that reads only the routing views, as on a VM (issue 11.3);
+    // PGlite has a single user, so there it shares the control plane's.
+    const proxyDatabaseUrl = db.kind === 'postgres' ? (await createProxyRole(db.options, 'local', null)).databaseUrl : db.options.databaseUrl;
+    const dbEnv = { DATABASE_URL: proxyDatabaseUrl, ZECTRE_DB_WS_PROXY: db.options.wsProxy };
     say('starting the proxy and the agent…');
     const proxy = startChild('proxy', node[0]!, [...PROXY_NODE_FLAGS, ...node.slice(1), 'node-proxy/main.ts'], {
       echo: opts.echo,

@@ -30,7 +30,7 @@ test('wrangler deploy --dry-run succeeds on a clean tree and the bundle stays un
     }
     symlinkSync(join(ROOT, 'node_modules'), join(tree, 'node_modules'));
     const out = join(tree, 'out');
-    const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' };
+    const env: NodeJS.ProcessEnv = { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' };
     delete env.ZECTRE_ASSETS_BUILT;
     const run = spawnSync(join(ROOT, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', out], { cwd: tree, env, encoding: 'utf8' });
     assert.equal(run.status, 0, `wrangler deploy --dry-run failed:\n${run.stdout}\n${run.stderr}`);

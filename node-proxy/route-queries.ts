@@ -1,21 +1,12 @@
 import type { Pool } from '@neondatabase/serverless';
 import { buildRouteTable, type CustomRouteRow, type DeploymentRow, type ProjectRow, type RouteTable, type TaskRow } from './route-table.js';
 
-const HEALTHY_TASKS = `
-  SELECT p.slug, p.live_deployment_id, t.deployment_id, n.address, t.port
-  FROM tasks t
-  JOIN deployments d ON d.id = t.deployment_id
-  JOIN projects p ON p.id = d.project_id
-  JOIN nodes n ON n.id = t.node_id
-  WHERE t.desired_state = 'running' AND t.observed_state = 'healthy' AND n.status = 'ready'
-    AND t.retire_epoch IS NULL AND d.status <> 'superseded'
-  ORDER BY t.id`;
-const PROJECTS = 'SELECT slug, live_deployment_id FROM projects';
-const DEPLOYMENTS = 'SELECT d.id, p.slug FROM deployments d JOIN projects p ON p.id = d.project_id';
-const CUSTOM_ROUTES = `
-  SELECT r.host, r.path_prefix, p.live_deployment_id
-  FROM routes r JOIN projects p ON p.id = r.project_id`;
-export const EPOCH = 'SELECT epoch FROM route_epoch';
+// Only the `routing` views (migration 010): a proxy's database role may read nothing else.
+const ROUTABLE_TASKS = 'SELECT slug, live_deployment_id, deployment_id, address, port FROM routing.routable_tasks ORDER BY id';
+const PROJECTS = 'SELECT slug, live_deployment_id FROM routing.projects';
+const DEPLOYMENTS = 'SELECT id, slug FROM routing.deployments';
+const CUSTOM_ROUTES = 'SELECT host, path_prefix, live_deployment_id FROM routing.custom_routes';
+export const EPOCH = 'SELECT epoch FROM routing.epoch';
 
 /**
  * Reads the whole routing state from one snapshot, so the table and its epoch agree: one
@@ -26,7 +17,7 @@ export async function loadRouteTable(pool: Pool, appsDomain: string): Promise<Ro
   let results: { rows: unknown[] }[];
   try {
     results = (await client.query(
-      ['BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', EPOCH, HEALTHY_TASKS, PROJECTS, DEPLOYMENTS, CUSTOM_ROUTES, 'COMMIT'].join(';\n'),
+      ['BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', EPOCH, ROUTABLE_TASKS, PROJECTS, DEPLOYMENTS, CUSTOM_ROUTES, 'COMMIT'].join(';\n'),
     )) as unknown as { rows: unknown[] }[];
     client.release();
   } catch (err) {
