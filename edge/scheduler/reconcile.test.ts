@@ -63,6 +63,9 @@ async function addTask(id: string, deployment: string, node: string, port: numbe
   );
 }
 
+/** What the proxies route to: the routing view (migration 010). */
+const routed = async () => (await q('SELECT id FROM routing.routable_tasks ORDER BY id')).map((r) => r.id);
+
 const routable = async () =>
   (await q(`SELECT id FROM tasks WHERE desired_state = 'running' AND observed_state = 'healthy' AND retire_epoch IS NULL ORDER BY id`)).map((r) => r.id);
 
@@ -134,18 +137,24 @@ test('a task that was healthy once is not a crash loop; its deployment fails onl
   assert.match(d2.status_reason, /^not healthy before its deadline: 1 of 1 task\(s\) not healthy \(task t2 exited, last exit code 1, 5 restart\(s\)/);
 });
 
-test('a silent node goes down; its tasks are lost and replaced on another node; the epoch moves', async () => {
+test('a silent node goes down; its task keeps routing until a replacement on another node is healthy, then is lost', async () => {
   await addNode('n-silent', { silentFor: '10 seconds' });
   await addNode('n-ok');
   await addDeployment('d1', 'live');
   await addTask('t1', 'd1', 'n-silent', 20000);
-  const before = await epoch();
   await reconcile(deps);
   assert.equal((await q(`SELECT status FROM nodes WHERE id = 'n-silent'`))[0].status, 'down');
+  const [replacement] = await q(`SELECT id, node_id, port FROM tasks WHERE id <> 't1'`);
+  assert.deepEqual([replacement.node_id, replacement.port], ['n-ok', 20000]);
+  assert.deepEqual(await routed(), ['t1'], 'the silent node\'s task must keep serving until its replacement does');
+  assert.deepEqual((await q(`SELECT id, generation FROM nodes ORDER BY id`)).map((r) => Number(r.generation)), [2, 1], 'n-ok got the replacement; n-silent nothing yet');
+
+  await db.query(`UPDATE tasks SET observed_state = 'healthy' WHERE id = $1`, [replacement.id]);
+  const before = await epoch();
+  await reconcile(deps);
   assert.deepEqual(await q(`SELECT desired_state, observed_state FROM tasks WHERE id = 't1'`), [{ desired_state: 'stopped', observed_state: 'lost' }]);
-  assert.deepEqual(await q(`SELECT node_id, port FROM tasks WHERE id <> 't1'`), [{ node_id: 'n-ok', port: 20000 }]);
+  assert.deepEqual(await routed(), [replacement.id]);
   assert.ok((await epoch()) > before);
-  assert.deepEqual((await q(`SELECT id, generation FROM nodes ORDER BY id`)).map((r) => Number(r.generation)), [2, 2]);
 });
 
 test('drain plus scale-down never retires the last routable task of a deployment', async () => {

@@ -12,15 +12,17 @@ END $$;
 CREATE SCHEMA routing;
 
 -- The one definition of a routable task: the proxies, the scheduler's bookkeeping and the benches
--- read it here. A task serves when it should run, answers its health check, sits on a node that is
--- up, is not being retired and belongs to a release that has not been superseded.
+-- read it here. A task serves when it should run, answers its health check, is not being retired
+-- and belongs to a release that has not been superseded. Its node's status does not matter: a node
+-- whose agent went silent keeps its tasks in routing until the scheduler has healthy replacements
+-- and marks them lost (issue 14.4; the proxies eject backends that stop answering on their own).
 CREATE VIEW routing.routable_tasks AS
   SELECT t.id, p.slug, p.live_deployment_id, t.deployment_id, t.node_id, n.address, t.port
   FROM tasks t
   JOIN deployments d ON d.id = t.deployment_id
   JOIN projects p ON p.id = d.project_id
   JOIN nodes n ON n.id = t.node_id
-  WHERE t.desired_state = 'running' AND t.observed_state = 'healthy' AND n.status = 'ready'
+  WHERE t.desired_state = 'running' AND t.observed_state = 'healthy'
     AND t.retire_epoch IS NULL AND d.status <> 'superseded';
 
 CREATE VIEW routing.projects AS SELECT slug, live_deployment_id FROM projects;

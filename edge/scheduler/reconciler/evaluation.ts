@@ -109,7 +109,10 @@ export class Evaluation {
     return ended ? all.filter((t) => !ended.has(t.id)) : all;
   }
 
-  /** Serving users: running, healthy, not retiring, on a node that is not down. */
+  /**
+   * Counts as serving users: running, healthy, not retiring, on a node that is not down. (A down
+   * node's tasks stay in the proxies' routes until lost, but nothing here relies on them.)
+   */
   routable(t: TaskSnap): boolean {
     return t.observed === 'healthy' && !t.retirement && !this.ended?.has(t.id) && this.nodeStatus(t) !== 'down';
   }
@@ -142,9 +145,10 @@ export class Evaluation {
     this.release(t);
   }
 
-  /** A task on a down node: stopped and marked lost. */
+  /** A task on a down node: stopped and marked lost. It was in routing if it was healthy (lost.ts). */
   lose(t: TaskSnap): void {
     if (this.ended?.has(t.id)) return;
+    if (t.observed === 'healthy' && !t.retirement) this.out.routingChanged = true;
     (this.ended ??= new Set()).add(t.id);
     this.out.lostTasks.push({ id: t.id, nodeId: t.nodeId });
     this.release(t);

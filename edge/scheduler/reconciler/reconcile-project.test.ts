@@ -110,11 +110,30 @@ test('no crash loop below the restart limit, nor for a task that was healthy bef
   }
 });
 
-test('tasks on a down node are lost and replaced elsewhere', () => {
+test('tasks on a down node keep routing until their replacements are healthy, then are lost', () => {
   const d = evaluate({ deployments: [live], tasks: [task('t1', 'd1', 'n9', 20000)], status: { n9: 'down' } });
-  assert.deepEqual(d.lostTasks, [{ id: 't1', nodeId: 'n9' }]);
+  assert.deepEqual(d.lostTasks, [], 'a silent agent may still have answering apps: nothing replaces them yet');
   assert.deepEqual(d.place, [{ deploymentId: 'd1', nodeId: 'n1', port: 20000 }]);
-  assert.equal(d.routingChanged, false, 'a down node is out of routing already');
+  assert.equal(d.routingChanged, false);
+  // The replacement starts: the old task still serves.
+  const starting = evaluate({ deployments: [live], tasks: [task('t1', 'd1', 'n9', 20000), task('t2', 'd1', 'n1', 20000, { observed: 'starting' })], status: { n9: 'down' } });
+  assert.deepEqual([starting.lostTasks, starting.place], [[], []]);
+  // The replacement is healthy: the task on the down node is lost and leaves routing.
+  const healthy = evaluate({ deployments: [live], tasks: [task('t1', 'd1', 'n9', 20000), task('t2', 'd1', 'n1', 20000)], status: { n9: 'down' } });
+  assert.deepEqual(healthy.lostTasks, [{ id: 't1', nodeId: 'n9' }]);
+  assert.deepEqual(healthy.place, []);
+  assert.equal(healthy.routingChanged, true);
+});
+
+test('the node comes back before its replacement is healthy: one of the two is retired, the unhealthy one', () => {
+  const d = evaluate({ deployments: [live], tasks: [task('t1', 'd1', 'n9', 20000), task('t2', 'd1', 'n1', 20000, { observed: 'starting' })], nodes: [node('n1'), node('n9')] });
+  assert.deepEqual([d.lostTasks, d.retireTasks], [[], ['t2']]);
+});
+
+test('a superseded deployment on a down node is lost at once', () => {
+  const old = deployment('d0', { status: 'superseded', createdAt: NOW - 90_000 });
+  const d = evaluate({ deployments: [old, live], tasks: [task('t0', 'd0', 'n9', 20000), task('t1', 'd1', 'n1', 20000)], status: { n9: 'down' } });
+  assert.deepEqual(d.lostTasks, [{ id: 't0', nodeId: 'n9' }]);
 });
 
 const retiring = (epoch: number, requestedAt = NOW - 2000) => ({ retirement: { epoch, requestedAt } });
