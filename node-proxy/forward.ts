@@ -96,7 +96,7 @@ export async function forward(deps: ForwarderDeps, req: Inbound, res: Outbound):
 
   const client = clientInfo(deps, req, hostHeader);
   const headers = upstreamRequestHeaders(req.headers, client);
-  // uWS has already answered any 100-continue itself.
+  // node:http has already answered any 100-continue itself.
   delete headers.expect;
 
   let body: Buffer | Readable | undefined;

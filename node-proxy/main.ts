@@ -47,6 +47,8 @@ function configFromEnv(env: NodeJS.ProcessEnv): ProxyConfig {
     maxPerClient: positive('ZECTRE_PROXY_MAX_PER_CLIENT', 32),
     bodyWindowMs: positive('ZECTRE_PROXY_BODY_WINDOW_MS', 10_000),
     minBodyRate: num('ZECTRE_PROXY_MIN_BODY_RATE', 1024),
+    shutdownGraceMs: num('ZECTRE_PROXY_SHUTDOWN_GRACE_MS', 30_000),
+    websocketDrainMs: num('ZECTRE_PROXY_WS_DRAIN_MS', 10_000),
   };
 }
 
@@ -73,7 +75,7 @@ try {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 } catch (err) {
-  // uWebSockets.js rejects a failed listen with a bare string, not an Error: print whatever came.
+  // Print whatever came, Error or not.
   console.error(`node-proxy: failed to start: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 }

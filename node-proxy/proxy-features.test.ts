@@ -196,7 +196,7 @@ test('a 204, and a HEAD answered without a length, reach the client without a Co
 
 test('too large: a body over the limit is a 413, headers over the limit a 431', async () => {
   const big = await send(proxy.port, `site.${domain}`, '/', { method: 'POST', body: Buffer.alloc(100 * 1024, 'x') }).catch((e: Error) => e);
-  if (!(big instanceof Error)) assert.equal(big.status, 413); // uWS may also cut the upload short
+  if (!(big instanceof Error)) assert.equal(big.status, 413); // the proxy may also cut the upload short
   const res = await send(proxy.port, `site.${domain}`, '/', { headers: { 'x-big': 'a'.repeat(9 * 1024) } });
   assert.equal(res.status, 431);
   assert.equal(res.json<{ error: { code: string } }>().error.code, 'headers_too_large');

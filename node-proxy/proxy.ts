@@ -12,6 +12,7 @@ import { startHttpServer, type HttpServer, type ServerOptions } from './server.j
 import type { TlsCertificate } from './tls.js';
 import { TrustedProxies } from './trusted-proxies.js';
 import { Upstreams } from './upstream/upstreams.js';
+import { WebSockets } from './websocket.js';
 
 export interface ProxyConfig {
   db: DbOptions;
@@ -35,6 +36,10 @@ export interface ProxyConfig {
   minBodyRate?: number;
   /** IPs/CIDRs of proxies in front whose X-Forwarded-* headers are believed. Default none. */
   trustedProxies?: string[];
+  /** close(): how long in-flight requests may take to finish before connections are cut. Default 30000. */
+  shutdownGraceMs?: number;
+  /** WebSockets to a backend that left the route table stay open this long, then get 1001. Default 10000. */
+  websocketDrainMs?: number;
   /** Default 1 GiB; bigger bodies get 413. */
   maxBodyBytes?: number;
   /** Default 32 KiB; more header bytes get 431. */
@@ -72,6 +77,7 @@ export async function startProxy(cfg: ProxyConfig): Promise<Proxy> {
     maxPerClient: cfg.maxPerClient ?? 32,
   });
   const trustedProxies = cfg.trustedProxies?.length ? new TrustedProxies(cfg.trustedProxies) : null;
+  const websockets = new WebSockets(cfg.websocketDrainMs ?? 10_000, (d) => metrics.websocketCount(d), log);
   let reporter: EpochReporter | null = null;
   const routes = new RouteSync({
     db: cfg.db,
@@ -79,7 +85,9 @@ export async function startProxy(cfg: ProxyConfig): Promise<Proxy> {
     pollIntervalMs: cfg.pollIntervalMs ?? 1_000,
     log,
     onTable: (table) => {
-      upstreams.retain(table.backendKeys());
+      const keys = table.backendKeys();
+      upstreams.retain(keys);
+      websockets.retain(keys);
       metrics.routesLoaded(table.epoch);
       // Reported only after the table is in place: the acknowledgement means "serving it".
       reporter?.served(table.epoch);
@@ -103,18 +111,20 @@ export async function startProxy(cfg: ProxyConfig): Promise<Proxy> {
   const common: Omit<ServerOptions, 'port' | 'proto'> = {
     host: cfg.host,
     maxBodyBytes: cfg.maxBodyBytes ?? 1024 * 1024 * 1024,
+    maxHeaderBytes: deps.maxHeaderBytes,
     bodyWindowMs: cfg.bodyWindowMs ?? 10_000,
     minBodyRate: cfg.minBodyRate ?? 1024,
     handle,
     upgrade: (req) => routeUpgrade(deps, req),
-    onWebSocketCount: (d) => metrics.websocketCount(d),
+    websockets,
     log,
   };
   const servers: HttpServer[] = [];
   let admin: AdminServer | null = null;
   const stopAll = async () => {
     // Stop accepting and drain in-flight requests first; the route table serves them meanwhile.
-    await Promise.allSettled(servers.map((s) => s.close()));
+    websockets.close();
+    await Promise.allSettled(servers.map((s) => s.close(cfg.shutdownGraceMs ?? 30_000)));
     await admin?.close();
     await reporter?.close();
     await routes.close();
