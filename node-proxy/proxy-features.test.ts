@@ -185,6 +185,13 @@ test('two different Content-Length headers: 400, nothing reaches the app, and th
   assert.equal((await send(proxy.port, `site.${domain}`, '/after')).status, 200);
 });
 
+test('one Date header: the app\'s passes through once, and the proxy\'s own answers carry one', async () => {
+  const dates = (answer: string) => answer.slice(0, answer.indexOf('\r\n\r\n')).split('\r\n').filter((l) => /^date:/i.test(l));
+  assert.equal(dates(await raw(`GET /x HTTP/1.1\r\nHost: site.${domain}\r\n\r\n`)).length, 1, 'an answer from the app (node:http sets Date)');
+  assert.equal(dates(await raw(`GET /big?n=100000 HTTP/1.1\r\nHost: site.${domain}\r\n\r\n`)).length, 1, 'a streamed answer from the app');
+  assert.equal(dates(await raw(`GET / HTTP/1.1\r\nHost: nobody.${domain}\r\n\r\n`)).length, 1, 'the proxy\'s own 404');
+});
+
 test('a 204, and a HEAD answered without a length, reach the client without a Content-Length', async () => {
   const noContent = await raw(`GET /status/204 HTTP/1.1\r\nHost: site.${domain}\r\n\r\n`);
   assert.match(noContent, /^HTTP\/1\.1 204 /);
