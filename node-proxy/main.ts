@@ -3,8 +3,10 @@
  * launch.ts gives (glibc malloc padding).
  * Configured by environment variables (README.md).
  */
+import { homedir } from 'node:os';
 import { dbOptionsFromEnv } from '../sql/connect.js';
 import { startProxy, type ProxyConfig } from './proxy.js';
+import { defaultStateDir } from './route-snapshot.js';
 import { certificatesFromDir } from './tls.js';
 import { parseTrustedProxies } from './trusted-proxies.js';
 
@@ -47,6 +49,7 @@ function configFromEnv(env: NodeJS.ProcessEnv): ProxyConfig {
     maxPerClient: positive('ZECTRE_PROXY_MAX_PER_CLIENT', 32),
     bodyWindowMs: positive('ZECTRE_PROXY_BODY_WINDOW_MS', 10_000),
     minBodyRate: num('ZECTRE_PROXY_MIN_BODY_RATE', 1024),
+    stateDir: env.ZECTRE_PROXY_STATE_DIR || defaultStateDir(homedir()),
     shutdownGraceMs: num('ZECTRE_PROXY_SHUTDOWN_GRACE_MS', 30_000),
     websocketDrainMs: num('ZECTRE_PROXY_WS_DRAIN_MS', 10_000),
   };

@@ -7,6 +7,7 @@ import { Balancer } from './balancer.js';
 import { EpochReporter } from './epoch-report.js';
 import { forward, routeUpgrade, type ForwarderDeps, type Inbound, type Outbound } from './forward.js';
 import { ProxyMetrics } from './metrics.js';
+import { RouteSnapshot } from './route-snapshot.js';
 import { RouteSync } from './route-sync.js';
 import { startHttpServer, type HttpServer, type ServerOptions } from './server.js';
 import type { TlsCertificate } from './tls.js';
@@ -40,6 +41,8 @@ export interface ProxyConfig {
   shutdownGraceMs?: number;
   /** WebSockets to a backend that left the route table stay open this long, then get 1001. Default 10000. */
   websocketDrainMs?: number;
+  /** Directory where the last routes are kept (route-snapshot.ts); none when undefined. */
+  stateDir?: string;
   /** Default 1 GiB; bigger bodies get 413. */
   maxBodyBytes?: number;
   /** Default 32 KiB; more header bytes get 431. */
@@ -84,6 +87,7 @@ export async function startProxy(cfg: ProxyConfig): Promise<Proxy> {
     appsDomain: cfg.appsDomain,
     pollIntervalMs: cfg.pollIntervalMs ?? 1_000,
     log,
+    snapshot: cfg.stateDir ? new RouteSnapshot(cfg.stateDir, cfg.db.databaseUrl, cfg.appsDomain) : undefined,
     onTable: (table) => {
       const keys = table.backendKeys();
       upstreams.retain(keys);

@@ -1,5 +1,5 @@
 import type { Pool } from '@neondatabase/serverless';
-import { buildRouteTable, type CustomRouteRow, type DeploymentRow, type ProjectRow, type RouteTable, type TaskRow } from './route-table.js';
+import type { CustomRouteRow, DeploymentRow, ProjectRow, TaskRow } from './route-table.js';
 
 const HEALTHY_TASKS = `
   SELECT p.slug, p.live_deployment_id, t.deployment_id, n.address, t.port
@@ -17,11 +17,20 @@ const CUSTOM_ROUTES = `
   FROM routes r JOIN projects p ON p.id = r.project_id`;
 export const EPOCH = 'SELECT epoch FROM route_epoch';
 
+/** Everything a route table is built from (and what the proxy saves to disk: route-snapshot.ts). */
+export interface RouteRows {
+  epoch: number;
+  tasks: TaskRow[];
+  projects: ProjectRow[];
+  deployments: DeploymentRow[];
+  customRoutes: CustomRouteRow[];
+}
+
 /**
  * Reads the whole routing state from one snapshot, so the table and its epoch agree: one
  * multi-statement simple query, so a reload costs one round trip to the database.
  */
-export async function loadRouteTable(pool: Pool, appsDomain: string): Promise<RouteTable> {
+export async function loadRouteRows(pool: Pool): Promise<RouteRows> {
   const client = await pool.connect();
   let results: { rows: unknown[] }[];
   try {
@@ -35,14 +44,13 @@ export async function loadRouteTable(pool: Pool, appsDomain: string): Promise<Ro
     throw err;
   }
   const [, epoch, tasks, projects, deployments, customRoutes] = results.map((r) => r.rows);
-  return buildRouteTable({
+  return {
     epoch: Number((epoch![0] as { epoch: string } | undefined)?.epoch ?? 0),
-    appsDomain,
     tasks: tasks as TaskRow[],
     projects: projects as ProjectRow[],
     deployments: deployments as DeploymentRow[],
     customRoutes: customRoutes as CustomRouteRow[],
-  });
+  };
 }
 
 export async function readEpoch(pool: Pool): Promise<number> {
