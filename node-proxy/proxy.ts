@@ -23,8 +23,15 @@ export interface ProxyConfig {
   port: number;
   /** How often the route epoch is polled (the fallback for lost notifications). Default 1000. */
   pollIntervalMs?: number;
-  /** Upstream connect/headers/body-idle timeout; past it the client gets 504. Default 60000. */
+  /** Upstream headers/body-idle timeout; past it the client gets 504. Default 60000. */
   upstreamTimeoutMs?: number;
+  /** Upstream connect timeout. Default 3000. */
+  connectTimeoutMs?: number;
+  /** The shorter wait for the head of a GET/HEAD when another backend could answer it (then retried there). Default 10000. */
+  failoverTimeoutMs?: number;
+  /** Passive health: consecutive connect failures/timeouts that eject a backend (default 3), and for how long (default 30000). */
+  ejectAfter?: number;
+  ejectMs?: number;
   /** Connections to each backend. Default 128. */
   upstreamConnections?: number;
   /** A request waiting this long for a free connection to its backend gets 503 with Retry-After. Default 10000. */
@@ -75,11 +82,13 @@ export async function startProxy(cfg: ProxyConfig): Promise<Proxy> {
   const metrics = new ProxyMetrics();
   const upstreams = new Upstreams({
     timeoutMs: cfg.upstreamTimeoutMs ?? 60_000,
+    connectMs: cfg.connectTimeoutMs ?? 3_000,
     maxConnections: cfg.upstreamConnections ?? 128,
     queueMs: cfg.queueTimeoutMs ?? 10_000,
     maxPerClient: cfg.maxPerClient ?? 32,
   });
   const trustedProxies = cfg.trustedProxies?.length ? new TrustedProxies(cfg.trustedProxies) : null;
+  const balancer = new Balancer(2_000, (b) => upstreams.inflight(b), cfg.ejectAfter ?? 3, cfg.ejectMs ?? 30_000, log);
   const websockets = new WebSockets(cfg.websocketDrainMs ?? 10_000, (d) => metrics.websocketCount(d), log);
   let reporter: EpochReporter | null = null;
   const routes = new RouteSync({
@@ -91,6 +100,7 @@ export async function startProxy(cfg: ProxyConfig): Promise<Proxy> {
     onTable: (table) => {
       const keys = table.backendKeys();
       upstreams.retain(keys);
+      balancer.retain(keys);
       websockets.retain(keys);
       metrics.routesLoaded(table.epoch);
       // Reported only after the table is in place: the acknowledgement means "serving it".
@@ -102,12 +112,13 @@ export async function startProxy(cfg: ProxyConfig): Promise<Proxy> {
   if (agentPush) upstreams.pinned.add(agentPush.backendKey);
   const deps: ForwarderDeps = {
     routes: () => routes.current(),
-    balancer: new Balancer(2_000, (b) => upstreams.inflight(b)),
+    balancer,
     upstreams,
     agentPush,
     trustedProxies,
     maxHeaderBytes: cfg.maxHeaderBytes ?? 32 * 1024,
     httpsRedirectPort: cfg.tls?.redirectHttp ? (cfg.tls.publicPort ?? cfg.tls.port) : null,
+    failoverHeadersMs: cfg.failoverTimeoutMs ?? 10_000,
     onUpstreamError: (code) => metrics.upstreamError(code),
     log,
   };
