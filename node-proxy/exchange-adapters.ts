@@ -107,7 +107,8 @@ export class NodeOutbound implements Outbound {
     // A body that failed (too slow, too large) leaves unread bytes: the connection is not reused.
     if (this.drain.draining || (this.body !== null && this.body.error !== null)) {
       this.res.shouldKeepAlive = false;
-      (this.res.socket as ClosingSocket | null)![CLOSING] = true;
+      // The request's socket: a pipelined answer still queued has none of its own yet.
+      (this.res.req.socket as ClosingSocket)[CLOSING] = true;
     }
     const flat: string[] = [];
     for (let i = 0; i < headers.length; i++) {

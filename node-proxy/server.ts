@@ -74,7 +74,7 @@ export async function startHttpServer(opts: ServerOptions): Promise<HttpServer> 
     socket.once('close', () => sockets.delete(socket));
   });
   server.on('request', (req: IncomingMessage, res: ServerResponse) => onRequest(opts, watch, drain, req, res));
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(opts, req, socket, head));
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(opts, drain, req, socket, head));
   server.on('clientError', (err: Error & { code?: string; reason?: string }, socket: Duplex) => onClientError(err, socket));
   server.listen(opts.port, opts.host);
   await new Promise<void>((resolve, reject) => {
@@ -159,7 +159,9 @@ function refuse(req: IncomingMessage, res: ServerResponse, refusal: Refusal): vo
 }
 
 /** Only WebSocket upgrades are relayed; anything else with `Upgrade` (h2c, …) is refused. */
-function onUpgrade(opts: ServerOptions, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+function onUpgrade(opts: ServerOptions, drain: DrainState, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  // A socket opened now would only be cut when the grace period ends.
+  if (drain.draining) return refuseUpgrade(socket, 503, 'shutting_down', 'this proxy is shutting down; connect again');
   const framing = checkFraming(req, opts.maxBodyBytes);
   if (framing instanceof Refusal) return refuseUpgrade(socket, framing.status, framing.code, framing.message);
   if (req.headers.upgrade?.toLowerCase() !== 'websocket') {
