@@ -29,7 +29,7 @@ test('a failed backend is skipped while penalised, and used again once it answer
   const target = table.lookup('shop.apps.test', '/')!;
   const balancer = new Balancer(60_000);
   const first = target.backends[0]!;
-  balancer.markFailed(first);
+  balancer.markFailed(first, 'ECONNREFUSED', true);
   assert.deepEqual([1, 2, 3].map(() => balancer.pick(target)!.port), [5002, 5002, 5002]);
   balancer.markOk(first);
   assert.deepEqual(new Set([1, 2].map(() => balancer.pick(target)!.port)), new Set([5001, 5002]));
@@ -38,7 +38,7 @@ test('a failed backend is skipped while penalised, and used again once it answer
 test('when every backend is penalised one is still tried', () => {
   const target = table.lookup('shop.apps.test', '/')!;
   const balancer = new Balancer(60_000);
-  for (const b of target.backends) balancer.markFailed(b);
+  for (const b of target.backends) balancer.markFailed(b, 'ECONNREFUSED', true);
   assert.ok(balancer.pick(target));
 });
 
@@ -57,4 +57,25 @@ test('least outstanding requests: a backend with requests in flight gets new one
   assert.deepEqual([1, 2, 3].map(() => balancer.pick(target)!.port), [5002, 5002, 5002]);
   inflight.set(5002, 3);
   assert.deepEqual(new Set([1, 2].map(() => balancer.pick(target)!.port)), new Set([5001, 5002]), 'equal load: round robin');
+});
+
+test('passive health: consecutive timeouts eject a backend (a success in between resets the count); an ejected backend is the last resort', () => {
+  const target = table.lookup('shop.apps.test', '/')!;
+  const logs: string[] = [];
+  const balancer = new Balancer(2_000, () => 0, 3, 60_000, (m) => logs.push(m));
+  const [a, b] = target.backends as [(typeof target.backends)[0], (typeof target.backends)[0]];
+  balancer.markFailed(a, 'UPSTREAM_HEADERS_TIMEOUT', false);
+  balancer.markFailed(a, 'UPSTREAM_HEADERS_TIMEOUT', false);
+  balancer.markOk(a);
+  balancer.markFailed(a, 'UPSTREAM_HEADERS_TIMEOUT', false);
+  balancer.markFailed(a, 'UPSTREAM_HEADERS_TIMEOUT', false);
+  assert.deepEqual([1, 2].map(() => balancer.pick(target)!.port).sort(), [5001, 5002], 'two timeouts since the last success: not ejected, not skipped');
+  assert.equal(balancer.hasAlternative(target, b), true);
+  balancer.markFailed(a, 'UPSTREAM_CONNECT_TIMEOUT', false);
+  assert.match(logs.join('\n'), /backend 10\.0\.0\.1:5001 ejected for 60000 ms after 3 consecutive failures \(last: UPSTREAM_CONNECT_TIMEOUT\)/);
+  assert.deepEqual([1, 2, 3].map(() => balancer.pick(target)!.port), [5002, 5002, 5002]);
+  assert.equal(balancer.hasAlternative(target, b), false);
+  assert.equal(balancer.pick(target, b)!.port, 5001, 'the last resort');
+  balancer.markOk(a);
+  assert.deepEqual([1, 2].map(() => balancer.pick(target)!.port).sort(), [5001, 5002]);
 });

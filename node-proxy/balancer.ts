@@ -2,21 +2,31 @@ import type { Backend, Target } from './route-table.js';
 
 /**
  * Least outstanding requests over a target's backends, ties broken round robin (so an idle
- * service is plain round robin), skipping ones that just refused a connection. The table only
- * changes when the control plane notices a dead task (seconds later); until then the penalty keeps
- * most requests from paying for a failed connect first. A slow backend piles up requests in flight
- * and gets fewer new ones.
+ * service is plain round robin), skipping ones that just failed. The table only changes when the
+ * control plane notices a dead task (seconds later, or never for a frozen VM whose agent is fine);
+ * until then:
+ * - a backend that refused a connection is skipped for `penaltyMs`;
+ * - passive health (issue 14 point 2, Envoy's outlier detection): after `ejectAfter` consecutive
+ *   connect failures or timeouts with no success in between, a backend is ejected for `ejectMs`.
+ * A skipped or ejected backend is still used when every other one is too (trying beats failing
+ * without trying). A slow backend piles up requests in flight and gets fewer new ones.
  */
 export class Balancer {
+  /** Skipped until this time (a refused connection, or an ejection). */
   private readonly failedUntil = new Map<string, number>();
+  /** Consecutive failures since the last success. */
+  private readonly failures = new Map<string, number>();
 
   constructor(
     private readonly penaltyMs = 2_000,
     /** Requests in flight to a backend. */
     private readonly load: (backend: Backend) => number = () => 0,
+    private readonly ejectAfter = 3,
+    private readonly ejectMs = 30_000,
+    private readonly log: (m: string) => void = () => {},
   ) {}
 
-  /** The least loaded backend from the cursor on, preferring ones not recently failed; never `exclude` when there is another. */
+  /** The least loaded backend from the cursor on, preferring ones not failed; never `exclude` when there is another. */
   pick(target: Target, exclude?: Backend): Backend | undefined {
     const { backends } = target;
     const n = backends.length;
@@ -51,11 +61,37 @@ export class Balancer {
     return fallback;
   }
 
-  markFailed(backend: Backend): void {
-    this.failedUntil.set(backend.key, Date.now() + this.penaltyMs);
+  /** Another backend of the target that is neither `backend` nor skipped (stops at the first found). */
+  hasAlternative(target: Target, backend: Backend): boolean {
+    const now = this.failedUntil.size > 0 ? Date.now() : 0;
+    for (const other of target.backends) {
+      if (other !== backend && (now === 0 || (this.failedUntil.get(other.key) ?? 0) <= now)) return true;
+    }
+    return false;
+  }
+
+  /** A connect failure or timeout: `refused` (the app is not listening) also skips it for a moment. */
+  markFailed(backend: Backend, code: string, refused: boolean): void {
+    const { key } = backend;
+    const n = (this.failures.get(key) ?? 0) + 1;
+    if (n >= this.ejectAfter) {
+      this.failures.delete(key);
+      this.failedUntil.set(key, Date.now() + this.ejectMs);
+      this.log(`backend ${key} ejected for ${this.ejectMs} ms after ${n} consecutive failures (last: ${code})`);
+      return;
+    }
+    this.failures.set(key, n);
+    if (refused) this.failedUntil.set(key, Math.max(this.failedUntil.get(key) ?? 0, Date.now() + this.penaltyMs));
   }
 
   markOk(backend: Backend): void {
+    if (this.failures.size > 0) this.failures.delete(backend.key);
     if (this.failedUntil.size > 0) this.failedUntil.delete(backend.key);
+  }
+
+  /** Forgets backends that left the route table. */
+  retain(keys: Set<string>): void {
+    for (const key of this.failures.keys()) if (!keys.has(key)) this.failures.delete(key);
+    for (const key of this.failedUntil.keys()) if (!keys.has(key)) this.failedUntil.delete(key);
   }
 }

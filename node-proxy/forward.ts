@@ -74,6 +74,11 @@ export interface ForwarderDeps {
   maxHeaderBytes: number;
   /** When set, plain-HTTP requests for apps are redirected to HTTPS on this public port. */
   httpsRedirectPort: number | null;
+  /**
+   * The wait for a response head of a GET/HEAD without body when another backend could answer it
+   * (a frozen backend costs this, then the request is retried there).
+   */
+  failoverHeadersMs: number;
   onUpstreamError: (code: string) => void;
   log: (m: string) => void;
 }
@@ -96,7 +101,7 @@ export async function forward(deps: ForwarderDeps, req: Inbound, res: Outbound):
 
   const client = clientInfo(deps, req, hostHeader);
   const headers = upstreamRequestHeaders(req.headers, client);
-  // uWS has already answered any 100-continue itself.
+  // node:http has already answered any 100-continue itself.
   delete headers.expect;
 
   let body: Buffer | Readable | undefined;
@@ -124,8 +129,11 @@ export async function forward(deps: ForwarderDeps, req: Inbound, res: Outbound):
     retryable,
     client: client.clientAddress,
   };
+  // Safe to send twice even after the app may have seen it: retried elsewhere after a timeout too.
+  const safe = (req.method === 'GET' || req.method === 'HEAD') && body === undefined;
   let backend = deps.balancer.pick(target);
   for (let attempt = 0; backend; attempt++) {
+    request.headersMs = safe && attempt === 0 && deps.balancer.hasAlternative(target, backend) ? deps.failoverHeadersMs : undefined;
     const result = await exchange(deps.upstreams.get(backend), request, res, req, deps.log);
     if (result.done) {
       deps.balancer.markOk(backend);
@@ -134,22 +142,29 @@ export async function forward(deps: ForwarderDeps, req: Inbound, res: Outbound):
     const code = errorCode(result.error);
     deps.onUpstreamError(code);
     if (code in OWN_ANSWERS) return ownAnswer(res, code);
-    const next = nextBackend(deps, target, backend, code, retryable && attempt === 0);
+    const next = nextBackend(deps, target, backend, code, retryable && attempt === 0, safe);
     if (!next) return upstreamFailed(deps, res, backend, code, result.error);
     backend = next;
   }
 }
 
-/** After a connect failure: penalise the backend and, when allowed, name another one to retry on. */
+/**
+ * After a connect failure or a timeout waiting for the head: count it against the backend (passive
+ * health) and, when allowed, name another one to retry on. A head that never came is retried only
+ * for a safe request: the app may have acted on anything else.
+ */
 function nextBackend(
   deps: ForwarderDeps,
   target: Target,
   failed: Backend,
   code: string,
   mayRetry: boolean,
+  safe: boolean,
 ): Backend | undefined {
-  if (!CONNECT_ERRORS.has(code)) return undefined;
-  deps.balancer.markFailed(failed);
+  const connect = CONNECT_ERRORS.has(code);
+  if (!connect && code !== 'UPSTREAM_HEADERS_TIMEOUT') return undefined;
+  deps.balancer.markFailed(failed, code, connect);
+  if (!connect && !safe) return undefined;
   return mayRetry ? deps.balancer.pick(target, failed) : undefined;
 }
 

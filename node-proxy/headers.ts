@@ -61,7 +61,7 @@ export function upstreamRequestHeaders(incoming: Record<string, string>, client:
   return out;
 }
 
-/** uWS reports IPv4 clients as IPv4-mapped IPv6; X-Forwarded-For should carry the plain address. */
+/** A dual-stack listener reports IPv4 clients as IPv4-mapped IPv6; X-Forwarded-For should carry the plain address. */
 export function plainAddress(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }

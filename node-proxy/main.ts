@@ -3,8 +3,10 @@
  * launch.ts gives (glibc malloc padding).
  * Configured by environment variables (README.md).
  */
+import { homedir } from 'node:os';
 import { dbOptionsFromEnv } from '../sql/connect.js';
 import { startProxy, type ProxyConfig } from './proxy.js';
+import { defaultStateDir } from './route-snapshot.js';
 import { certificatesFromDir } from './tls.js';
 import { parseTrustedProxies } from './trusted-proxies.js';
 
@@ -47,6 +49,14 @@ function configFromEnv(env: NodeJS.ProcessEnv): ProxyConfig {
     maxPerClient: positive('ZECTRE_PROXY_MAX_PER_CLIENT', 32),
     bodyWindowMs: positive('ZECTRE_PROXY_BODY_WINDOW_MS', 10_000),
     minBodyRate: num('ZECTRE_PROXY_MIN_BODY_RATE', 1024),
+    upstreamTimeoutMs: positive('ZECTRE_PROXY_UPSTREAM_TIMEOUT_MS', 60_000),
+    connectTimeoutMs: positive('ZECTRE_PROXY_CONNECT_TIMEOUT_MS', 3_000),
+    failoverTimeoutMs: positive('ZECTRE_PROXY_FAILOVER_TIMEOUT_MS', 10_000),
+    ejectAfter: positive('ZECTRE_PROXY_EJECT_AFTER', 3),
+    ejectMs: num('ZECTRE_PROXY_EJECT_MS', 30_000),
+    stateDir: env.ZECTRE_PROXY_STATE_DIR || defaultStateDir(homedir()),
+    shutdownGraceMs: num('ZECTRE_PROXY_SHUTDOWN_GRACE_MS', 30_000),
+    websocketDrainMs: num('ZECTRE_PROXY_WS_DRAIN_MS', 10_000),
   };
 }
 
@@ -73,7 +83,7 @@ try {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 } catch (err) {
-  // uWebSockets.js rejects a failed listen with a bare string, not an Error: print whatever came.
+  // Print whatever came, Error or not.
   console.error(`node-proxy: failed to start: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 }

@@ -7,11 +7,13 @@ import { Balancer } from './balancer.js';
 import { EpochReporter } from './epoch-report.js';
 import { forward, routeUpgrade, type ForwarderDeps, type Inbound, type Outbound } from './forward.js';
 import { ProxyMetrics } from './metrics.js';
+import { RouteSnapshot } from './route-snapshot.js';
 import { RouteSync } from './route-sync.js';
 import { startHttpServer, type HttpServer, type ServerOptions } from './server.js';
 import type { TlsCertificate } from './tls.js';
 import { TrustedProxies } from './trusted-proxies.js';
 import { Upstreams } from './upstream/upstreams.js';
+import { WebSockets } from './websocket.js';
 
 export interface ProxyConfig {
   db: DbOptions;
@@ -21,8 +23,15 @@ export interface ProxyConfig {
   port: number;
   /** How often the route epoch is polled (the fallback for lost notifications). Default 1000. */
   pollIntervalMs?: number;
-  /** Upstream connect/headers/body-idle timeout; past it the client gets 504. Default 60000. */
+  /** Upstream headers/body-idle timeout; past it the client gets 504. Default 60000. */
   upstreamTimeoutMs?: number;
+  /** Upstream connect timeout. Default 3000. */
+  connectTimeoutMs?: number;
+  /** The shorter wait for the head of a GET/HEAD when another backend could answer it (then retried there). Default 10000. */
+  failoverTimeoutMs?: number;
+  /** Passive health: consecutive connect failures/timeouts that eject a backend (default 3), and for how long (default 30000). */
+  ejectAfter?: number;
+  ejectMs?: number;
   /** Connections to each backend. Default 128. */
   upstreamConnections?: number;
   /** A request waiting this long for a free connection to its backend gets 503 with Retry-After. Default 10000. */
@@ -35,6 +44,12 @@ export interface ProxyConfig {
   minBodyRate?: number;
   /** IPs/CIDRs of proxies in front whose X-Forwarded-* headers are believed. Default none. */
   trustedProxies?: string[];
+  /** close(): how long in-flight requests may take to finish before connections are cut. Default 30000. */
+  shutdownGraceMs?: number;
+  /** WebSockets to a backend that left the route table stay open this long, then get 1001. Default 10000. */
+  websocketDrainMs?: number;
+  /** Directory where the last routes are kept (route-snapshot.ts); none when undefined. */
+  stateDir?: string;
   /** Default 1 GiB; bigger bodies get 413. */
   maxBodyBytes?: number;
   /** Default 32 KiB; more header bytes get 431. */
@@ -67,19 +82,26 @@ export async function startProxy(cfg: ProxyConfig): Promise<Proxy> {
   const metrics = new ProxyMetrics();
   const upstreams = new Upstreams({
     timeoutMs: cfg.upstreamTimeoutMs ?? 60_000,
+    connectMs: cfg.connectTimeoutMs ?? 3_000,
     maxConnections: cfg.upstreamConnections ?? 128,
     queueMs: cfg.queueTimeoutMs ?? 10_000,
     maxPerClient: cfg.maxPerClient ?? 32,
   });
   const trustedProxies = cfg.trustedProxies?.length ? new TrustedProxies(cfg.trustedProxies) : null;
+  const balancer = new Balancer(2_000, (b) => upstreams.inflight(b), cfg.ejectAfter ?? 3, cfg.ejectMs ?? 30_000, log);
+  const websockets = new WebSockets(cfg.websocketDrainMs ?? 10_000, (d) => metrics.websocketCount(d), log);
   let reporter: EpochReporter | null = null;
   const routes = new RouteSync({
     db: cfg.db,
     appsDomain: cfg.appsDomain,
     pollIntervalMs: cfg.pollIntervalMs ?? 1_000,
     log,
+    snapshot: cfg.stateDir ? new RouteSnapshot(cfg.stateDir, cfg.db.databaseUrl, cfg.appsDomain) : undefined,
     onTable: (table) => {
-      upstreams.retain(table.backendKeys());
+      const keys = table.backendKeys();
+      upstreams.retain(keys);
+      balancer.retain(keys);
+      websockets.retain(keys);
       metrics.routesLoaded(table.epoch);
       // Reported only after the table is in place: the acknowledgement means "serving it".
       reporter?.served(table.epoch);
@@ -90,12 +112,13 @@ export async function startProxy(cfg: ProxyConfig): Promise<Proxy> {
   if (agentPush) upstreams.pinned.add(agentPush.backendKey);
   const deps: ForwarderDeps = {
     routes: () => routes.current(),
-    balancer: new Balancer(2_000, (b) => upstreams.inflight(b)),
+    balancer,
     upstreams,
     agentPush,
     trustedProxies,
     maxHeaderBytes: cfg.maxHeaderBytes ?? 32 * 1024,
     httpsRedirectPort: cfg.tls?.redirectHttp ? (cfg.tls.publicPort ?? cfg.tls.port) : null,
+    failoverHeadersMs: cfg.failoverTimeoutMs ?? 10_000,
     onUpstreamError: (code) => metrics.upstreamError(code),
     log,
   };
@@ -103,18 +126,20 @@ export async function startProxy(cfg: ProxyConfig): Promise<Proxy> {
   const common: Omit<ServerOptions, 'port' | 'proto'> = {
     host: cfg.host,
     maxBodyBytes: cfg.maxBodyBytes ?? 1024 * 1024 * 1024,
+    maxHeaderBytes: deps.maxHeaderBytes,
     bodyWindowMs: cfg.bodyWindowMs ?? 10_000,
     minBodyRate: cfg.minBodyRate ?? 1024,
     handle,
     upgrade: (req) => routeUpgrade(deps, req),
-    onWebSocketCount: (d) => metrics.websocketCount(d),
+    websockets,
     log,
   };
   const servers: HttpServer[] = [];
   let admin: AdminServer | null = null;
   const stopAll = async () => {
     // Stop accepting and drain in-flight requests first; the route table serves them meanwhile.
-    await Promise.allSettled(servers.map((s) => s.close()));
+    websockets.close();
+    await Promise.allSettled(servers.map((s) => s.close(cfg.shutdownGraceMs ?? 30_000)));
     await admin?.close();
     await reporter?.close();
     await routes.close();

@@ -3,11 +3,11 @@ import { once } from 'node:events';
 import { test } from 'node:test';
 import { RequestBody, UploadWatch, type BodySource } from './request-body.js';
 
-/** The server library's side of a body, driven by the test. */
+/** The server's side of a body, driven by the test. */
 class Source implements BodySource {
-  handler: ((chunk: ArrayBuffer, isLast: boolean) => void) | null = null;
+  handler: ((chunk: Buffer, isLast: boolean) => void) | null = null;
   paused = false;
-  onData(handler: (chunk: ArrayBuffer, isLast: boolean) => void): void {
+  onData(handler: (chunk: Buffer, isLast: boolean) => void): void {
     this.handler = handler;
   }
   pause(): void {
@@ -17,8 +17,7 @@ class Source implements BodySource {
     this.paused = false;
   }
   send(text: string, isLast = false): void {
-    const bytes = Buffer.from(text);
-    this.handler!(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length), isLast);
+    this.handler!(Buffer.from(text), isLast);
   }
 }
 

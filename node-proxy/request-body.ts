@@ -1,14 +1,15 @@
 /**
- * A client's request body, read from the server library's data callbacks (not hyper-express's
- * reader, which recognises only a lower-case `chunked`): counted, bounded, and watched for clients
- * that upload too slowly to be anything but an attempt to hold the app's connections (issue 9 point 4).
- * The proxy frames the upstream request by what it read here, never by the client's headers.
+ * A client's request body, as node:http's (strict) parser decoded it: counted, bounded, held until
+ * the proxy knows what to do with it, and watched for clients that upload too slowly to be anything
+ * but an attempt to hold the app's connections (issue 9 point 4). The proxy frames the upstream
+ * request by what it read here, never by the client's headers.
  */
 import { Readable } from 'node:stream';
 
-/** What the server library gives per request: its data callbacks and flow control. */
+/** What the server gives per request: its data callbacks and flow control. */
 export interface BodySource {
-  onData(handler: (chunk: ArrayBuffer, isLast: boolean) => void): unknown;
+  /** `chunk` stays valid after the call (node:http hands over buffers it no longer uses). */
+  onData(handler: (chunk: Buffer, isLast: boolean) => void): unknown;
   pause(): unknown;
   resume(): unknown;
 }
@@ -122,9 +123,9 @@ export class RequestBody {
     this.notify();
   }
 
-  private data(chunk: ArrayBuffer, isLast: boolean): void {
+  private data(chunk: Buffer, isLast: boolean): void {
     if (this.ended) return;
-    const n = chunk.byteLength;
+    const n = chunk.length;
     this.received += n;
     this.windowBytes += n;
     if (this.received > this.maxBytes) {
@@ -134,16 +135,15 @@ export class RequestBody {
     if (n > 0) {
       switch (this.mode) {
         case Mode.Hold:
-          // The data is only valid during this callback: keep a copy.
-          this.held.push(Buffer.from(new Uint8Array(chunk)));
+          this.held.push(chunk);
           this.heldBytes += n;
           if (this.heldBytes > HOLD_BYTES) this.setPaused(true);
           break;
         case Mode.Buffer:
-          this.target!.set(new Uint8Array(chunk), this.received - n);
+          this.target!.set(chunk, this.received - n);
           break;
         case Mode.Stream:
-          if (!this.stream!.push(Buffer.from(new Uint8Array(chunk)))) this.setPaused(true);
+          if (!this.stream!.push(chunk)) this.setPaused(true);
           break;
       }
     }
@@ -177,7 +177,7 @@ export class RequestBody {
       if (paused) this.source.pause();
       else this.source.resume();
     } catch {
-      // The response is already over (the library refuses further calls): nothing left to pace.
+      // The request is already over: nothing left to pace.
     }
   }
 }

@@ -1,5 +1,5 @@
 import type { Pool } from '@neondatabase/serverless';
-import { buildRouteTable, type CustomRouteRow, type DeploymentRow, type ProjectRow, type RouteTable, type TaskRow } from './route-table.js';
+import type { CustomRouteRow, DeploymentRow, ProjectRow, TaskRow } from './route-table.js';
 
 // Only the `routing` views (migration 010): a proxy's database role may read nothing else.
 const ROUTABLE_TASKS = 'SELECT slug, live_deployment_id, deployment_id, address, port FROM routing.routable_tasks ORDER BY id';
@@ -8,11 +8,20 @@ const DEPLOYMENTS = 'SELECT id, slug FROM routing.deployments';
 const CUSTOM_ROUTES = 'SELECT host, path_prefix, live_deployment_id FROM routing.custom_routes';
 export const EPOCH = 'SELECT epoch FROM routing.epoch';
 
+/** Everything a route table is built from (and what the proxy saves to disk: route-snapshot.ts). */
+export interface RouteRows {
+  epoch: number;
+  tasks: TaskRow[];
+  projects: ProjectRow[];
+  deployments: DeploymentRow[];
+  customRoutes: CustomRouteRow[];
+}
+
 /**
  * Reads the whole routing state from one snapshot, so the table and its epoch agree: one
  * multi-statement simple query, so a reload costs one round trip to the database.
  */
-export async function loadRouteTable(pool: Pool, appsDomain: string): Promise<RouteTable> {
+export async function loadRouteRows(pool: Pool): Promise<RouteRows> {
   const client = await pool.connect();
   let results: { rows: unknown[] }[];
   try {
@@ -26,14 +35,13 @@ export async function loadRouteTable(pool: Pool, appsDomain: string): Promise<Ro
     throw err;
   }
   const [, epoch, tasks, projects, deployments, customRoutes] = results.map((r) => r.rows);
-  return buildRouteTable({
+  return {
     epoch: Number((epoch![0] as { epoch: string } | undefined)?.epoch ?? 0),
-    appsDomain,
     tasks: tasks as TaskRow[],
     projects: projects as ProjectRow[],
     deployments: deployments as DeploymentRow[],
     customRoutes: customRoutes as CustomRouteRow[],
-  });
+  };
 }
 
 export async function readEpoch(pool: Pool): Promise<number> {

@@ -7,8 +7,9 @@
 import type { Client, Pool } from '@neondatabase/serverless';
 import { createClient, createPool, type DbOptions } from '../sql/connect.js';
 import { Coalescer } from './coalescer.js';
-import { loadRouteTable, readEpoch } from './route-queries.js';
-import type { RouteTable } from './route-table.js';
+import { loadRouteRows, readEpoch, type RouteRows } from './route-queries.js';
+import type { RouteSnapshot } from './route-snapshot.js';
+import { buildRouteTable, type RouteTable } from './route-table.js';
 
 export const ROUTES_CHANNEL = 'zectre_routes';
 const QUERY_TIMEOUT_MS = 10_000;
@@ -23,6 +24,8 @@ export interface RouteSyncOptions {
   pollIntervalMs: number;
   log: (m: string) => void;
   onTable: (table: RouteTable) => void;
+  /** Where the last routes are kept, to start from when the database is unreachable; none when undefined. */
+  snapshot?: RouteSnapshot;
 }
 
 export class RouteSync {
@@ -35,6 +38,8 @@ export class RouteSync {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private backoffMs = BACKOFF_MIN_MS;
   private dbDown = false;
+  /** Serving routes read from disk: the first answer of the database reloads, whatever its epoch. */
+  private fromDisk = false;
   private closed = false;
 
   constructor(private readonly opts: RouteSyncOptions) {
@@ -44,13 +49,19 @@ export class RouteSync {
     this.pool.on('error', () => {});
   }
 
-  /** Loads the first table (failing loudly if the database is unreachable), then starts listening and polling. */
+  /**
+   * Loads the first table, then starts listening and polling. With the database unreachable it
+   * starts from the routes saved on disk, saying so, or fails loudly when there are none.
+   */
   async start(): Promise<RouteTable> {
     try {
-      this.setTable(await withTimeout(loadRouteTable(this.pool, this.opts.appsDomain), 'loading routes'));
+      this.setRows(await withTimeout(loadRouteRows(this.pool), 'loading routes'));
     } catch (err) {
-      await withTimeout(Promise.resolve().then(() => this.pool.end()), 'closing the pool', CLOSE_TIMEOUT_MS).catch(() => {});
-      throw new Error(`node-proxy: cannot load routes from the database at startup: ${(err as Error).message}`);
+      if (!this.startFromDisk(err as Error)) {
+        await withTimeout(Promise.resolve().then(() => this.pool.end()), 'closing the pool', CLOSE_TIMEOUT_MS).catch(() => {});
+        const none = this.opts.snapshot ? ` (and no routes saved in ${this.opts.snapshot.file})` : '';
+        throw new Error(`node-proxy: cannot load routes from the database at startup${none}: ${(err as Error).message}`);
+      }
     }
     await this.listen(false);
     this.pollTimer = setInterval(() => void this.poll(), this.opts.pollIntervalMs);
@@ -69,7 +80,9 @@ export class RouteSync {
 
   private async loadOnce(): Promise<boolean> {
     try {
-      this.setTable(await withTimeout(loadRouteTable(this.pool, this.opts.appsDomain), 'loading routes'));
+      this.setRows(await withTimeout(loadRouteRows(this.pool), 'loading routes'));
+      if (this.fromDisk) this.opts.log(`routes loaded from the database (epoch ${this.table.epoch}); the saved routes are no longer served`);
+      this.fromDisk = false;
       this.markUp();
       return true;
     } catch (err) {
@@ -83,6 +96,7 @@ export class RouteSync {
     clearInterval(this.pollTimer);
     clearTimeout(this.reconnectTimer);
     await this.reloads.running();
+    await this.opts.snapshot?.flushed();
     const listener = this.listener;
     this.listener = null;
     // end() on a connection still opening can throw synchronously ("WebSocket is not open"): defer it into a promise.
@@ -91,6 +105,31 @@ export class RouteSync {
         withTimeout(Promise.resolve().then(end), 'closing connections', CLOSE_TIMEOUT_MS),
       ),
     );
+  }
+
+  private startFromDisk(err: Error): boolean {
+    let saved;
+    try {
+      saved = this.opts.snapshot?.load();
+    } catch (readErr) {
+      this.opts.log(`cannot read the saved routes in ${this.opts.snapshot!.file}: ${(readErr as Error).message}`);
+    }
+    if (!saved) return false;
+    this.setTable(buildRouteTable({ ...saved.rows, appsDomain: this.opts.appsDomain }));
+    this.fromDisk = true;
+    this.dbDown = true;
+    this.opts.log(
+      `route database unreachable at startup (${err.message}): serving the routes saved at ${saved.savedAt} ` +
+        `(epoch ${saved.rows.epoch}, ${this.table.hostCount} hosts) from ${this.opts.snapshot!.file} until it answers`,
+    );
+    return true;
+  }
+
+  private setRows(rows: RouteRows): void {
+    if (this.closed) return;
+    const previous = this.table?.epoch;
+    this.setTable(buildRouteTable({ ...rows, appsDomain: this.opts.appsDomain }));
+    if (previous !== rows.epoch || this.fromDisk) this.opts.snapshot?.save(rows, this.opts.log);
   }
 
   private setTable(table: RouteTable): void {
@@ -109,7 +148,7 @@ export class RouteSync {
     try {
       const epoch = await withTimeout(readEpoch(this.pool), 'reading the route epoch');
       this.markUp();
-      if (epoch !== this.table.epoch) await this.reload();
+      if (epoch !== this.table.epoch || this.fromDisk) await this.reload();
     } catch (err) {
       this.markDown(err as Error);
     } finally {

@@ -1,30 +1,37 @@
 /**
- * The only file (with websocket.ts and tls.ts) that knows the HTTP server library (hyper-express on
- * uWebSockets.js, whose pin may change): it adapts a request/response pair to forward.ts's
- * Inbound/Outbound, refusing requests whose framing could be read two ways (request-framing.ts),
- * reading bodies from uWS (request-body.ts), and deciding when an answer is written and whether it
- * ends the connection.
+ * The public listeners: node:http / node:https, whose parser (llhttp, strict) frames every request
+ * one way or refuses it, and answers pipelined requests in order (docs/decisions.md, "Proxy inbound").
+ * This file refuses what the parser accepts but the proxy must not forward (request-framing.ts),
+ * answers what the parser refuses with a 4xx and closes the connection, feeds bodies to
+ * request-body.ts, hands WebSocket upgrades to websocket.ts, and drains on close.
  */
-import HyperExpress, { type Request, type Response } from 'hyper-express';
-import { STATUS_CODES } from 'node:http';
-import { PassThrough, Readable } from 'node:stream';
+import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { errorBody } from '../protocol/index.js';
+import { CLOSING, NodeBodySource, NodeInbound, NodeOutbound, type ClosingSocket, type DrainState } from './exchange-adapters.js';
 import type { HeaderList, Inbound, Outbound } from './forward.js';
 import { BodyError, RequestBody, UploadWatch } from './request-body.js';
 import { Refusal, requestFraming } from './request-framing.js';
-import { addSniCertificates, type TlsCertificate } from './tls.js';
+import { tlsOptions, type TlsCertificate } from './tls.js';
 import type { Framing } from './upstream/request-head.js';
-import { attachWebSockets, type UpgradeRoute } from './websocket.js';
+import { refuse as refuseUpgrade, type UpgradeRoute, type WebSockets } from './websocket.js';
 
-/** How long close() lets in-flight requests finish before it stops waiting. */
-const DRAIN_MS = 5_000;
 const JSON_HEADERS: HeaderList = [['content-type', 'application/json; charset=utf-8'], ['cache-control', 'no-store']];
-const EMPTY = Buffer.alloc(0);
-const ignore = () => {};
+/** Idle keep-alive connections are closed after this long (as uWS did before; a client reconnects). */
+const KEEP_ALIVE_MS = 10_000;
+/** A client must finish sending its request head within this long. */
+const HEADERS_TIMEOUT_MS = 30_000;
 
 export interface HttpServer {
   port: number;
-  close(): Promise<void>;
+  /**
+   * Graceful: stops accepting; requests arriving on open connections are still served, with
+   * `Connection: close`; idle connections close at their keep-alive timeout. Resolves when every
+   * connection has closed, or after `graceMs` (then the rest are cut).
+   */
+  close(graceMs: number): Promise<void>;
 }
 
 export interface ServerOptions {
@@ -33,6 +40,8 @@ export interface ServerOptions {
   proto: 'http' | 'https';
   /** Bigger request bodies get 413. */
   maxBodyBytes: number;
+  /** forward.ts answers 431 above this; the parser's own limit is set above it. */
+  maxHeaderBytes: number;
   /** Upload watch: in every window of this many ms, a client must send `minBodyRate` bytes/s on average. */
   bodyWindowMs: number;
   minBodyRate: number;
@@ -40,247 +49,165 @@ export interface ServerOptions {
   certificates?: TlsCertificate[];
   handle: (req: Inbound, res: Outbound) => Promise<void>;
   upgrade: (req: Inbound) => UpgradeRoute;
-  onWebSocketCount: (delta: number) => void;
+  websockets: WebSockets;
   log: (m: string) => void;
 }
 
 export async function startHttpServer(opts: ServerOptions): Promise<HttpServer> {
-  const [first] = opts.certificates ?? [];
-  const app = new HyperExpress.Server({
-    // Bodies are read and limited by request-body.ts: hyper-express's own limit answers 413 by itself.
-    max_body_length: Number.MAX_SAFE_INTEGER,
-    ...(first && { key_file_name: first.keyFile, cert_file_name: first.certFile }),
-  });
-  const watch = new UploadWatch(opts.bodyWindowMs, opts.minBodyRate);
-  app.any('/*', (request, response) => {
-    const framing = checkFraming(request, opts.maxBodyBytes);
-    // hyper-express holds every answer until its own body reader (replaced below) has seen the end.
-    (request as { received: boolean }).received = true;
-    if (framing instanceof Refusal) return refuse(request, response, framing, opts.maxBodyBytes, watch);
-    const body = framing === 'chunked' || (framing !== null && framing > 0) ? readBody(response, framing, opts.maxBodyBytes, watch) : null;
-    // A body the server library's lenient chunked decoder read: the connection is not trusted with another request.
-    const outbound = new UwsOutbound(response, body, framing === 'chunked');
-    opts.handle(new UwsInbound(request, response, opts.proto, framing, body), outbound).catch((err: unknown) => {
-      opts.log(`proxy error on ${request.method} ${request.url}: ${(err as Error).stack ?? String(err)}`);
-      if (!response.initiated) {
-        response.status(500).json({ error: { code: 'internal', message: 'the proxy failed on this request' } });
-      } else {
-        response.close();
-      }
-    });
-  });
-  const upgradeRoute = (request: Request): UpgradeRoute => {
-    const framing = checkFraming(request, opts.maxBodyBytes);
-    if (framing instanceof Refusal) return framing;
-    return opts.upgrade(new UwsInbound(request, null, opts.proto, null, null));
+  const serverOptions = {
+    // Names + values over maxHeaderBytes get forward.ts's 431 with the error shape; this bounds the rest.
+    maxHeaderSize: opts.maxHeaderBytes * 2 + 8192,
+    requireHostHeader: false, // a missing Host is forward.ts's 404 unknown_host
+    requestTimeout: 0, // long uploads are bounded by the upload watch (a minimum rate), not a total time
+    headersTimeout: HEADERS_TIMEOUT_MS,
+    keepAliveTimeout: KEEP_ALIVE_MS,
+    noDelay: true,
   };
-  attachWebSockets(app, upgradeRoute, opts.onWebSocketCount, opts.log);
-  await app.listen(opts.port, opts.host);
-  if (opts.certificates) addSniCertificates(app, opts.certificates.slice(1));
+  const server: Server = opts.certificates
+    ? createHttpsServer({ ...serverOptions, ...tlsOptions(opts.certificates) })
+    : createHttpServer(serverOptions);
+  const watch = new UploadWatch(opts.bodyWindowMs, opts.minBodyRate);
+  const drain: DrainState = { draining: false };
+  const sockets = new Set<Socket>();
+  server.on(opts.certificates ? 'secureConnection' : 'connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => onRequest(opts, watch, drain, req, res));
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(opts, drain, req, socket, head));
+  server.on('clientError', (err: Error & { code?: string; reason?: string }, socket: Duplex) => onClientError(err, socket));
+  server.listen(opts.port, opts.host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
   return {
-    port: app.port,
-    close: async () => {
-      // shutdown() refuses new requests and resolves once in-flight ones are done; a hung one must not block exit.
+    port: (server.address() as AddressInfo).port,
+    close: async (graceMs) => {
+      drain.draining = true;
+      // net.Server's close, not http.Server's: the latter also drops idle keep-alive connections at
+      // once, and a client that has just sent a request on one would see a reset instead of an answer.
+      NetServer.prototype.close.call(server);
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([app.shutdown(), new Promise((resolve) => (timer = setTimeout(resolve, DRAIN_MS)))]);
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          const check = () => (sockets.size === 0 ? resolve() : setTimeout(check, 50).unref());
+          check();
+        }),
+        new Promise((resolve) => (timer = setTimeout(resolve, graceMs))),
+      ]);
       clearTimeout(timer);
       watch.close();
-      app.close();
+      server.closeAllConnections();
+      for (const socket of sockets) socket.destroy();
     },
   };
 }
 
-/** Reads the body from uWS from now on (before it hands over any body byte), until it ends or the client goes. */
-function readBody(response: Response, length: number | 'chunked', maxBodyBytes: number, watch: UploadWatch): RequestBody {
-  const body = new RequestBody(response.raw, length, maxBodyBytes, watch);
-  response.on('abort', () => body.fail(new BodyError('CLIENT_BODY_ABORTED', 'the client went away')));
-  return body;
+/** The response of the latest request parsed on a socket, for onClientError. */
+const LATEST = Symbol('latest response');
+type TrackedSocket = Duplex & ClosingSocket & { [LATEST]?: ServerResponse; _httpMessage?: ServerResponse | null };
+
+function onRequest(opts: ServerOptions, watch: UploadWatch, drain: DrainState, req: IncomingMessage, res: ServerResponse): void {
+  const socket = req.socket as TrackedSocket;
+  // Pipelined behind an answer that closes the connection: left unanswered, as the connection ends.
+  if (socket[CLOSING]) return;
+  socket[LATEST] = res;
+  const framing = checkFraming(req, opts.maxBodyBytes);
+  if (framing instanceof Refusal) {
+    socket[CLOSING] = true;
+    return refuse(req, res, framing);
+  }
+  let body: RequestBody | null = null;
+  if (framing === 'chunked' || (framing !== null && framing > 0)) {
+    const requestBody = new RequestBody(new NodeBodySource(req), framing, opts.maxBodyBytes, watch);
+    const aborted = () => requestBody.fail(new BodyError('CLIENT_BODY_ABORTED', 'the client went away'));
+    req.once('aborted', aborted);
+    req.once('error', aborted);
+    body = requestBody;
+  }
+  const outbound = new NodeOutbound(res, body, drain);
+  opts.handle(new NodeInbound(req, res, opts.proto, framing, body), outbound).catch((err: unknown) => {
+    opts.log(`proxy error on ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
+    if (!res.headersSent) outbound.send(500, JSON_HEADERS, Buffer.from(JSON.stringify(errorBody('internal', 'the proxy failed on this request'))));
+    else res.destroy();
+  });
 }
 
-/** requestFraming() on a request's headers: hyper-express keeps the last of repeated ones, uWS the first. */
-function checkFraming(request: Request, maxBodyBytes: number): Framing | Refusal {
-  const { raw, headers } = request;
-  const length = headers['content-length'];
-  const coding = headers['transfer-encoding'];
-  const host = headers.host;
-  return requestFraming(
-    length,
-    length === undefined ? '' : raw.getHeader('content-length'),
-    coding,
-    coding === undefined ? '' : raw.getHeader('transfer-encoding'),
-    host,
-    host === undefined ? '' : raw.getHeader('host'),
-    maxBodyBytes,
-  );
+function checkFraming(req: IncomingMessage, maxBodyBytes: number): Framing | Refusal {
+  const { headers } = req;
+  return requestFraming(headers['content-length'], headers['transfer-encoding'], headers.host, req.rawHeaders, maxBodyBytes);
 }
 
 /**
  * A request whose framing or routing could be read two ways: answered with its 4xx and the
- * connection closed, never forwarded. A body the server library frames is read and dropped first
- * (unless it is too large to wait for), so the answer reaches the client instead of a reset.
+ * connection closed, never forwarded. A body is read and dropped first (unless it is too large to
+ * wait for), so the answer reaches the client instead of a reset.
  */
-function refuse(request: Request, response: Response, refusal: Refusal, maxBodyBytes: number, watch: UploadWatch): void {
-  // uWS frames a body by the first Content-Length, or as chunked for any Transfer-Encoding.
-  const hasBody = request.headers['transfer-encoding'] !== undefined || Number(request.raw.getHeader('content-length')) > 0;
-  let body: RequestBody | null = null;
-  if (hasBody && refusal.status !== 413) {
-    body = readBody(response, 'chunked', maxBodyBytes, watch);
-    body.drain();
-  } else if (hasBody) {
-    response.raw.onData(ignore); // hyper-express's reader would keep what it reads
-  }
-  new UwsOutbound(response, body, true).send(refusal.status, JSON_HEADERS, Buffer.from(JSON.stringify(errorBody(refusal.code, refusal.message))));
+function refuse(req: IncomingMessage, res: ServerResponse, refusal: Refusal): void {
+  const answer = () => {
+    if (res.headersSent || res.destroyed) return;
+    const body = JSON.stringify(errorBody(refusal.code, refusal.message));
+    res.shouldKeepAlive = false;
+    res.writeHead(refusal.status, ['content-type', 'application/json; charset=utf-8', 'cache-control', 'no-store', 'content-length', String(Buffer.byteLength(body))]);
+    res.end(body);
+  };
+  if (refusal.status === 413 || req.complete) return answer();
+  req.on('error', () => {});
+  req.on('end', answer);
+  req.resume();
 }
 
-/** Classes rather than object literals: no closures allocated per request on the hot path. */
-class UwsInbound implements Inbound {
-  readonly method: string;
-  readonly url: string;
-  readonly path: string;
-  readonly headers: Record<string, string>;
-  readonly remoteAddress: string;
-
-  constructor(
-    private readonly request: Request,
-    private readonly response: Response | null,
-    readonly proto: 'http' | 'https',
-    readonly bodyLength: Framing,
-    private readonly body: RequestBody | null,
-  ) {
-    this.method = request.method;
-    this.url = request.url;
-    this.path = request.path;
-    this.headers = request.headers;
-    // uWS frees the address once the synchronous handler returns: read it now, from uWS directly
-    // (hyper-express's request.ip also looks up X-Forwarded-For on every call).
-    this.remoteAddress = response ? addressText(response.raw.getRemoteAddressAsText()) : request.ip;
+/** Only WebSocket upgrades are relayed; anything else with `Upgrade` (h2c, …) is refused. */
+function onUpgrade(opts: ServerOptions, drain: DrainState, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  // A socket opened now would only be cut when the grace period ends.
+  if (drain.draining) return refuseUpgrade(socket, 503, 'shutting_down', 'this proxy is shutting down; connect again');
+  const framing = checkFraming(req, opts.maxBodyBytes);
+  if (framing instanceof Refusal) return refuseUpgrade(socket, framing.status, framing.code, framing.message);
+  if (req.headers.upgrade?.toLowerCase() !== 'websocket') {
+    return refuseUpgrade(socket, 400, 'bad_request', 'the only protocol upgrade the proxy relays is websocket; send the request without Upgrade');
   }
-
-  readBody(): Promise<Buffer> {
-    return this.body ? this.body.buffer() : Promise.resolve(EMPTY);
-  }
-
-  streamBody(): Readable {
-    return this.body ? this.body.readable() : Readable.from([]);
-  }
-
-  onAbort(handler: () => void): void {
-    this.response?.on('abort', handler);
-  }
+  const route = opts.upgrade(new NodeInbound(req, null, opts.proto, null, null));
+  opts.websockets.upgrade(req, socket, head, route).catch((err: unknown) => {
+    opts.log(`websocket upgrade failed: ${(err as Error).message}`);
+    socket.destroy();
+  });
 }
 
-class UwsOutbound implements Outbound {
-  status = 0;
-
-  constructor(
-    private readonly response: Response,
-    private readonly body: RequestBody | null,
-    /** The answer must close the connection (a refused request, or a chunked body). */
-    private readonly mustClose: boolean,
-  ) {}
-
-  send(status: number, headers: HeaderList, body?: Buffer, declaredLength?: number): void {
-    if (this.response.completed) return;
-    this.status = status;
-    // Once the answer is complete nobody needs the rest of the request body.
-    this.body?.drain();
-    if (this.closing) this.later(() => this.end(status, headers, body, declaredLength, true));
-    else this.end(status, headers, body, declaredLength, false);
-  }
-
-  stream(status: number, headers: HeaderList, body: Readable, length?: number): Promise<void> {
-    const { response } = this;
-    if (response.completed) {
-      body.destroy();
-      return Promise.resolve();
-    }
-    this.status = status;
-    this.head(status, headers);
-    let source = body;
-    if (this.closing && this.body) {
-      // Relayed as it comes (an app may answer while it reads the upload), but the answer ends only
-      // once the request body has, outside the parser, so uWS never takes what follows as a request.
-      response.header('connection', 'close');
-      source = this.gate(body, this.body);
-      length = undefined;
-    }
-    return new Promise<void>((resolve) => {
-      // hyper-express's stream() never settles if the source errors: cut the client off and move on.
-      source.once('error', () => {
-        response.close();
-        resolve();
-      });
-      response.stream(source, length).then(resolve, () => {
-        response.close();
-        resolve();
-      });
-    }).then(() => this.body?.drain());
-  }
-
-  /** A refused or chunked request, or a body that failed: this answer is the connection's last. */
-  private get closing(): boolean {
-    return this.mustClose || (this.body !== null && this.body.error !== null);
-  }
-
-  /**
-   * Runs `fn` once the request body is over, and outside the server library's parser (which calls
-   * the handler synchronously): anything the parser reads on this connection meanwhile finds a
-   * request still unanswered, and uWS closes the connection rather than hand it to the proxy.
-   */
-  private later(fn: () => void): void {
-    const run = () =>
-      setImmediate(() => {
-        if (!this.response.completed) fn();
-      });
-    if (this.body) this.body.whenEnded(run);
-    else run();
-  }
-
-  private gate(source: Readable, body: RequestBody): Readable {
-    const gated = new PassThrough();
-    source.once('error', (err) => gated.destroy(err));
-    source.pipe(gated, { end: false });
-    source.once('end', () => {
-      body.drain();
-      this.later(() => gated.end());
-    });
-    return gated;
-  }
-
-  private end(status: number, headers: HeaderList, body: Buffer | undefined, declaredLength: number | undefined, close: boolean): void {
-    const { response } = this;
-    this.head(status, headers);
-    if (body === undefined) {
-      if (declaredLength !== undefined) response.header('content-length', String(declaredLength), true);
-      else {
-        // uWS can end a bodiless answer without a length only when it keeps the connection: say so.
-        if (close) response.header('connection', 'close');
-        withoutLength(response);
-        close = false;
-      }
-    }
-    response.send(body, close);
-  }
-
-  private head(status: number, headers: HeaderList): void {
-    this.status = status;
-    this.response.status(status, STATUS_CODES[status] ?? 'Unknown');
-    for (let i = 0; i < headers.length; i++) this.response.header(headers[i]![0], headers[i]![1]);
-  }
-}
+/** What the parser refused, in words a client can act on. */
+const PARSE_ERRORS: Record<string, [number, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'the request headers are too large'],
+  HPE_UNEXPECTED_CONTENT_LENGTH: [400, 'the request has conflicting Content-Length headers'],
+  HPE_INVALID_CONTENT_LENGTH: [400, 'the request has an invalid Content-Length'],
+  HPE_INVALID_TRANSFER_ENCODING: [400, 'the only transfer coding accepted for a request is chunked, once, without Content-Length'],
+  HPE_INVALID_CHUNK_SIZE: [400, 'the chunked body has an invalid chunk size line'],
+  HPE_CR_EXPECTED: [400, 'the chunked body has a line not ended by CRLF'],
+  HPE_LF_EXPECTED: [400, 'the request has a line not ended by CRLF'],
+  HPE_STRICT: [400, 'the chunked body is malformed'],
+};
 
 /**
- * A bodiless answer (204, or a HEAD/304 whose app gave no length) must carry no Content-Length.
- * hyper-express calls uWS's endWithoutBody(undefined), which uWS takes as a length (2^63); called
- * with no argument it writes none. Patched on this one response only.
+ * The parser refused the connection's bytes: the connection is closed, after a 4xx when that 4xx
+ * answers the request the bytes belong to and no other answer is due first. A request whose body
+ * was being forwarded fails with it (the app's connection is dropped mid-body, so the app never
+ * parses a complete request).
  */
-function withoutLength(response: Response): void {
-  const raw = response.raw as unknown as { endWithoutBody(length?: number, close?: boolean): unknown };
-  const end = raw.endWithoutBody;
-  raw.endWithoutBody = (length?: number, close?: boolean) => (length === undefined && !close ? end.call(raw) : end.call(raw, length, close));
-}
-
-/** uWS's address text is ASCII (an IPv4/IPv6 literal). */
-function addressText(buffer: ArrayBuffer): string {
-  return String.fromCharCode.apply(null, new Uint8Array(buffer) as unknown as number[]);
+function onClientError(err: Error & { code?: string; reason?: string }, socket: TrackedSocket): void {
+  const latest = socket[LATEST];
+  const pending = socket._httpMessage ?? null;
+  // The bad bytes are the body of the latest request (its answer may be out already), or a new head.
+  const answerable = latest && !latest.req.complete ? pending === latest && !latest.headersSent : pending === null;
+  if (err.code === 'ECONNRESET' || !socket.writable || !answerable) {
+    socket.destroy();
+    return;
+  }
+  const [status, message] = PARSE_ERRORS[err.code ?? ''] ?? [400, `the request could not be parsed (${err.reason ?? err.code ?? 'malformed'})`];
+  const code = status === 431 ? 'headers_too_large' : 'bad_request';
+  const body = JSON.stringify(errorBody(code, message));
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncache-control: no-store\r\n` +
+      `connection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+  // Whatever the client still sends is not read; a client that never closes its side is cut.
+  setTimeout(() => socket.destroy(), 1_000).unref();
 }

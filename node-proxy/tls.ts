@@ -3,9 +3,9 @@
  * `ZECTRE_PROXY_TLS_DIR` holds `<host>.crt` + `<host>.key` pairs (`*.example.com.crt` for a wildcard);
  * `default.crt`/`default.key`, if present, answer clients whose SNI matches nothing (else the first pair).
  */
-import type { Server } from 'hyper-express';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createSecureContext, type SecureContext } from 'node:tls';
 
 export interface TlsCertificate {
   /** SNI host name (or `*.domain`); ignored for the default (first) certificate. */
@@ -32,37 +32,20 @@ export function certificatesFromDir(dir: string): TlsCertificate[] {
 }
 
 /**
- * uWS gives every SNI name its own (empty) router, so the catch-all route and the WebSocket route
- * are bound to each name too, after listen() when hyper-express has compiled them. Uses
- * hyper-express internals (`routes`, `_handle_uws_request`, WebsocketRoute's `_create_uws_route`)
- * because it has no public API for it; covered by the SNI tests (plain and WebSocket).
+ * node:https options: the first certificate as the default, the others chosen by the client's SNI
+ * name (exact name first, then `*.` + the name without its first label).
  */
-export function addSniCertificates(app: Server, certs: TlsCertificate[]): void {
-  type WsRoute = { app: unknown; _create_uws_route(): void };
-  type Internals = {
-    routes: { any: Record<string, unknown>; ws: Record<string, WsRoute | undefined> };
-    _handle_uws_request(route: unknown, req: unknown, res: unknown, ctx: null): void;
+export function tlsOptions(certs: TlsCertificate[]): { key: Buffer; cert: Buffer; SNICallback: (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void } {
+  const read = (c: TlsCertificate) => ({ key: readFileSync(c.keyFile), cert: readFileSync(c.certFile) });
+  const byName = new Map<string, SecureContext>();
+  for (const c of certs.slice(1)) byName.set(c.host.toLowerCase(), createSecureContext(read(c)));
+  const fallback = createSecureContext(read(certs[0]!));
+  return {
+    ...read(certs[0]!),
+    SNICallback: (name, cb) => {
+      const host = name.toLowerCase();
+      const dot = host.indexOf('.');
+      cb(null, byName.get(host) ?? (dot > 0 ? byName.get(`*${host.slice(dot)}`) : undefined) ?? fallback);
+    },
   };
-  const internals = app as unknown as Internals;
-  const route = internals.routes.any['/*'];
-  const wsRoute = internals.routes.ws['/*'];
-  const uws = app.uws_instance as unknown as {
-    addServerName(host: string, opts: object): unknown;
-    domain(host: string): { any(pattern: string, handler: (res: unknown, req: unknown) => void): unknown };
-  };
-  for (const cert of certs) {
-    uws.addServerName(cert.host, { key_file_name: cert.keyFile, cert_file_name: cert.certFile });
-    const router = uws.domain(cert.host);
-    router.any('/*', (res, req) => internals._handle_uws_request(route, req, res, null));
-    if (wsRoute) {
-      // The route registers itself on `this.app.uws_instance`: point that at this name's router for
-      // the one call. Its handlers read `this.app` when they run, by then the real server again.
-      wsRoute.app = new Proxy(app, { get: (target, key) => (key === 'uws_instance' ? router : Reflect.get(target, key)) });
-      try {
-        wsRoute._create_uws_route();
-      } finally {
-        wsRoute.app = app;
-      }
-    }
-  }
 }

@@ -21,6 +21,8 @@ export interface UpstreamRequest {
   retryable: boolean;
   /** Who the request is for (the client's address): the pool caps each one's share of its connections. */
   client?: string;
+  /** This attempt's wait for the response head, when shorter than the pool's (another backend could answer). */
+  headersMs?: number;
 }
 
 export interface ResponseSink {
@@ -171,7 +173,7 @@ export class Connection {
   }
 
   private awaitHead(): void {
-    this.deadline = Date.now() + this.timeouts.headersMs;
+    this.deadline = Date.now() + (this.request?.headersMs ?? this.timeouts.headersMs);
     this.deadlineCode = 'UPSTREAM_HEADERS_TIMEOUT';
   }
 

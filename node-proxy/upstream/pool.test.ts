@@ -407,7 +407,7 @@ test('no answer on a reused connection: UPSTREAM_HEADERS_TIMEOUT, not a retry', 
 
 test("the Upstreams registry's own sweeper enforces the headers timeout", LIMIT, async (t) => {
   const server = await rawServer(t, () => {});
-  const upstreams = new Upstreams({ timeoutMs: 300, maxConnections: 8, queueMs: 10_000, maxPerClient: 8 });
+  const upstreams = new Upstreams({ timeoutMs: 300, connectMs: 300, maxConnections: 8, queueMs: 10_000, maxPerClient: 8 });
   t.after(() => upstreams.close());
   const pool = upstreams.get({ key: `127.0.0.1:${server.port}`, address: '127.0.0.1', port: server.port });
   assert.equal(upstreams.get({ key: `127.0.0.1:${server.port}`, address: '127.0.0.1', port: server.port }), pool);

@@ -5,8 +5,10 @@ import { UpstreamPool, type PoolOptions } from './pool.js';
 const SWEEP_MS = 250;
 
 export interface UpstreamLimits {
-  /** Connect, headers and body-idle timeout. */
+  /** Headers and body-idle timeout. */
   timeoutMs: number;
+  /** Connect timeout (capped by timeoutMs). */
+  connectMs: number;
   /** Connections per backend. */
   maxConnections: number;
   /** How long a request may wait for a free connection. */
@@ -29,7 +31,7 @@ export class Upstreams {
     this.opts = {
       maxConnections: limits.maxConnections,
       keepAliveMs: 4_000,
-      connectMs: Math.min(limits.timeoutMs, 5_000),
+      connectMs: Math.min(limits.timeoutMs, limits.connectMs),
       headersMs: limits.timeoutMs,
       bodyIdleMs: limits.timeoutMs,
       queueMs: limits.queueMs,
