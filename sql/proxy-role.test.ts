@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Pool } from '@neondatabase/serverless';
 import { openDatabase, type LocalDatabase } from '../dev/database.js';
-import { loadRouteTable } from '../node-proxy/route-queries.js';
+import { loadRouteRows } from '../node-proxy/route-queries.js';
+import { buildRouteTable } from '../node-proxy/route-table.js';
 import { testDatabase } from '../test/support/database.js';
 import { createPool } from './connect.js';
 import { createProxyRole, proxyRoleName } from './proxy-role.js';
@@ -58,7 +59,7 @@ describe('the proxy database role', { skip: pglite && 'PGlite has one user: role
   });
 
   test('it loads the route table: only the healthy task of the live release is a backend', async () => {
-    const table = await loadRouteTable(vm1, 'zectre.localhost');
+    const table = buildRouteTable({ ...(await loadRouteRows(vm1)), appsDomain: 'zectre.localhost' });
     const target = table.lookup('shop.zectre.localhost', '/');
     assert.ok(target, 'shop.zectre.localhost is not routed');
     assert.deepEqual(target.backends.map((b) => b.key), ['10.0.0.7:20001']);
