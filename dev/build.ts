@@ -6,12 +6,13 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildAgent } from './build-agent.js';
 import { buildDashboard } from './build-dashboard.js';
+import { buildProxy } from './build-proxy.js';
 import { ROOT } from './root.js';
 
 export const ASSETS_DIR = join(ROOT, 'dist/public');
 
 type BuildStep = (outDir: string) => Promise<void>;
-const steps: BuildStep[] = [buildDashboard, buildAgent];
+const steps: BuildStep[] = [buildDashboard, buildAgent, buildProxy];
 
 export async function buildAssets(): Promise<void> {
   await mkdir(ASSETS_DIR, { recursive: true });

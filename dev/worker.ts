@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startChild, waitFor, type Child } from './processes.js';
+import { freePort } from './ports.js';
 import { ROOT } from './root.js';
 
 export interface WorkerOptions {
@@ -24,7 +25,9 @@ export async function startWorker(opts: WorkerOptions): Promise<Child & { url: s
   await writeFile(envFile, lines.join('\n') + '\n', { mode: 0o600 });
   const wrangler = join(ROOT, 'node_modules/.bin/wrangler');
   const args = ['dev', '--local', '--ip', '127.0.0.1', '--port', String(opts.port), '--env-file', envFile,
-    '--persist-to', join(opts.stateDir, 'wrangler'), '--test-scheduled', '--show-interactive-dev-session=false', '--log-level', 'warn'];
+    '--persist-to', join(opts.stateDir, 'wrangler'), '--test-scheduled', '--show-interactive-dev-session=false', '--log-level', 'warn',
+    // Its devtools port defaults to 9229: two Workers on one machine (parallel suites) would collide.
+    '--inspector-port', String(await freePort())];
   const child = startChild('edge', wrangler, args, {
     echo: opts.echo,
     cwd: ROOT,
