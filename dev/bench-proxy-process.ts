@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PROXY_ENV, PROXY_NODE_FLAGS } from '../node-proxy/launch.js';
 import type { DbOptions } from '../sql/connect.js';
 import { startChild, waitFor, type Child } from './processes.js';
@@ -20,6 +22,8 @@ export async function startProxyProcess(
       ZECTRE_DB_WS_PROXY: db.wsProxy ?? '',
       ZECTRE_APPS_DOMAIN: appsDomain,
       ZECTRE_PROXY_PORT: '0',
+      // Benches and tests keep the saved routes (one small file per test database) out of /var/lib.
+      ZECTRE_PROXY_STATE_DIR: join(tmpdir(), 'zectre-proxy-state'),
       ...opts.env,
     },
   });
