@@ -114,6 +114,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         ...dbEnv,
         ZECTRE_APPS_DOMAIN: appsDomain,
         ZECTRE_PROXY_PORT: String(ports.proxy),
+        // Its last routes (served while the database is unreachable) stay with the stack's state.
+        ZECTRE_PROXY_STATE_DIR: join(opts.dir, 'proxy'),
         // <node-id>.nodes.<apps domain> POST /v1/desired-state reaches the local agent (node-proxy/README.md).
         ZECTRE_PROXY_AGENT_URL: `http://127.0.0.1:${ports.agent}`,
       },
