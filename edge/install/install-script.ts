@@ -97,7 +97,7 @@ if [ "$UNINSTALL" = 1 ]; then
   stop_tasks
   rm -rf "$PREFIX"
   if is_root && id "$PROXY_USER" >/dev/null 2>&1; then userdel "$PROXY_USER" 2>/dev/null || true; fi
-  say "uninstalled: services, tasks and $PREFIX removed (deregister the node on the control plane: zectre nodes remove)"
+  say "uninstalled: services, tasks and $PREFIX removed (the control plane will list this node as down)"
   exit 0
 fi
 
