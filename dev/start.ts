@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { configPath, writeConfig } from '../cli/config.js';
 import { request } from 'undici';
 import { waitFor } from './processes.js';
+import { buildCli } from './build-cli.js';
 import { ROOT } from './root.js';
 import { startStack, type Stack } from './stack.js';
 
@@ -17,6 +18,7 @@ const t0 = Date.now();
 const say = (m: string) => console.log(`[zectre ${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`);
 
 let stack: Stack | undefined;
+let cliBin = '';
 let stopping: Promise<void> | undefined;
 /** Idempotent: Ctrl-C reaches npm, tsx and this process at once, so a signal can arrive twice. */
 function shutdown(code: number): Promise<void> {
@@ -32,6 +34,7 @@ process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 
 try {
+  const built = buildCli(); // the CLI this runs, and users run with npx zectre (package.json "bin")
   stack = await startStack({
     dir,
     db: process.env.DATABASE_URL ? { kind: 'postgres', url: process.env.DATABASE_URL } : { kind: 'pglite', dataDir: join(dir, 'pglite') },
@@ -39,6 +42,7 @@ try {
     echo: process.env.ZECTRE_VERBOSE === '1',
     progress: say,
   });
+  cliBin = await built;
   const cliConfig = configPath();
   await writeConfig(cliConfig, { apiUrl: stack.apiUrl, token: stack.adminToken });
   say(`API at ${stack.apiUrl}; the zectre CLI is logged in as admin (${cliConfig})`);
@@ -72,7 +76,7 @@ try {
 /** Runs the real CLI binary, as a user would; output goes straight to this terminal. */
 function cli(args: string[], quietIfExists = false): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(ROOT, 'cli/bin/zectre.js'), ...args], {
+    const child = spawn(process.execPath, [cliBin, ...args], {
       stdio: quietIfExists ? ['ignore', 'pipe', 'pipe'] : 'inherit',
     });
     let output = '';

@@ -1,17 +1,9 @@
-import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { MAX_REPLICAS, type CreateDeployment, type Deployment, type Project } from '../../protocol/index.js';
-import { clientFromConfig, type ApiClient } from '../api-client.js';
-import { parseEnvPair } from '../env-pairs.js';
-import { CliError } from '../errors.js';
-import { examples, formatBytes, printJson, shortDigest } from '../output.js';
-import { packDir } from '../pack.js';
-import { finishRelease, watchDeployment } from '../rollout.js';
-import { detectStartCommand } from '../start-command.js';
-import { uploadArtifact } from '../upload.js';
+import { MAX_REPLICAS } from '../../protocol/limits.js';
+import { splitEnvPair } from '../env-pairs.js';
+import { examples } from '../output.js';
 
-interface DeployOptions {
+export interface DeployOptions {
   project: string;
   cmd?: string;
   replicas?: number;
@@ -37,51 +29,8 @@ export function registerDeploy(program: Command): void {
       'after',
       examples('zectre deploy examples/hello --project hello --env HELLO_VERSION=2 --replicas 2'),
     )
-    .action(async (dir: string, opts: DeployOptions) => {
-      // Progress is for people; with --json, stdout carries only the deployment.
-      const say = (line: string) => (opts.json ? process.stderr : process.stdout).write(`${line}\n`);
-      const bars = Boolean(process.stderr.isTTY);
-      const client = await clientFromConfig();
-      const root = resolve(dir);
-      await assertDirectory(root);
-
-      const start = await detectStartCommand(root, opts.cmd);
-      say(`start command: ${start.command} (from ${start.source})`);
-
-      const packed = await packDir(root);
-      const artifact = await uploadArtifact(client, opts.project, packed, bars);
-      say(`uploaded ${shortDigest(artifact.digest)} (${formatBytes(artifact.size)})`);
-
-      const body: CreateDeployment = {
-        artifact: artifact.digest,
-        command: start.command,
-        replicas: opts.replicas ?? (await liveReplicas(client, opts.project)),
-        ...(opts.deadline === undefined ? {} : { deadlineSeconds: opts.deadline }),
-        env: opts.env ?? {},
-        ...(start.healthCheckPath === undefined ? {} : { healthCheck: { path: start.healthCheckPath } }),
-      };
-      const created = await client.post<Deployment>(`/api/v1/projects/${encodeURIComponent(opts.project)}/deployments`, body);
-
-      if (!opts.wait) {
-        say(`created deployment ${created.id} (${created.status}); preview at ${created.urls.preview}`);
-        if (opts.json) printJson(created);
-        return;
-      }
-      const final = await watchDeployment(client, created, say, { bars });
-      if (opts.json) printJson(final);
-      await finishRelease(client, final, say);
-    });
-}
-
-/** A deploy keeps the replica count `zectre scale` set, as fly and kamal do. */
-async function liveReplicas(client: ApiClient, project: string): Promise<number> {
-  const answer = await client.get<Project & { liveDeployment: Deployment | null }>(`/api/v1/projects/${encodeURIComponent(project)}`);
-  return answer.liveDeployment?.replicas ?? 1;
-}
-
-async function assertDirectory(path: string): Promise<void> {
-  const info = await stat(path).catch(() => null);
-  if (!info?.isDirectory()) throw new CliError(`${path} is not a directory`);
+    // Packing, uploading and the contract's schemas load only when a deploy runs (startup time).
+    .action(async (dir: string, opts: DeployOptions) => (await import('../run/deploy.js')).deploy(dir, opts));
 }
 
 export function parseReplicas(value: string): number {
@@ -98,7 +47,7 @@ function parseDeadline(value: string): number {
 
 function collectEnv(pair: string, previous: Record<string, string> | undefined): Record<string, string> {
   try {
-    const [key, value] = parseEnvPair(pair);
+    const [key, value] = splitEnvPair(pair);
     return { ...previous, [key]: value };
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);

@@ -1,10 +1,9 @@
 import type { Command } from 'commander';
 import type { EnvChangeAnswer, EnvVar, SetEnv, UnsetEnv } from '../../protocol/index.js';
 import { clientFromConfig, type ApiClient } from '../api-client.js';
-import { parseEnvPair } from '../env-pairs.js';
+import { checkEnv, splitEnvPair } from '../env-pairs.js';
 import { UsageError } from '../errors.js';
 import { examples, printJson, table } from '../output.js';
-import { finishRelease, watchDeployment } from '../rollout.js';
 
 const envPath = (project: string) => `/api/v1/projects/${encodeURIComponent(project)}/env`;
 
@@ -28,12 +27,13 @@ export function registerEnv(program: Command): void {
       const vars: SetEnv['vars'] = {};
       for (const pair of pairs) {
         try {
-          const [key, value] = parseEnvPair(pair);
+          const [key, value] = splitEnvPair(pair);
           vars[key] = value;
         } catch (err) {
           throw new UsageError((err as Error).message);
         }
       }
+      await checkEnv(vars);
       const client = await clientFromConfig();
       const body: SetEnv = { vars };
       const answer = await client.put<{ vars: EnvVar[]; release: EnvChangeAnswer['release'] }>(envPath(project), body);
@@ -85,6 +85,7 @@ async function followRelease(client: ApiClient, project: string, release: EnvCha
   }
   say(`created release ${release.id} with the new env`);
   if (!opts.wait) return;
+  const { finishRelease, watchDeployment } = await import('../rollout.js'); // not at startup: it loads the progress bars
   const final = await watchDeployment(client, release, say, { bars: Boolean(process.stderr.isTTY) });
   await finishRelease(client, final, say);
 }

@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import type { Deployment, Rollback } from '../../protocol/index.js';
 import { clientFromConfig } from '../api-client.js';
 import { examples, printJson } from '../output.js';
-import { finishRelease, watchDeployment } from '../rollout.js';
 
 export function registerRollback(program: Command): void {
   program
@@ -23,6 +22,7 @@ export function registerRollback(program: Command): void {
         if (opts.json) printJson(created);
         return;
       }
+      const { finishRelease, watchDeployment } = await import('../rollout.js'); // not at startup: it loads the progress bars
       const final = await watchDeployment(client, created, say, { bars: Boolean(process.stderr.isTTY) });
       if (opts.json) printJson(final);
       await finishRelease(client, final, say);

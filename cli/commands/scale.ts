@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { MAX_REPLICAS, type Deployment, type Scale, type ScaleAnswer } from '../../protocol/index.js';
+import type { Deployment, Scale, ScaleAnswer } from '../../protocol/index.js';
+import { MAX_REPLICAS } from '../../protocol/limits.js';
 import { clientFromConfig } from '../api-client.js';
 import { examples, printJson } from '../output.js';
-import { watchDeployment } from '../rollout.js';
 import { parseReplicas } from './deploy.js';
 
 const SCALE_WAIT_MS = 120_000;
@@ -30,6 +30,7 @@ export function registerScale(program: Command): void {
       say(`scaling ${project} (${answer.deployment.id}) from ${answer.previousReplicas} to ${replicas} task(s)`);
       let final = answer.deployment;
       if (opts.wait) {
+        const { watchDeployment } = await import('../rollout.js'); // not at startup: it loads the progress bars
         final = await watchDeployment(client, answer.deployment, say, {
           bars: Boolean(process.stderr.isTTY),
           done: settledAt,
