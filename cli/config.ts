@@ -8,7 +8,7 @@ export interface Config {
   token: string;
 }
 
-/** Checked by hand, not with zod: every command reads the config, and zod alone costs ~40 ms of startup. */
+/** Checked by hand, not with zod: every command reads the config, and loading zod would cost each one startup time. */
 function isConfig(value: unknown): value is Config {
   const v = value as Partial<Config> | null;
   return typeof v?.apiUrl === 'string' && URL.canParse(v.apiUrl) && typeof v.token === 'string' && v.token.length > 0;

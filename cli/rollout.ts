@@ -74,7 +74,8 @@ export async function finishRelease(client: ApiClient, final: Deployment, say: S
 async function waitForProxies(client: ApiClient, deployment: Deployment, say: Say): Promise<string[]> {
   const lagging = (d: Deployment) => d.routing?.waitingFor ?? [];
   if (!lagging(deployment).length) return [];
-  say(`switched; waiting for ${lagging(deployment).length} proxy(ies) to serve route epoch ${deployment.routing!.epoch}`);
+  const ids = lagging(deployment);
+  say(`switched; waiting for ${ids.length} proxy(ies) to serve route epoch ${deployment.routing!.epoch}: ${ids.join(', ')}`);
   try {
     const quiet = () => {}; // the rollout's progress lines were shown already
     const done = (d: Deployment) => lagging(d).length === 0;

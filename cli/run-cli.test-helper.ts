@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,25 @@ export function builtCli(): Promise<string> {
     return buildCli(dir);
   })();
   return built;
+}
+
+export interface RunningCli {
+  /** stdout and stderr so far, interleaved as they arrived. */
+  output(): string;
+  done: Promise<CliRun>;
+}
+
+/** Starts the built binary and lets the caller watch its output while it runs (to act at a given step). */
+export async function startCli(args: string[], env: Record<string, string>): Promise<RunningCli> {
+  const bin = await builtCli();
+  const child = spawn(process.execPath, [bin, ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env } });
+  let output = '';
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => ((stdout += d), (output += d)));
+  child.stderr.on('data', (d: Buffer) => ((stderr += d), (output += d)));
+  const done = new Promise<CliRun>((resolve) => child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr })));
+  return { output: () => output, done };
 }
 
 /** Runs the built `zectre` binary (as users do), with only the env given plus PATH/HOME; killed after `timeoutMs`. */
