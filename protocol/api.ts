@@ -22,6 +22,12 @@ export interface Project {
   urls: { app: string };
 }
 
+/** GET /api/v1/projects/:project: the project, its live deployment, and limits a client checks before it uploads. */
+export interface ProjectDetail extends Project {
+  liveDeployment: Deployment | null;
+  limits: { artifactBytes: number };
+}
+
 export const DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$/;
 
 export interface Artifact {

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { MAX_REPLICAS } from '../../protocol/limits.js';
 import { splitEnvPair } from '../env-pairs.js';
-import { examples } from '../output.js';
+import { examples, WAIT_FOR_CAPACITY_HELP } from '../output.js';
 
 export interface DeployOptions {
   project: string;
@@ -9,7 +9,10 @@ export interface DeployOptions {
   replicas?: number;
   deadline?: number;
   env?: Record<string, string>;
-  wait: boolean;
+  /** --wait: true, --no-wait: false, neither: undefined (wait, but not for capacity). */
+  wait?: boolean;
+  cpu?: number;
+  memory?: number;
   json?: boolean;
 }
 
@@ -23,11 +26,14 @@ export function registerDeploy(program: Command): void {
     .option('--replicas <n>', 'number of tasks to run (default: as many as the live deployment, else 1)', parseReplicas)
     .option('--deadline <seconds>', 'fail the deployment if it is not healthy within this time (default 120)', parseDeadline)
     .option('-e, --env <KEY=VALUE>', 'env var for this deployment, over the project ones (repeatable)', collectEnv)
+    .option('--cpu <millicores>', "CPU per task, in thousandths of a core (default: zectre.json's resources.cpuMillis, else 100)", parsePositive)
+    .option('--memory <MB>', "memory per task, in MB: the task is killed above it (default: zectre.json's resources.memoryMb, else 128)", parsePositive)
+    .option('--wait', WAIT_FOR_CAPACITY_HELP)
     .option('--no-wait', 'return once the deployment is created instead of waiting for it to go live')
     .option('--json', 'print the final deployment as JSON (progress goes to stderr)')
     .addHelpText(
       'after',
-      examples('zectre deploy examples/hello --project hello --env HELLO_VERSION=2 --replicas 2'),
+      examples('zectre deploy examples/hello --project hello --env HELLO_VERSION=2 --replicas 2', 'zectre deploy . --project web --memory 512 --cpu 500'),
     )
     // Packing, uploading and the contract's schemas load only when a deploy runs (startup time).
     .action(async (dir: string, opts: DeployOptions) => (await import('../run/deploy.js')).deploy(dir, opts));
@@ -36,6 +42,13 @@ export function registerDeploy(program: Command): void {
 export function parseReplicas(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > MAX_REPLICAS) throw new InvalidArgumentError(`expected a whole number from 1 to ${MAX_REPLICAS}`);
+  return n;
+}
+
+/** A whole number above 0; the API's bounds are checked when the command runs (they live with the schemas). */
+function parsePositive(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number above 0');
   return n;
 }
 
