@@ -45,8 +45,12 @@ export async function startCli(args: string[], env: Record<string, string>): Pro
   return { output: () => output, done };
 }
 
-/** Runs the built `zectre` binary (as users do), with only the env given plus PATH/HOME; killed after `timeoutMs`. */
-export async function runCli(args: string[], env: Record<string, string>, cwd?: string, timeoutMs = 30_000): Promise<CliRun> {
+/**
+ * Runs the built `zectre` binary (as users do), with only the env given plus PATH/HOME; killed after
+ * `timeoutMs`, which only catches a hang: a waiting command is bounded by its own deadlines, and a
+ * loaded machine makes it slow, not wrong (30 s killed `env set` while it waited for its release).
+ */
+export async function runCli(args: string[], env: Record<string, string>, cwd?: string, timeoutMs = 300_000): Promise<CliRun> {
   const bin = await builtCli();
   return new Promise((resolve) => {
     execFile(

@@ -9,8 +9,10 @@ import type { Project, ProjectDetail } from '../protocol/index.js';
 import { sleep } from './processes.js';
 
 const POLL_MS = 250;
-/** Answers that mean the proxy has no working task to send the request to (the app's own 404 is an answer). */
+/** Answers that mean the proxy has no working task to send the request to (an app's own 404 is an answer). */
 const NOT_SERVING = new Set([502, 503, 504]);
+/** The proxy's 404 for a host it has no route for yet (node-proxy/forward.ts): a restarted proxy loads its routes first. */
+const UNKNOWN_HOST = /"code":"unknown_host"/;
 
 /** The projects that have a live deployment, by host name. */
 export async function liveApps(client: ApiClient, appsDomain: string): Promise<{ project: string; host: string }[]> {
@@ -43,8 +45,8 @@ export async function waitUntilServed(proxyUrl: string, hosts: string[], timeout
 async function answers(proxyUrl: string, host: string): Promise<boolean> {
   try {
     const res = await request(`${proxyUrl}/`, { headers: { host }, headersTimeout: 5_000, bodyTimeout: 5_000 });
-    await res.body.dump();
-    return !NOT_SERVING.has(res.statusCode);
+    const body = await res.body.text();
+    return !NOT_SERVING.has(res.statusCode) && !(res.statusCode === 404 && UNKNOWN_HOST.test(body));
   } catch {
     return false;
   }

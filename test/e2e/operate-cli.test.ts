@@ -37,7 +37,7 @@ describe('zectre CLI operates apps end to end', { timeout: 900_000 }, () => {
   let second: Child | undefined;
   let env: Record<string, string>;
   // Waiting commands (deploy, drain) are bounded by their own deadlines; this only catches a hang.
-  const zectre = (...args: string[]): Promise<CliRun> => runCli(args, env, undefined, 150_000);
+  const zectre = (...args: string[]): Promise<CliRun> => runCli(args, env);
   const ok = async (...args: string[]): Promise<CliRun> => {
     const run = await zectre(...args);
     assert.equal(run.code, 0, `zectre ${args.join(' ')} exited ${run.code}:\n${run.stdout}\n${run.stderr}`);
