@@ -8,7 +8,7 @@
  */
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
-import { chmod, rm, symlink } from 'node:fs/promises';
+import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { ROOT } from './root.js';
 
@@ -18,8 +18,9 @@ export const CLI_BIN = join(ROOT, 'dist/cli/zectre.js');
 /** Builds into `outdir` (zectre.js and the chunks it imports lazily); returns the path of zectre.js. */
 export async function buildCli(outdir = dirname(CLI_BIN)): Promise<string> {
   const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
-  await build({
+  const { outputFiles } = await build({
     entryPoints: { zectre: join(ROOT, 'cli/main.ts') },
+    write: false,
     outdir,
     // Chunks per lazily imported part: startup compiles only what `--help` needs (compiling the
     // whole 1.2 MB bundle was most of its startup).
@@ -36,8 +37,16 @@ export async function buildCli(outdir = dirname(CLI_BIN)): Promise<string> {
     legalComments: 'none',
     logLevel: 'warning',
   });
+  // Each file written whole then renamed, chunks before the entry that imports them: a CLI running
+  // while `npm start` or a test rebuilds it never reads half a file.
   const bin = join(outdir, 'zectre.js');
-  await chmod(bin, 0o755); // runnable as ./dist/cli/zectre.js; npm sets the mode itself where it links a bin
+  for (const file of outputFiles.sort((a, b) => Number(a.path === bin) - Number(b.path === bin))) {
+    await mkdir(dirname(file.path), { recursive: true });
+    const tmp = `${file.path}.${process.pid}.tmp`;
+    // 0755 for the entry: runnable as ./dist/cli/zectre.js (npm sets the mode itself where it links a bin).
+    await writeFile(tmp, file.contents, { mode: file.path === bin ? 0o755 : 0o644 });
+    await rename(tmp, file.path);
+  }
   return bin;
 }
 
