@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
+import { promisify } from 'node:util';
+import { ROOT } from '../dev/root.js';
 import { runCli } from './run-cli.test-helper.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'zectre-bin-'));
@@ -56,4 +59,18 @@ test('an unreachable API is one line on stderr, no stack trace: exit 1', async (
   const lines = run.stderr.trim().split('\n');
   assert.equal(lines.length, 1, run.stderr);
   assert.match(lines[0] ?? '', new RegExp(`^error: cannot reach the Zectre API at ${apiUrl}: .*ECONNREFUSED`));
+});
+
+test('npm\'s prepare step builds the CLI that package.json "bin" names, and `npx zectre` runs it', async () => {
+  const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string>; version: string };
+  assert.equal(pkg.bin.zectre, 'dist/cli/zectre.js');
+  // Not removed first: other test files may run dist/cli at the same time (npm start's test).
+  await rm(join(ROOT, 'node_modules/.bin/zectre'), { force: true });
+  const npm = (...args: string[]) => promisify(execFile)('npm', args, { cwd: ROOT });
+  await npm('run', 'prepare');
+  const { stdout } = await npm('exec', '--no', '--', 'zectre', '--version'); // --no: never fetch a package of that name
+  assert.equal(stdout.trim(), pkg.version);
+  const built = await readFile(join(ROOT, pkg.bin.zectre), 'utf8');
+  assert.match(built, /^#!\/usr\/bin\/env node\n/);
+  assert.doesNotMatch(built, /from\s*['"]tsx|tsx\/esm/, 'the built CLI compiles no TypeScript at run time');
 });

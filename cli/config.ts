@@ -1,11 +1,18 @@
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { z } from 'zod';
 import { CliError, NotLoggedInError } from './errors.js';
 
-const Config = z.object({ apiUrl: z.string().url(), token: z.string().min(1) });
-export type Config = z.infer<typeof Config>;
+export interface Config {
+  apiUrl: string;
+  token: string;
+}
+
+/** Checked by hand, not with zod: every command reads the config, and loading zod would cost each one startup time. */
+function isConfig(value: unknown): value is Config {
+  const v = value as Partial<Config> | null;
+  return typeof v?.apiUrl === 'string' && URL.canParse(v.apiUrl) && typeof v.token === 'string' && v.token.length > 0;
+}
 
 export function configPath(env: NodeJS.ProcessEnv = process.env): string {
   return env.ZECTRE_CONFIG || join(homedir(), '.config', 'zectre', 'config.json');
@@ -13,7 +20,8 @@ export function configPath(env: NodeJS.ProcessEnv = process.env): string {
 
 /** Saves the CLI login; the file holds a bearer token, so only its owner may read it. */
 export async function writeConfig(path: string, config: Config): Promise<void> {
-  const valid = Config.parse(config);
+  if (!isConfig(config)) throw new CliError('a config needs an http(s) "apiUrl" and a non-empty "token"');
+  const valid: Config = { apiUrl: config.apiUrl, token: config.token };
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   // Write-then-rename so a crash never leaves half a file; a fresh file gets the mode we ask for.
   const tmp = `${path}.${process.pid}.tmp`;
@@ -37,9 +45,8 @@ export async function readConfig(path: string): Promise<Config | null> {
   } catch {
     throw new CliError(`${path} is not valid JSON; run \`zectre login\` again`);
   }
-  const parsed = Config.safeParse(json);
-  if (!parsed.success) throw new CliError(`${path} needs "apiUrl" and "token"; run \`zectre login\` again`);
-  return parsed.data;
+  if (!isConfig(json)) throw new CliError(`${path} needs "apiUrl" and "token"; run \`zectre login\` again`);
+  return { apiUrl: json.apiUrl, token: json.token };
 }
 
 /** The config file with ZECTRE_API_URL / ZECTRE_TOKEN laid over it. */

@@ -1,5 +1,4 @@
 /** The `zectre` CLI: builds the commander program and turns every failure into one line + exit code. */
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerDeploy } from './commands/deploy.js';
 import { registerDeployments } from './commands/deployments.js';
@@ -16,11 +15,12 @@ import { registerJoinTokens, registerTokens } from './commands/tokens.js';
 import { reportError } from './errors.js';
 import { examples } from './output.js';
 
-const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+/** package.json's version, written in by the build (dev/build-cli.ts): the CLI runs only as built JavaScript. */
+declare const ZECTRE_VERSION: string;
 
 const program = new Command('zectre')
   .description('Deploy apps to your own Zectre cluster.')
-  .version(version)
+  .version(ZECTRE_VERSION)
   // Throw instead of exiting so usage errors map to exit code 2 in one place. Subcommands inherit
   // these settings only if they are set before the subcommands are created.
   .exitOverride()

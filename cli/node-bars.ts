@@ -5,7 +5,7 @@ import type { Deployment } from '../protocol/index.js';
 export function perNode(deployment: Deployment): Map<string, { healthy: number; total: number }> {
   const counts = new Map<string, { healthy: number; total: number }>();
   for (const task of deployment.tasks) {
-    if (task.desiredState !== 'running') continue;
+    if (task.desiredState !== 'running' || task.retiring) continue; // a retiring task counts for no replica
     const c = counts.get(task.nodeName) ?? { healthy: 0, total: 0 };
     c.total += 1;
     if (task.observedState === 'healthy') c.healthy += 1;

@@ -31,6 +31,12 @@ export function shortDigest(digest: string): string {
   return `${digest.slice(0, 'sha256:'.length + 12)}…`;
 }
 
+/**
+ * `--wait` of the commands that start tasks; `--no-wait` sets the same option to false, neither leaves
+ * it undefined. Define it before `--no-wait`: after it, commander defaults the option to true.
+ */
+export const WAIT_FOR_CAPACITY_HELP = "also wait while tasks cannot be placed yet (default: exit 1 at once with the scheduler's reason)";
+
 /** Text for `--help`: one example per command. */
 export function examples(...lines: string[]): string {
   return `\nExample${lines.length > 1 ? 's' : ''}:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`;

@@ -68,3 +68,25 @@ test('an empty directory is an error', async () => {
   await mkdir(empty);
   await assert.rejects(packDir(empty), /nothing to deploy/);
 });
+
+test('.zectreignore leaves out names at any depth, anchored paths, directories and globs', async () => {
+  const root = join(scratch, 'ignored');
+  const files = ['server.js', 'app.log', 'lib/debug.log', 'cache/x', 'lib/cache/y', 'docs/a.md', 'lib/docs/b.md', 'build/out.js', 'build.js', 'test/a/b/c.test.js'];
+  for (const path of files) {
+    await mkdir(join(root, path, '..'), { recursive: true });
+    await writeFile(join(root, path), 'x\n');
+  }
+  await writeFile(join(root, '.zectreignore'), '# build leftovers\n*.log\n/docs\ncache/\nbuild/\ntest/**/*.test.js\n\n');
+  const { data } = await packDir(root);
+  assert.deepEqual(await entryNames(data), [
+    '.zectreignore', 'build.js', 'lib/', 'lib/docs/', 'lib/docs/b.md', 'server.js', 'test/', 'test/a/', 'test/a/b/',
+  ]);
+});
+
+test('.zectreignore refuses negation rather than ship what it seemed to leave out', async () => {
+  const root = join(scratch, 'negated');
+  await mkdir(root);
+  await writeFile(join(root, 'server.js'), 'x\n');
+  await writeFile(join(root, '.zectreignore'), '*.js\n!server.js\n');
+  await assert.rejects(packDir(root), /negation \(!\) is not supported/);
+});

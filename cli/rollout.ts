@@ -15,13 +15,27 @@ const PROXY_ACK_WAIT_MS = 35_000;
 
 export type Say = (line: string) => void;
 
+/**
+ * The scheduler's status reason while tasks cannot be placed (edge/scheduler/reconciler/replicas.ts):
+ * "waiting for capacity for N task(s): no node has room for …".
+ */
+const WAITING_FOR_CAPACITY = /^waiting for capacity/;
+
+export interface WatchOptions {
+  bars: boolean;
+  done?: (d: Deployment) => boolean;
+  giveUpAt?: number;
+  /**
+   * When the scheduler reports it cannot place tasks: 'fail' (the default) exits at once with its
+   * reason, instead of waiting out the deadline in silence; 'wait' (--wait) shows it and keeps waiting.
+   */
+  capacity?: 'fail' | 'wait';
+  /** What else the user can do about capacity, e.g. "ask for less with --cpu/--memory". */
+  capacityHint?: string;
+}
+
 /** Polls until `done` holds for the deployment (or it settles), showing per-node bars on a terminal and lines otherwise. */
-export async function watchDeployment(
-  client: ApiClient,
-  first: Deployment,
-  say: Say,
-  opts: { bars: boolean; done?: (d: Deployment) => boolean; giveUpAt?: number },
-): Promise<Deployment> {
+export async function watchDeployment(client: ApiClient, first: Deployment, say: Say, opts: WatchOptions): Promise<Deployment> {
   const done = opts.done ?? ((d: Deployment) => isSettled(d.status));
   const giveUpAt = opts.giveUpAt ?? Date.parse(first.deadlineAt) + DEADLINE_GRACE_MS;
   const bars = opts.bars ? new NodeBars() : null;
@@ -32,6 +46,10 @@ export async function watchDeployment(
     for (;;) {
       if (bars) bars.update(current);
       else for (const line of progressLines(shown, current)) say(line);
+      if (current.statusReason !== shown?.statusReason && current.statusReason && WAITING_FOR_CAPACITY.test(current.statusReason)) {
+        if (opts.capacity !== 'wait') throw cannotPlace(current, opts.capacityHint);
+        say(current.statusReason);
+      }
       shown = current;
       if (done(current) || current.status === 'failed') return current;
       if (Date.now() > giveUpAt) {
@@ -51,6 +69,16 @@ export async function watchDeployment(
   } finally {
     bars?.stop();
   }
+}
+
+function cannotPlace(d: Deployment, hint: string | undefined): CliError {
+  const until = d.status === 'live' ? '' : ` until its deadline (${d.deadlineAt})`;
+  return new CliError(
+    `deployment ${d.id} cannot place every task: ${d.statusReason}. The scheduler keeps trying${until}; ` +
+      `pass --wait to wait for it${hint ? `, ${hint}` : ''}, or make room (zectre nodes list shows what is allocated)`,
+    1,
+    'no_capacity',
+  );
 }
 
 /** The end of a release: its URLs, or why it failed (reason, each task's exit code and health check output, last log lines) as an error. */
@@ -74,7 +102,8 @@ export async function finishRelease(client: ApiClient, final: Deployment, say: S
 async function waitForProxies(client: ApiClient, deployment: Deployment, say: Say): Promise<string[]> {
   const lagging = (d: Deployment) => d.routing?.waitingFor ?? [];
   if (!lagging(deployment).length) return [];
-  say(`switched; waiting for ${lagging(deployment).length} proxy(ies) to serve route epoch ${deployment.routing!.epoch}`);
+  const ids = lagging(deployment);
+  say(`switched; waiting for ${ids.length} proxy(ies) to serve route epoch ${deployment.routing!.epoch}: ${ids.join(', ')}`);
   try {
     const quiet = () => {}; // the rollout's progress lines were shown already
     const done = (d: Deployment) => lagging(d).length === 0;

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
-import { detectStartCommand } from './start-command.js';
+import { detectStartCommand, resourceRequest } from './start-command.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -11,8 +11,19 @@ beforeEach(async () => {
 });
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
-test('defaults to npm start', async () => {
-  assert.deepEqual(await detectStartCommand(dir), { command: 'npm start', source: 'default' });
+test("runs npm start when package.json has a start script, or a server.js that npm start would run", async () => {
+  await writeFile(join(dir, 'package.json'), JSON.stringify({ scripts: { start: 'node app.js' } }));
+  assert.deepEqual(await detectStartCommand(dir), { command: 'npm start', source: 'package.json' });
+  await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'app' }));
+  await assert.rejects(detectStartCommand(dir), /nothing says how to start/);
+  await writeFile(join(dir, 'server.js'), '');
+  assert.deepEqual(await detectStartCommand(dir), { command: 'npm start', source: 'package.json' });
+});
+
+test('a folder with no start command is an error that lists the ways to give one', async () => {
+  await writeFile(join(dir, 'index.js'), 'require("http")');
+  await assert.rejects(detectStartCommand(dir), /nothing says how to start .*package\.json, a Procfile with a web: line, or zectre\.json .*--cmd/);
+  assert.deepEqual(await detectStartCommand(dir, 'node index.js'), { command: 'node index.js', source: '--cmd' });
 });
 
 test("uses the Procfile's web: line", async () => {
@@ -22,6 +33,7 @@ test("uses the Procfile's web: line", async () => {
 
 test('ignores a Procfile without web:', async () => {
   await writeFile(join(dir, 'Procfile'), 'worker: node worker.js\n');
+  await writeFile(join(dir, 'package.json'), JSON.stringify({ scripts: { start: 'node app.js' } }));
   assert.equal((await detectStartCommand(dir)).command, 'npm start');
 });
 
@@ -41,6 +53,15 @@ test('--cmd overrides everything', async () => {
   await writeFile(join(dir, 'Procfile'), 'web: node web.js\n');
   await writeFile(join(dir, 'zectre.json'), JSON.stringify({ command: 'node server.js' }));
   assert.deepEqual(await detectStartCommand(dir, 'python -m http.server'), { command: 'python -m http.server', source: '--cmd' });
+});
+
+test("resources: --cpu/--memory over zectre.json's, within the API's bounds", async () => {
+  assert.deepEqual(await resourceRequest(dir, {}), {});
+  await writeFile(join(dir, 'zectre.json'), JSON.stringify({ resources: { cpuMillis: 250, memoryMb: 512 } }));
+  assert.deepEqual(await resourceRequest(dir, { memoryMb: 1024 }), { cpuMillis: 250, memoryMb: 1024 });
+  await assert.rejects(resourceRequest(dir, { memoryMb: 8 }), /--memory \(MB\): .*>=16/);
+  await writeFile(join(dir, 'zectre.json'), JSON.stringify({ resources: { memoryMb: 'lots' } }));
+  await assert.rejects(resourceRequest(dir, {}), /zectre\.json: resources\.memoryMb/);
 });
 
 test('a broken zectre.json is an error naming the file', async () => {

@@ -1,23 +1,44 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { Resources } from '../protocol/index.js';
 import { CliError } from './errors.js';
 
-/** `zectre.json` at the app's root: how to start it and where to check its health. */
+/** `zectre.json` at the app's root: how to start it, where to check its health, what it needs. */
 const ZectreJson = z.object({
   command: z.string().min(1).optional(),
   healthcheck: z.object({ path: z.string().startsWith('/') }).partial().optional(),
+  /** CPU in millicores and memory in MB per task, bounded as the API bounds them. */
+  resources: z.object({ cpuMillis: Resources.shape.cpuMillis.unwrap(), memoryMb: Resources.shape.memoryMb.unwrap() }).partial().optional(),
 });
+
+export type ResourceRequest = { cpuMillis?: number; memoryMb?: number };
+
+/** zectre.json's resources with --cpu/--memory over them; checked against the API's bounds. */
+export async function resourceRequest(dir: string, flags: ResourceRequest): Promise<ResourceRequest> {
+  const merged = { ...(await readZectreJson(dir))?.resources, ...flags };
+  const checked = Resources.partial().safeParse(merged);
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    const flag = issue?.path[0] === 'cpuMillis' ? '--cpu (millicores)' : '--memory (MB)';
+    throw new CliError(`${flag}: ${issue?.message ?? 'invalid'}`, 2);
+  }
+  return merged;
+}
 
 export interface StartCommand {
   command: string;
   /** Only set when zectre.json names one; the server's default ('/') applies otherwise. */
   healthCheckPath?: string;
   /** Where the command came from, to tell the user. */
-  source: '--cmd' | 'zectre.json' | 'Procfile' | 'default';
+  source: '--cmd' | 'zectre.json' | 'Procfile' | 'package.json';
 }
 
-/** --cmd, else zectre.json's command, else the Procfile's `web:` line, else `npm start`. */
+/**
+ * --cmd, else zectre.json's command, else the Procfile's `web:` line, else `npm start` when
+ * package.json can start the app; else an error before anything is uploaded (on a node, `npm start`
+ * with nothing to start only fails after the upload, or worse, finds some package.json above).
+ */
 export async function detectStartCommand(dir: string, override?: string): Promise<StartCommand> {
   const zectreJson = await readZectreJson(dir);
   const healthCheckPath = zectreJson?.healthcheck?.path;
@@ -28,7 +49,25 @@ export async function detectStartCommand(dir: string, override?: string): Promis
   if (zectreJson?.command) return withHealth(zectreJson.command, 'zectre.json');
   const web = await procfileWeb(dir);
   if (web) return withHealth(web, 'Procfile');
-  return withHealth('npm start', 'default');
+  if (await npmCanStart(dir)) return withHealth('npm start', 'package.json');
+  throw new CliError(
+    `nothing says how to start ${dir}: add a "start" script to package.json, a Procfile with a web: line, ` +
+      'or zectre.json {"command": "..."}; or pass --cmd "..."',
+  );
+}
+
+/** npm start runs scripts.start, or `node server.js` when there is no such script but a server.js. */
+async function npmCanStart(dir: string): Promise<boolean> {
+  const text = await readOptional(join(dir, 'package.json'));
+  if (text === null) return false;
+  let pkg: { scripts?: { start?: unknown } };
+  try {
+    pkg = JSON.parse(text) as typeof pkg;
+  } catch {
+    throw new CliError(`${join(dir, 'package.json')} is not valid JSON`);
+  }
+  if (typeof pkg?.scripts?.start === 'string' && pkg.scripts.start.trim() !== '') return true;
+  return (await readOptional(join(dir, 'server.js'))) !== null;
 }
 
 async function readZectreJson(dir: string): Promise<z.infer<typeof ZectreJson> | null> {

@@ -6,13 +6,29 @@ import type { PackedArtifact } from './pack.js';
 
 const CHUNK = 64 * 1024;
 
+/** Progress lines (not a terminal: CI logs, pipes) at these fractions of the bytes sent. */
+const LINE_STEPS = [0.25, 0.5, 0.75];
+
 /**
  * Uploads a packed artifact into a project's registry (the project owns it from then on), showing a
- * byte progress bar on a terminal (stderr). The bar advances as fetch pulls chunks from the stream,
- * i.e. as bytes are handed to the connection.
+ * byte progress bar on a terminal (stderr), else a line at every quarter through `say`. Progress
+ * advances as fetch pulls chunks from the stream, i.e. as bytes are handed to the connection.
  */
-export async function uploadArtifact(client: ApiClient, project: string, packed: PackedArtifact, showBar: boolean): Promise<Artifact> {
+export async function uploadArtifact(
+  client: ApiClient,
+  project: string,
+  packed: PackedArtifact,
+  showBar: boolean,
+  say: (line: string) => void,
+): Promise<Artifact> {
   const total = packed.data.byteLength;
+  if (!showBar) say(`uploading ${formatBytes(total)}…`);
+  let step = 0;
+  const lines = (sent: number) => {
+    for (; step < LINE_STEPS.length && sent >= total * LINE_STEPS[step]!; step++) {
+      say(`uploading: ${Math.round(LINE_STEPS[step]! * 100)}% (${formatBytes(sent)} of ${formatBytes(total)})`);
+    }
+  };
   const bar = showBar
     ? new SingleBar({
         format: 'uploading [{bar}] {percentage}% {done}/{size}',
@@ -32,7 +48,8 @@ export async function uploadArtifact(client: ApiClient, project: string, packed:
       const chunk = packed.data.subarray(sent, Math.min(sent + CHUNK, total));
       sent += chunk.byteLength;
       controller.enqueue(chunk);
-      bar?.update(sent, { done: formatBytes(sent), size: formatBytes(total) });
+      if (bar) bar.update(sent, { done: formatBytes(sent), size: formatBytes(total) });
+      else lines(sent);
     },
   });
   try {

@@ -9,11 +9,13 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Deployment } from '../protocol/index.js';
+import { buildCli } from './build-cli.js';
 import { localDatabaseKind } from './database-kind.js';
 import { ROOT } from './root.js';
 import { startStack } from './stack.js';
 
 const RUNS = Number(process.env.RUNS ?? 5);
+const CLI = await buildCli();
 
 interface Run {
   total: number;
@@ -68,7 +70,7 @@ function fmt(ms: number): string {
 function cli(args: string[]): Promise<{ marks: { t: number; line: string }[]; stdout: string }> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'cli/bin/zectre.js'), ...args], { env });
+    const child = spawn(process.execPath, [CLI, ...args], { env });
     const marks: { t: number; line: string }[] = [];
     let stdout = '';
     child.stdout.on('data', (d) => (stdout += d));

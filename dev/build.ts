@@ -5,6 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildAgent } from './build-agent.js';
+import { buildCli } from './build-cli.js';
 import { buildDashboard } from './build-dashboard.js';
 import { buildProxy } from './build-proxy.js';
 import { ROOT } from './root.js';
@@ -19,4 +20,8 @@ export async function buildAssets(): Promise<void> {
   for (const step of steps) await step(ASSETS_DIR);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await buildAssets();
+// `npm run build`: the Worker's assets and the CLI (package.json "bin").
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await buildAssets();
+  await buildCli();
+}

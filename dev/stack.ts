@@ -32,6 +32,8 @@ export interface StackOptions {
   echo?: boolean;
   /** Report progress ("starting the edge…"). */
   progress?: (message: string) => void;
+  /** Extra Worker vars (wrangler.toml [vars] and secrets), e.g. { MAX_ARTIFACT_BYTES: '65536' }. */
+  workerVars?: Record<string, string>;
   /** Extra environment for the agent, e.g. { ZECTRE_AGENT_PUSH: 'off' }. */
   agentEnv?: Record<string, string>;
 }
@@ -94,6 +96,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         APPS_DOMAIN: appsDomain,
         APPS_PUBLIC_PORT: String(ports.proxy),
         HEARTBEAT_INTERVAL_MS: String(opts.heartbeatIntervalMs ?? 2000),
+        ...opts.workerVars,
       },
     };
     let worker = await startWorker(workerOptions);

@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { text } from './fields.js';
 import { SLUG_PATTERN } from './ids.js';
+import { MAX_REPLICAS } from './limits.js';
 import { HealthCheck, ObservedState, Resources, RestartPolicy } from './tasks.js';
 
-/** Replicas of one deployment, at most (a fleet can run a release on hundreds of nodes). */
-export const MAX_REPLICAS = 1000;
+export { MAX_REPLICAS };
 
 export const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const ENV_KEY_MESSAGE = 'env var names are letters, digits and _, not starting with a digit';
@@ -20,6 +20,12 @@ export interface Project {
   liveDeploymentId: string | null;
   createdAt: string;
   urls: { app: string };
+}
+
+/** GET /api/v1/projects/:project: the project, its live deployment, and limits a client checks before it uploads. */
+export interface ProjectDetail extends Project {
+  liveDeployment: Deployment | null;
+  limits: { artifactBytes: number };
 }
 
 export const DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$/;

@@ -1,23 +1,18 @@
-import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { MAX_REPLICAS, type CreateDeployment, type Deployment, type Project } from '../../protocol/index.js';
-import { clientFromConfig, type ApiClient } from '../api-client.js';
-import { parseEnvPair } from '../env-pairs.js';
-import { CliError } from '../errors.js';
-import { examples, formatBytes, printJson, shortDigest } from '../output.js';
-import { packDir } from '../pack.js';
-import { finishRelease, watchDeployment } from '../rollout.js';
-import { detectStartCommand } from '../start-command.js';
-import { uploadArtifact } from '../upload.js';
+import { MAX_REPLICAS } from '../../protocol/limits.js';
+import { splitEnvPair } from '../env-pairs.js';
+import { examples, WAIT_FOR_CAPACITY_HELP } from '../output.js';
 
-interface DeployOptions {
+export interface DeployOptions {
   project: string;
   cmd?: string;
   replicas?: number;
   deadline?: number;
   env?: Record<string, string>;
-  wait: boolean;
+  /** --wait: true, --no-wait: false, neither: undefined (wait, but not for capacity). */
+  wait?: boolean;
+  cpu?: number;
+  memory?: number;
   json?: boolean;
 }
 
@@ -31,62 +26,29 @@ export function registerDeploy(program: Command): void {
     .option('--replicas <n>', 'number of tasks to run (default: as many as the live deployment, else 1)', parseReplicas)
     .option('--deadline <seconds>', 'fail the deployment if it is not healthy within this time (default 120)', parseDeadline)
     .option('-e, --env <KEY=VALUE>', 'env var for this deployment, over the project ones (repeatable)', collectEnv)
+    .option('--cpu <millicores>', "CPU per task, in thousandths of a core (default: zectre.json's resources.cpuMillis, else 100)", parsePositive)
+    .option('--memory <MB>', "memory per task, in MB: the task is killed above it (default: zectre.json's resources.memoryMb, else 128)", parsePositive)
+    .option('--wait', WAIT_FOR_CAPACITY_HELP)
     .option('--no-wait', 'return once the deployment is created instead of waiting for it to go live')
     .option('--json', 'print the final deployment as JSON (progress goes to stderr)')
     .addHelpText(
       'after',
-      examples('zectre deploy examples/hello --project hello --env HELLO_VERSION=2 --replicas 2'),
+      examples('zectre deploy examples/hello --project hello --env HELLO_VERSION=2 --replicas 2', 'zectre deploy . --project web --memory 512 --cpu 500'),
     )
-    .action(async (dir: string, opts: DeployOptions) => {
-      // Progress is for people; with --json, stdout carries only the deployment.
-      const say = (line: string) => (opts.json ? process.stderr : process.stdout).write(`${line}\n`);
-      const bars = Boolean(process.stderr.isTTY);
-      const client = await clientFromConfig();
-      const root = resolve(dir);
-      await assertDirectory(root);
-
-      const start = await detectStartCommand(root, opts.cmd);
-      say(`start command: ${start.command} (from ${start.source})`);
-
-      const packed = await packDir(root);
-      const artifact = await uploadArtifact(client, opts.project, packed, bars);
-      say(`uploaded ${shortDigest(artifact.digest)} (${formatBytes(artifact.size)})`);
-
-      const body: CreateDeployment = {
-        artifact: artifact.digest,
-        command: start.command,
-        replicas: opts.replicas ?? (await liveReplicas(client, opts.project)),
-        ...(opts.deadline === undefined ? {} : { deadlineSeconds: opts.deadline }),
-        env: opts.env ?? {},
-        ...(start.healthCheckPath === undefined ? {} : { healthCheck: { path: start.healthCheckPath } }),
-      };
-      const created = await client.post<Deployment>(`/api/v1/projects/${encodeURIComponent(opts.project)}/deployments`, body);
-
-      if (!opts.wait) {
-        say(`created deployment ${created.id} (${created.status}); preview at ${created.urls.preview}`);
-        if (opts.json) printJson(created);
-        return;
-      }
-      const final = await watchDeployment(client, created, say, { bars });
-      if (opts.json) printJson(final);
-      await finishRelease(client, final, say);
-    });
-}
-
-/** A deploy keeps the replica count `zectre scale` set, as fly and kamal do. */
-async function liveReplicas(client: ApiClient, project: string): Promise<number> {
-  const answer = await client.get<Project & { liveDeployment: Deployment | null }>(`/api/v1/projects/${encodeURIComponent(project)}`);
-  return answer.liveDeployment?.replicas ?? 1;
-}
-
-async function assertDirectory(path: string): Promise<void> {
-  const info = await stat(path).catch(() => null);
-  if (!info?.isDirectory()) throw new CliError(`${path} is not a directory`);
+    // Packing, uploading and the contract's schemas load only when a deploy runs (startup time).
+    .action(async (dir: string, opts: DeployOptions) => (await import('../run/deploy.js')).deploy(dir, opts));
 }
 
 export function parseReplicas(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > MAX_REPLICAS) throw new InvalidArgumentError(`expected a whole number from 1 to ${MAX_REPLICAS}`);
+  return n;
+}
+
+/** A whole number above 0; the API's bounds are checked when the command runs (they live with the schemas). */
+function parsePositive(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number above 0');
   return n;
 }
 
@@ -98,7 +60,7 @@ function parseDeadline(value: string): number {
 
 function collectEnv(pair: string, previous: Record<string, string> | undefined): Record<string, string> {
   try {
-    const [key, value] = parseEnvPair(pair);
+    const [key, value] = splitEnvPair(pair);
     return { ...previous, [key]: value };
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message);

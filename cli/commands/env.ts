@@ -1,15 +1,14 @@
 import type { Command } from 'commander';
 import type { EnvChangeAnswer, EnvVar, SetEnv, UnsetEnv } from '../../protocol/index.js';
 import { clientFromConfig, type ApiClient } from '../api-client.js';
-import { parseEnvPair } from '../env-pairs.js';
+import { checkEnv, splitEnvPair } from '../env-pairs.js';
 import { UsageError } from '../errors.js';
-import { examples, printJson, table } from '../output.js';
-import { finishRelease, watchDeployment } from '../rollout.js';
+import { examples, printJson, table, WAIT_FOR_CAPACITY_HELP } from '../output.js';
 
 const envPath = (project: string) => `/api/v1/projects/${encodeURIComponent(project)}/env`;
 
 interface ChangeOptions {
-  wait: boolean;
+  wait?: boolean;
 }
 
 export function registerEnv(program: Command): void {
@@ -22,18 +21,20 @@ export function registerEnv(program: Command): void {
     .description('set one or more env vars (creates a new release)')
     .argument('<project>', 'project name')
     .argument('<pairs...>', 'KEY=VALUE')
+    .option('--wait', WAIT_FOR_CAPACITY_HELP)
     .option('--no-wait', 'do not wait for the new release to go live')
     .addHelpText('after', examples('zectre env set hello HELLO_VERSION=2 GREETING="hi there"'))
     .action(async (project: string, pairs: string[], opts: ChangeOptions) => {
       const vars: SetEnv['vars'] = {};
       for (const pair of pairs) {
         try {
-          const [key, value] = parseEnvPair(pair);
+          const [key, value] = splitEnvPair(pair);
           vars[key] = value;
         } catch (err) {
           throw new UsageError((err as Error).message);
         }
       }
+      await checkEnv(vars);
       const client = await clientFromConfig();
       const body: SetEnv = { vars };
       const answer = await client.put<{ vars: EnvVar[]; release: EnvChangeAnswer['release'] }>(envPath(project), body);
@@ -65,6 +66,7 @@ export function registerEnv(program: Command): void {
     .description('remove one or more env vars (creates one new release)')
     .argument('<project>', 'project name')
     .argument('<keys...>', 'env var names')
+    .option('--wait', WAIT_FOR_CAPACITY_HELP)
     .option('--no-wait', 'do not wait for the new release to go live')
     .addHelpText('after', examples('zectre env unset hello HELLO_VERSION'))
     .action(async (project: string, keys: string[], opts: ChangeOptions) => {
@@ -84,7 +86,8 @@ async function followRelease(client: ApiClient, project: string, release: EnvCha
     return;
   }
   say(`created release ${release.id} with the new env`);
-  if (!opts.wait) return;
-  const final = await watchDeployment(client, release, say, { bars: Boolean(process.stderr.isTTY) });
+  if (opts.wait === false) return;
+  const { finishRelease, watchDeployment } = await import('../rollout.js'); // not at startup: it loads the progress bars
+  const final = await watchDeployment(client, release, say, { bars: Boolean(process.stderr.isTTY), capacity: opts.wait ? 'wait' : 'fail' });
   await finishRelease(client, final, say);
 }

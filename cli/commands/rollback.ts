@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import type { Deployment, Rollback } from '../../protocol/index.js';
 import { clientFromConfig } from '../api-client.js';
-import { examples, printJson } from '../output.js';
-import { finishRelease, watchDeployment } from '../rollout.js';
+import { examples, printJson, WAIT_FOR_CAPACITY_HELP } from '../output.js';
 
 export function registerRollback(program: Command): void {
   program
@@ -10,20 +9,23 @@ export function registerRollback(program: Command): void {
     .description('start a new release from an earlier one (default: the previous good release); it goes live once healthy')
     .argument('<project>', 'project name')
     .argument('[deployment]', 'deployment id to return to (see `zectre deployments list`)')
+    .option('--wait', WAIT_FOR_CAPACITY_HELP)
     .option('--no-wait', 'return once the release is created')
     .option('--json', 'print the final deployment as JSON (progress goes to stderr)')
     .addHelpText('after', examples('zectre rollback hello', 'zectre rollback hello d1234abcd5678'))
-    .action(async (project: string, deployment: string | undefined, opts: { wait: boolean; json?: boolean }) => {
+    .action(async (project: string, deployment: string | undefined, opts: { wait?: boolean; json?: boolean }) => {
       const say = (line: string) => (opts.json ? process.stderr : process.stdout).write(`${line}\n`);
       const client = await clientFromConfig();
       const body: Rollback = deployment ? { deployment } : {};
       const created = await client.post<Deployment>(`/api/v1/projects/${encodeURIComponent(project)}/rollback`, body);
       say(`rolling ${project} back: new release ${created.id} from ${deployment ?? 'the previous good release'}`);
-      if (!opts.wait) {
+      say(`${project}'s env vars are that release's again (as on Heroku): zectre env list ${project} shows them`);
+      if (opts.wait === false) {
         if (opts.json) printJson(created);
         return;
       }
-      const final = await watchDeployment(client, created, say, { bars: Boolean(process.stderr.isTTY) });
+      const { finishRelease, watchDeployment } = await import('../rollout.js'); // not at startup: it loads the progress bars
+      const final = await watchDeployment(client, created, say, { bars: Boolean(process.stderr.isTTY), capacity: opts.wait ? 'wait' : 'fail' });
       if (opts.json) printJson(final);
       await finishRelease(client, final, say);
     });

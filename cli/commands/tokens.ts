@@ -66,7 +66,7 @@ export function registerJoinTokens(program: Command): void {
       const answer = await client.post<CreatedJoinToken>('/api/v1/join-tokens', body);
       if (opts.json) return printJson(answer);
       console.log(answer.secret);
-      console.error(`join token ${answer.id}, valid until ${answer.expiresAt}${answer.singleUse ? ' for one node' : ''}; shown only now. On the new machine: ZECTRE_API_URL=${client.apiUrl} ZECTRE_JOIN_TOKEN=<it> npx tsx node-agent/main.ts`);
+      console.error(`join token ${answer.id}, valid until ${answer.expiresAt}${answer.singleUse ? ' for one node' : ''}; shown only now. On the new machine: curl -fsSL ${client.apiUrl}/install.sh | sh -s -- --join-token <it> --address <its private IP>`);
     });
 }
 

@@ -6,6 +6,11 @@ import { HttpError, json, readLimited } from '../http.js';
 
 const DEFAULT_MAX = 100 * 1024 * 1024;
 
+/** The largest artifact this API takes (MAX_ARTIFACT_BYTES); GET of a project tells the CLI, which checks before uploading. */
+export function maxArtifactBytes(env: Deps['env']): number {
+  return Number(env.MAX_ARTIFACT_BYTES) || DEFAULT_MAX;
+}
+
 /**
  * PUT /api/v1/projects/:project/artifacts (developer): the server computes the digest; a declared
  * X-Zectre-Digest must match it. The project owns the artifact from now on; bytes another project
@@ -18,7 +23,7 @@ export async function putArtifact(request: IRequest, deps: Deps): Promise<Respon
   if (declared !== null && !DIGEST_PATTERN.test(declared)) {
     throw new HttpError(400, 'invalid_digest', `X-Zectre-Digest must be sha256:<64 lowercase hex digits>, got ${declared.slice(0, 80)}`);
   }
-  const bytes = await readLimited(request, Number(deps.env.MAX_ARTIFACT_BYTES) || DEFAULT_MAX);
+  const bytes = await readLimited(request, maxArtifactBytes(deps.env));
   if (bytes.byteLength < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) {
     throw new HttpError(400, 'invalid_artifact', 'an artifact must be a gzip-compressed tar archive (.tar.gz)');
   }

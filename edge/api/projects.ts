@@ -1,10 +1,11 @@
 import type { IRequest } from 'itty-router';
-import { CreateProject, newId, type Project } from '../../protocol/index.js';
+import { CreateProject, newId, type Project, type ProjectDetail } from '../../protocol/index.js';
 import { requireProject, requireUser, type ProjectRef } from '../auth.js';
 import { transaction } from '../db.js';
 import type { Deps } from '../deps.js';
 import { HttpError, json, readJson } from '../http.js';
 import { appUrl } from '../urls.js';
+import { maxArtifactBytes } from './artifacts.js';
 import { loadDeployment } from './deployment-view.js';
 
 function view(deps: Deps, p: ProjectRef): Project {
@@ -48,5 +49,5 @@ export async function getProject(request: IRequest, deps: Deps): Promise<Respons
   const user = await requireUser(request, deps);
   const project = await requireProject(deps, user, request.params.project!, 'viewer');
   const liveDeployment = project.liveDeploymentId ? await loadDeployment(deps, project.liveDeploymentId) : null;
-  return json({ ...view(deps, project), liveDeployment });
+  return json({ ...view(deps, project), liveDeployment, limits: { artifactBytes: maxArtifactBytes(deps.env) } } satisfies ProjectDetail);
 }

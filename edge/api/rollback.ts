@@ -4,12 +4,14 @@ import { requireProject, requireUser } from '../auth.js';
 import type { Deps } from '../deps.js';
 import { HttpError, json, readJson } from '../http.js';
 import { loadDeployment } from './deployment-view.js';
+import { restoreReleaseEnv } from './env-restore.js';
 import { createRelease, loadRelease } from './release.js';
 
 /**
  * POST /api/v1/projects/:project/rollback: a new release copying an earlier one that was live
  * (default: the standby one, else the most recently live superseded one). It keeps the current
- * replica count, so a rollback does not undo a scale, and goes live only once healthy.
+ * replica count, so a rollback does not undo a scale, and goes live only once healthy. The target's
+ * env becomes the project's env again (env-restore.ts), as on Heroku.
  */
 export async function rollback(request: IRequest, deps: Deps): Promise<Response> {
   const user = await requireUser(request, deps);
@@ -29,6 +31,7 @@ export async function rollback(request: IRequest, deps: Deps): Promise<Response>
   }
   const source = (await loadRelease(deps, targetId))!;
   const live = project.liveDeploymentId ? await loadRelease(deps, project.liveDeploymentId) : null;
+  await restoreReleaseEnv(deps, user, source);
   const id = await createRelease(deps, user, source, {
     replicas: live?.replicas ?? source.replicas,
     deadlineSeconds: body.deadlineSeconds,

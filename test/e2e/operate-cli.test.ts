@@ -4,9 +4,11 @@
  * request stream through the proxy, which must see no failed request and end on what was promised.
  */
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
 import type { ApiTokenView, CreatedApiToken, CreatedJoinToken, Deployment, NodeView } from '../../protocol/index.js';
@@ -18,6 +20,8 @@ import { testDatabase } from '../support/database.js';
 import { startSecondAgent, steadyStream, type StreamResult } from './operate-support.js';
 
 const echo = process.env.ZECTRE_TEST_ECHO === '1';
+/** This stack's upload limit: examples/hello packs to about 1 KB. */
+const ARTIFACT_LIMIT = 256 * 1024;
 /**
  * Task port blocks picked at random: both agents bind 127.0.0.1, and so does any other stack running
  * on this machine at the same time (default range 20000-29999), so fixed ranges collide (EADDRINUSE).
@@ -27,13 +31,13 @@ const ports = (() => {
   return { local: `${base}-${base + 99}`, second: `${base + 100}-${base + 199}` };
 })();
 
-describe('zectre CLI operates apps end to end', { timeout: 300_000 }, () => {
+describe('zectre CLI operates apps end to end', { timeout: 900_000 }, () => {
   let stack: Stack;
   let dir: string;
   let second: Child | undefined;
   let env: Record<string, string>;
   // Waiting commands (deploy, drain) are bounded by their own deadlines; this only catches a hang.
-  const zectre = (...args: string[]): Promise<CliRun> => runCli(args, env, undefined, 150_000);
+  const zectre = (...args: string[]): Promise<CliRun> => runCli(args, env);
   const ok = async (...args: string[]): Promise<CliRun> => {
     const run = await zectre(...args);
     assert.equal(run.code, 0, `zectre ${args.join(' ')} exited ${run.code}:\n${run.stdout}\n${run.stderr}`);
@@ -59,15 +63,21 @@ describe('zectre CLI operates apps end to end', { timeout: 300_000 }, () => {
     assert.equal(seen.failures.length, 0, `${seen.failures.length} of ${seen.requests} requests failed during ${what}: ${sample}`);
     console.log(`# ${what}: ${seen.requests} requests through the proxy, none failed`);
   };
-  const serves = async (want: RegExp) => {
-    let last = '';
-    for (let i = 0; i < 100; i++) {
-      const res = await request(`${stack.proxyUrl}/`, { headers: { host: host() } }).catch(() => null);
-      last = res ? `${res.statusCode} ${await res.body.text()}` : 'no answer';
-      if (res?.statusCode === 200 && want.test(last)) return;
+  /** Polls until `check` holds; the bound only catches a hang (a loaded machine is slow, not wrong). */
+  const eventually = async (what: string, check: () => Promise<boolean>, detail = () => '') => {
+    const deadline = Date.now() + 60_000;
+    while (!(await check())) {
+      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}${detail()}`);
       await sleep(100);
     }
-    assert.fail(`${host()} never answered ${want}; last: ${last}`);
+  };
+  const serves = async (want: RegExp) => {
+    let last = '';
+    await eventually(`${host()} to answer ${want}`, async () => {
+      const res = await request(`${stack.proxyUrl}/`, { headers: { host: host() } }).catch(() => null);
+      last = res ? `${res.statusCode} ${await res.body.text()}` : 'no answer';
+      return res?.statusCode === 200 && want.test(last);
+    }, () => `; last: ${last}`);
   };
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'zectre-operate-'));
@@ -77,6 +87,7 @@ describe('zectre CLI operates apps end to end', { timeout: 300_000 }, () => {
       heartbeatIntervalMs: 1000,
       echo,
       agentEnv: { ZECTRE_AGENT_PORT_RANGE: ports.local },
+      workerVars: { MAX_ARTIFACT_BYTES: String(ARTIFACT_LIMIT) },
     });
     env = { ZECTRE_CONFIG: join(dir, 'cli.json') };
     await cp(join(ROOT, 'examples/hello'), join(dir, 'hello'), { recursive: true });
@@ -114,6 +125,75 @@ describe('zectre CLI operates apps end to end', { timeout: 300_000 }, () => {
     assert.deepEqual(history.deployments.map((d) => d.id), [v1.id]);
   });
 
+  test('deploy checks what it can before it uploads: the project, a start command, the size against the limit', async () => {
+    const app = join(dir, 'big');
+    await cp(join(dir, 'hello'), app, { recursive: true });
+    await writeFile(join(app, 'media.bin'), randomBytes(ARTIFACT_LIMIT + 1)); // random: gzip cannot shrink it
+
+    const unknown = await zectre('deploy', app, '--project', 'nope');
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /^error: project nope does not exist .*`zectre projects create nope`/);
+    assert.doesNotMatch(unknown.stdout, /packing/);
+
+    await ok('projects', 'create', 'big');
+    const bare = join(dir, 'bare');
+    await mkdir(bare);
+    await writeFile(join(bare, 'index.js'), 'require("node:http")\n');
+    const nothing = await zectre('deploy', bare, '--project', 'big');
+    assert.equal(nothing.code, 1);
+    assert.match(nothing.stderr, /^error: nothing says how to start .*package\.json.*Procfile.*zectre\.json.*--cmd/);
+    assert.doesNotMatch(nothing.stdout, /packing/);
+
+    const tooBig = await zectre('deploy', app, '--project', 'big');
+    assert.equal(tooBig.code, 1);
+    assert.match(tooBig.stdout, /packing .*\n.*packed \d+ files and directories into/);
+    assert.doesNotMatch(tooBig.stdout, /uploading/);
+    assert.match(tooBig.stderr, /^error: the packed app is 26\d\.\d KB, over this API's artifact limit of 262\.1 KB \(MAX_ARTIFACT_BYTES\): .*\.zectreignore/);
+
+    // Off a terminal, the upload prints progress lines instead of a bar.
+    await writeFile(join(app, '.zectreignore'), 'media.bin\n');
+    const run = await ok('deploy', app, '--project', 'big', '--no-wait');
+    assert.match(run.stdout, /uploading .*\n(uploading: 25% .*\n)(uploading: 50% .*\n)(uploading: 75% .*\n)uploaded sha256:/);
+    await ok('projects', 'delete', 'big', '--yes');
+  });
+
+  test('a CommonJS app without a package.json runs: nothing of the checkout is above the task directories', async () => {
+    for (let at = stack.agentWorkDir; at !== dirname(at); at = dirname(at)) {
+      assert.ok(!existsSync(join(at, 'package.json')) && !existsSync(join(at, 'node_modules')), `${at} would leak into apps`);
+    }
+    const app = join(dir, 'cjs');
+    await mkdir(app);
+    await writeFile(join(app, 'server.js'), "const http = require('node:http');\nhttp.createServer((_, res) => res.end('commonjs')).listen(process.env.PORT);\n");
+    await writeFile(join(app, 'Procfile'), 'web: node server.js\n');
+    await ok('projects', 'create', 'cjs');
+    await ok('deploy', app, '--project', 'cjs');
+    const res = await request(`${stack.proxyUrl}/`, { headers: { host: `cjs.${stack.appsDomain}` } });
+    assert.equal(await res.body.text(), 'commonjs');
+  });
+
+  test('resources: --cpu/--memory over zectre.json reach the scheduler; a request no node can hold fails at once with the reason', async () => {
+    const app = join(dir, 'cjs');
+    await writeFile(join(app, 'zectre.json'), JSON.stringify({ resources: { cpuMillis: 300, memoryMb: 64 } }));
+    const allocated = async () => (await json<{ nodes: NodeView[] }>('nodes', 'list', '--json')).nodes.find((n) => n.name === 'local')!.allocated;
+    const before = await allocated(); // the live cjs task: 100m CPU and 128 MB
+    const run = await ok('deploy', app, '--project', 'cjs', '--memory', '200');
+    assert.match(run.stdout, /resources per task: 300m CPU, 200 MB/);
+    // The previous release stays on standby, so the node now also holds the new task's 300m and 200 MB.
+    let now = before;
+    await eventually("the new task's resources on the node", async () => {
+      now = await allocated();
+      return now.cpuMillis === before.cpuMillis + 300 && now.memoryMb === before.memoryMb + 200;
+    }, () => JSON.stringify({ before, now }));
+
+    const huge = await zectre('deploy', app, '--project', 'cjs', '--memory', '1000000');
+    assert.equal(huge.code, 1, huge.stdout + huge.stderr);
+    assert.match(huge.stderr, /^error: deployment d\w+ cannot place every task: waiting for capacity for 1 task\(s\): no node has room for 300m CPU and 1000000 MB .*pass --wait/);
+    const bounds = await zectre('deploy', app, '--project', 'cjs', '--memory', '8');
+    assert.equal(bounds.code, 2);
+    assert.match(bounds.stderr, /--memory \(MB\): .*>=16/);
+    await ok('projects', 'delete', 'cjs', '--yes');
+  });
+
   let v2: Deployment;
   test('env set creates a new release and says so; the proxy serves it with no failed request', async () => {
     let run: CliRun | undefined;
@@ -140,10 +220,16 @@ describe('zectre CLI operates apps end to end', { timeout: 300_000 }, () => {
     const back = await underLoad(() => ok('rollback', 'ops'));
     assertNoFailures(back, 'rollback');
     await serves(/version 2/); // the previous good release is the env-set one (HELLO_VERSION=2, API_KEY set)
+    // Its env is the project's env again (as on Heroku): env list agrees with what runs, and the next deploy keeps it.
+    const restored = await json<{ vars: { key: string; value?: string }[] }>('env', 'list', 'ops', '--reveal', '--json');
+    assert.deepEqual(restored.vars.map((v) => [v.key, v.value]), [['API_KEY', 's3cr3t'], ['HELLO_VERSION', '2']]);
+    await ok('deploy', join(dir, 'hello'), '--project', 'ops');
+    await serves(/version 2/);
     const toV1 = await underLoad(() => ok('rollback', 'ops', v1.id, '--json'));
     assertNoFailures(toV1, `rollback to ${v1.id}`);
     await serves(/version 1/);
     assert.ok(toV1.bodies.has('hello from zectre (version 1)'), 'the stream saw the rolled-back version');
+    assert.deepEqual((await json<{ vars: unknown[] }>('env', 'list', 'ops', '--json')).vars, [], 'v1 ran with no env vars');
     const bad = await zectre('rollback', 'ops', 'dnotarelease1');
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /\(deployment_not_found\)\n$/);
@@ -202,11 +288,11 @@ describe('zectre CLI operates apps end to end', { timeout: 300_000 }, () => {
     const live = (await json<{ liveDeployment: Deployment }>('status', 'ops', '--json')).liveDeployment;
     const task = live.tasks.find((t) => t.desiredState === 'running')!;
     let lines: { taskId: string; line: string }[] = [];
-    for (let i = 0; i < 50 && !lines.some((l) => /GET \/ 200/.test(l.line)); i++) {
+    await eventually('a request in the task\'s logs', async () => {
       const run = await ok('logs', 'ops', '--since', '10m', '--task', task.id, '--json');
       lines = run.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
-      await sleep(200);
-    }
+      return lines.some((l) => /GET \/ 200/.test(l.line));
+    });
     assert.ok(lines.length > 0 && lines.every((l) => l.taskId === task.id), `lines: ${JSON.stringify(lines.slice(0, 5))}`);
     assert.ok(lines.some((l) => /GET \/ 200/.test(l.line)));
     assert.equal((await zectre('logs', 'ops', '--since', 'yesterday-ish')).code, 2);
@@ -244,23 +330,20 @@ describe('zectre CLI operates apps end to end', { timeout: 300_000 }, () => {
   test('projects delete asks for --yes off a terminal, then stops the tasks and removes the routes', async () => {
     const refused = await zectre('projects', 'delete', 'ops');
     assert.equal(refused.code, 2);
-    assert.match(refused.stderr, /--yes/);
+    assert.match(refused.stderr, /^error: This deletes project ops, stops its apps and removes its URLs\. Pass --yes to confirm \(stdin is not a terminal/);
     await ok('projects', 'delete', 'ops', '--yes');
     const list = await json<{ projects: { name: string }[] }>('projects', 'list', '--json');
     assert.ok(!list.projects.some((p) => p.name === 'ops'));
-    let status = 0;
-    for (let i = 0; i < 50 && status !== 404; i++) {
-      status = (await request(`${stack.proxyUrl}/`, { headers: { host: host() } })).statusCode;
-      await sleep(100);
-    }
-    assert.equal(status, 404);
+    await eventually('the proxy to answer 404 for the deleted project', async () => {
+      const res = await request(`${stack.proxyUrl}/`, { headers: { host: host() } });
+      await res.body.dump();
+      return res.statusCode === 404;
+    });
     let nodes: NodeView[] = [];
-    for (let i = 0; i < 50; i++) {
+    await eventually('every node to run no task', async () => {
       nodes = (await json<{ nodes: NodeView[] }>('nodes', 'list', '--json')).nodes;
-      if (nodes.every((n) => n.runningTasks === 0)) break;
-      await sleep(200);
-    }
-    assert.ok(nodes.every((n) => n.runningTasks === 0), JSON.stringify(nodes));
+      return nodes.every((n) => n.runningTasks === 0);
+    }, () => JSON.stringify(nodes));
     assert.equal((await zectre('projects', 'delete', 'ops', '--yes')).code, 1);
   });
 });

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
-import { runCli } from '../../cli/run-cli.test-helper.js';
+import { runCli, startCli } from '../../cli/run-cli.test-helper.js';
 import { startProxyProcess } from '../../dev/bench-proxy-process.js';
 import { sleep } from '../../dev/processes.js';
 import { ROOT } from '../../dev/root.js';
@@ -30,14 +30,14 @@ describe('proxy during deploys, end to end', { timeout: 240_000 }, () => {
   const host = () => `hello.${stack.appsDomain}`;
   const query = async <T>(text: string, params: unknown[] = []) => (await pool.query(text, params)).rows as T[];
 
-  const startDeploy = async (version: number, ...args: string[]) => {
+  const setVersion = async (version: number) => {
     const server = join(app(), 'server.js');
     const source = await readFile(server, 'utf8');
     await writeFile(server, source.replace(/HELLO_VERSION \|\| '\d+'/, `HELLO_VERSION || '${version}'`));
-    return cli('deploy', app(), '--project', 'hello', ...args);
   };
   const deployVersion = async (version: number): Promise<string> => {
-    const run = await startDeploy(version, '--json');
+    await setVersion(version);
+    const run = await cli('deploy', app(), '--project', 'hello', '--json');
     assert.equal(run.code, 0, `deploy of version ${version} failed:\n${run.stdout}\n${run.stderr}`);
     return (JSON.parse(run.stdout) as { id: string }).id;
   };
@@ -73,15 +73,50 @@ describe('proxy during deploys, end to end', { timeout: 240_000 }, () => {
     }
   };
 
-  /** A second real proxy on the same database, then frozen (SIGSTOP): alive as far as the control plane knows, but behind. */
+  /**
+   * Waits for `condition`, then for a scheduler pass that started after it held: every heartbeat runs
+   * one, and the agent sends its next heartbeat only after the previous one was answered, so the
+   * second heartbeat after that moment finds the first one's pass finished.
+   */
+  const waitForSchedulerPassAfter = async (condition: () => Promise<boolean>) => {
+    await waitUntil('the condition before a scheduler pass', condition);
+    const beat = async () => (await query<{ at: Date }>('SELECT max(last_heartbeat_at) AS at FROM nodes'))[0]!.at.getTime();
+    for (let i = 0; i < 2; i++) {
+      const seen = await beat();
+      await waitUntil('the next heartbeat', async () => (await beat()) > seen);
+    }
+  };
+
+  /**
+   * A second real proxy on the same database, then frozen (SIGSTOP): it stops applying routes and
+   * reporting. Until it thaws, the test keeps its row's last report an hour ahead, so the control
+   * plane counts it live (a proxy alive but behind) however long a loaded machine takes, instead of
+   * for the 10 s liveness window after its last real report. (Kept, not set once: a report the proxy
+   * sent just before it froze can still land after the first pin.) Once thawed, its own reports
+   * replace the row.
+   */
   const startFrozenProxy = async (id: string) => {
     const { child } = await startProxyProcess(stack.db.options, stack.appsDomain, { env: { ZECTRE_PROXY_ID: id } });
     await waitUntil(`proxy ${id} to report`, async () => (await query('SELECT 1 FROM proxies WHERE id = $1', [id])).length === 1, 30_000);
     process.kill(child.proc.pid!, 'SIGSTOP');
+    const pin = () => query("UPDATE proxies SET last_seen_at = now() + interval '1 hour' WHERE id = $1", [id]);
+    await pin();
+    let pinning = true;
+    const pinned = (async () => {
+      while (pinning) {
+        await sleep(500);
+        if (pinning) await pin();
+      }
+    })();
+    const thaw = async () => {
+      pinning = false;
+      await pinned;
+      process.kill(child.proc.pid!, 'SIGCONT');
+    };
     return {
-      thaw: () => process.kill(child.proc.pid!, 'SIGCONT'),
+      thaw,
       stop: async () => {
-        process.kill(child.proc.pid!, 'SIGCONT');
+        if (pinning) await thaw();
         await child.stop();
       },
     };
@@ -140,34 +175,30 @@ describe('proxy during deploys, end to end', { timeout: 240_000 }, () => {
   test('the oldest release stops, and the CLI says live, only after every live proxy acknowledged the new routes', async () => {
     const frozen = await startFrozenProxy('frozen');
     try {
-      const deploying = startDeploy(3);
-      let cliDone = false;
-      void deploying.then(() => (cliDone = true));
-      // Version 3's cutover turns version 2 into the standby and supersedes version 1.
-      await waitUntil('version 3 to be cut over', async () => (await query("SELECT 1 FROM deployments WHERE id = $1 AND status = 'superseded'", [v1])).length === 1);
+      await setVersion(3);
+      const deploying = await startCli(['deploy', app(), '--project', 'hello'], { ZECTRE_CONFIG: join(dir, 'cli.json') });
+      // Version 3's cutover turns version 2 into the standby and supersedes version 1; the CLI then
+      // waits for the proxies still behind: the frozen one, and the stack's own if it has not caught up yet.
+      await waitUntil('the CLI to wait for the frozen proxy', () => /waiting for \d+ proxy\(ies\) to serve route epoch \d+: .*\bfrozen\b/.test(deploying.output()));
       const [retiring] = await query<{ retire_epoch: string | null; status: string }>('SELECT retire_epoch, status FROM deployments WHERE id = $1', [v1]);
       assert.equal(retiring!.status, 'superseded');
-      const [proxy] = await query<{ epoch: string; live: boolean }>(
-        `SELECT epoch, last_seen_at > now() - interval '15 seconds' AS live FROM proxies WHERE id = 'frozen'`,
-      );
-      // While the frozen proxy still counts as live and lags, the old tasks keep running.
-      if (proxy!.live) {
-        assert.ok(retiring!.retire_epoch !== null && Number(proxy!.epoch) < Number(retiring!.retire_epoch), JSON.stringify({ retiring, proxy }));
-        const running = await query("SELECT 1 FROM tasks WHERE deployment_id = $1 AND desired_state = 'running'", [v1]);
-        assert.ok(running.length > 0, 'the superseded tasks were stopped before the frozen proxy acknowledged');
-      }
-      await sleep(1000);
-      if (proxy!.live) assert.equal(cliDone, false, 'the CLI finished while a live proxy still served the old routes');
-      frozen.thaw();
-      const run = await deploying;
+      const [proxy] = await query<{ epoch: string }>("SELECT epoch FROM proxies WHERE id = 'frozen'");
+      assert.ok(retiring!.retire_epoch !== null && Number(proxy!.epoch) < Number(retiring!.retire_epoch), JSON.stringify({ retiring, proxy }));
+      // The other proxy acknowledges and the scheduler runs again: the old tasks still wait for the frozen one.
+      await waitForSchedulerPassAfter(async () =>
+        (await query<{ epoch: string }>("SELECT epoch FROM proxies WHERE id <> 'frozen'")).every((p) => Number(p.epoch) >= Number(retiring!.retire_epoch)));
+      const running = await query("SELECT 1 FROM tasks WHERE deployment_id = $1 AND desired_state = 'running'", [v1]);
+      assert.ok(running.length > 0, 'the superseded tasks were stopped before the frozen proxy acknowledged');
+      assert.doesNotMatch(deploying.output(), /live at /, 'the CLI said live while a live proxy still served the old routes');
+      await frozen.thaw();
+      const run = await deploying.done;
       assert.equal(run.code, 0, run.stdout + run.stderr);
-      if (proxy!.live) assert.match(run.stdout, /waiting for 1 proxy\(ies\) to serve route epoch \d+/);
       assert.match(run.stdout, /live at /);
       assert.doesNotMatch(run.stdout, /warning: proxy/);
       await waitUntil('the old tasks to be stopped', async () =>
         (await query("SELECT 1 FROM tasks WHERE deployment_id = $1 AND desired_state = 'running'", [v1])).length === 0);
       const timeouts = await query("SELECT data FROM events WHERE kind = 'deployment.retire_timeout'");
-      if (proxy!.live) assert.deepEqual(timeouts, [], 'stopped by acknowledgement, not by the timeout');
+      assert.deepEqual(timeouts, [], 'stopped by acknowledgement, not by the timeout');
       const res = await request(`${stack.proxyUrl}/`, { headers: { host: host() } });
       assert.match(await res.body.text(), /version 3/);
     } finally {
@@ -186,14 +217,17 @@ describe('proxy during deploys, end to end', { timeout: 240_000 }, () => {
         assert.equal((await cli('scale', 'hello', '1', '--no-wait')).code, 0);
         retiring = await query('SELECT id, port, desired_state FROM tasks WHERE deployment_id = $1 AND retire_epoch IS NOT NULL', [live!.id]);
         assert.equal(retiring.length, 1, 'one task retires');
-        const [proxy] = await query<{ live: boolean }>(`SELECT last_seen_at > now() - interval '8 seconds' AS live FROM proxies WHERE id = 'frozen-scale'`);
-        await sleep(1500); // a few scheduler passes (heartbeat 1 s) while the frozen proxy lags
+        const epoch = Number((await query<{ retire_epoch: string }>('SELECT retire_epoch FROM tasks WHERE id = $1', [retiring[0]!.id]))[0]!.retire_epoch);
+        // The other proxy acknowledges and the scheduler runs again while the frozen one lags.
+        await waitForSchedulerPassAfter(async () =>
+          (await query<{ epoch: string }>("SELECT epoch FROM proxies WHERE id <> 'frozen-scale'")).every((p) => Number(p.epoch) >= epoch));
         const [still] = await query<{ desired_state: string }>('SELECT desired_state FROM tasks WHERE id = $1', [retiring[0]!.id]);
-        if (proxy!.live) assert.equal(still!.desired_state, 'running', 'the retiring task was stopped before the frozen proxy acknowledged');
+        const timedOut = stack.worker.output().match(/stopping tasks [^\n]*/g) ?? [];
+        assert.equal(still!.desired_state, 'running', `the retiring task was stopped before the frozen proxy acknowledged ${timedOut.join('; ')}`);
         const status = await cli('status', 'hello');
-        if (proxy!.live) assert.match(status.stdout, new RegExp(`${retiring[0]!.id}.*retiring`), status.stdout);
+        assert.match(status.stdout, new RegExp(`${retiring[0]!.id}.*retiring`), status.stdout);
       } finally {
-        frozen.thaw();
+        await frozen.thaw();
         await waitUntil('the retired task to be stopped', async () =>
           (await query<{ desired_state: string }>('SELECT desired_state FROM tasks WHERE id = $1', [retiring![0]!.id]))[0]!.desired_state === 'stopped');
         await load.stop();

@@ -27,15 +27,21 @@ export function spineScenario(dbKind: string): void {
       const res = await request(`${stack.proxyUrl}/`, { headers: { host } });
       return { status: res.statusCode, body: await res.body.text() };
     };
-    /** Polls the proxy until `host` answers `want` (routing reloads asynchronously); bounded. */
-    const eventually = async (host: string, want: RegExp) => {
-      let last = { status: 0, body: '' };
-      for (let i = 0; i < 100; i++) {
-        last = await viaProxy(host).catch((e) => ({ status: -1, body: String(e) }));
-        if (last.status === 200 && want.test(last.body)) return last;
+    /** Polls until `check` holds. The bound only catches a hang: a loaded machine is slow, not wrong. */
+    const until = async (what: string, check: () => Promise<boolean>, detail = () => '') => {
+      const deadline = Date.now() + 90_000;
+      while (!(await check())) {
+        if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}${detail()}`);
         await sleep(100);
       }
-      assert.fail(`${host} never answered ${want} through the proxy; last answer ${last.status} ${last.body}`);
+    };
+    /** Polls the proxy until `host` answers `want` (routing reloads asynchronously). */
+    const eventually = async (host: string, want: RegExp) => {
+      let last = { status: 0, body: '' };
+      await until(`${host} to answer ${want} through the proxy`, async () => {
+        last = await viaProxy(host).catch((e) => ({ status: -1, body: String(e) }));
+        return last.status === 200 && want.test(last.body);
+      }, () => `; last answer ${last.status} ${last.body}`);
     };
 
     before(async () => {
@@ -87,11 +93,10 @@ export function spineScenario(dbKind: string): void {
 
     test('zectre logs shows the lines the app wrote', async () => {
       let run: CliRun | undefined;
-      for (let i = 0; i < 100; i++) {
+      await until('a request line in the logs', async () => {
         run = await zectre('logs', 'hello', '--json');
-        if (run.code === 0 && /GET \/ 200/.test(run.stdout)) break;
-        await sleep(200);
-      }
+        return run.code === 0 && /GET \/ 200/.test(run.stdout);
+      }, () => `; last: ${run?.stdout.slice(0, 2000)}${run?.stderr}`);
       assert.equal(run!.code, 0, run!.stderr);
       const lines = run!.stdout.trim().split('\n').map((l) => JSON.parse(l) as { line: string; taskId: string });
       assert.ok(lines.some((l) => l.line === 'GET / 200'), `no request line in ${run!.stdout.slice(0, 2000)}`);
@@ -130,11 +135,10 @@ export function spineScenario(dbKind: string): void {
       const status = await zectre('status', 'hello', '--json');
       assert.equal(status.code, 0, status.stderr);
       let old: Deployment | undefined;
-      for (let i = 0; i < 100; i++) {
+      await until('the oldest release\'s tasks to stop', async () => {
         old = (await (await fetch(`${stack.apiUrl}/api/v1/deployments/${first.id}`, { headers: { authorization: `Bearer ${stack.adminToken}` } })).json()) as Deployment;
-        if (old.tasks.every((t) => t.observedState === 'stopped')) break;
-        await sleep(200);
-      }
+        return old.tasks.every((t) => t.observedState === 'stopped');
+      }, () => JSON.stringify(old?.tasks));
       assert.equal(old!.status, 'superseded');
       assert.ok(old!.tasks.every((t) => t.desiredState === 'stopped' && t.observedState === 'stopped'), JSON.stringify(old!.tasks));
       const preview = await viaProxy(`${first.id}--hello.${stack.appsDomain}`);
