@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ObservedState, ObservedTask, TaskSpec } from '../protocol/index.js';
 import { ArtifactError, type ArtifactCache } from './artifact-cache.js';
 import { Backoff } from './backoff.js';
-import { HealthChecker } from './health-check.js';
+import { HealthChecker, type HealthStatus } from './health-check.js';
 import { LogSpool } from './log-spool.js';
 import { portIsFree } from './port-check.js';
 import { groupMembers, killGroup, procStat, sameProcessAlive, signalGroup, spawnInGroup } from './process-group.js';
@@ -129,8 +129,8 @@ export class Task {
     this.observed.restarts = saved.restarts;
     const { pid, startTime } = saved;
     if (pid !== undefined && startTime !== undefined && sameProcessAlive(pid, startTime)) {
-      this.note(`re-adopted pid ${pid} after an agent restart`);
-      this.attach({ pid, startTime, exited: watchAdopted(pid, startTime, this.abort.signal) });
+      this.note(`re-adopted pid ${pid} after an agent restart${saved.health ? ` (last health: ${saved.health})` : ''}`);
+      this.attach({ pid, startTime, exited: watchAdopted(pid, startTime, this.abort.signal) }, saved.health);
       return `re-adopted pid ${pid}`;
     }
     // The leader is gone; a process group id is never reused while members remain, so these are ours.
@@ -245,14 +245,22 @@ export class Task {
     }
   }
 
-  private attach(running: Running): void {
+  /** `health`: what a re-adopted process last reported; a new one is 'starting'. */
+  private attach(running: Running, health: HealthStatus = 'starting'): void {
     this.running = running;
     void running.exited.then(({ code, signal }) => this.onExit(running, code, signal));
-    this.set({ state: 'starting', pid: running.pid, exitCode: undefined, message: undefined });
+    this.set({ state: health, pid: running.pid, exitCode: undefined, message: undefined });
     this.persist();
-    this.health = new HealthChecker(this.spec.port, this.spec.healthCheck, (status) => {
-      if (this.running === running && !this.stopping) this.set({ state: status });
-    });
+    this.health = new HealthChecker(
+      this.spec.port,
+      this.spec.healthCheck,
+      (status) => {
+        if (this.running !== running || this.stopping) return;
+        this.set({ state: status });
+        this.persist(); // a restarted agent re-adopts the process with this health
+      },
+      health,
+    );
     this.health.start();
   }
 
@@ -317,6 +325,7 @@ export class Task {
       spec: this.spec,
       restarts: this.observed.restarts,
       ...(this.running ? { pid: this.running.pid, startTime: this.running.startTime } : {}),
+      ...(this.running && isHealth(this.observed.state) ? { health: this.observed.state } : {}),
     });
   }
 
@@ -334,6 +343,8 @@ export class Task {
     await rm(join(this.dir, 'task.json'), { force: true });
   }
 }
+
+const isHealth = (state: ObservedState): state is HealthStatus => state === 'starting' || state === 'healthy' || state === 'unhealthy';
 
 /** An adopted process is not our child: no exit event, so poll until that pid + start time is gone. */
 async function watchAdopted(pid: number, startTime: number, signal: AbortSignal): Promise<{ code: null; signal: null }> {
