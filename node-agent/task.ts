@@ -110,6 +110,9 @@ export class Task {
   }
 
   start(): void {
+    // Recorded before the download: an agent that dies before the process starts resumes this task
+    // (download included) at once on restart, without waiting for the control plane to resend it.
+    this.persist();
     this.prepare()
       .then((ready) => (ready ? this.spawnWhenPortFree() : undefined))
       .catch((err: unknown) => this.fail(`task could not start: ${(err as Error).message}`));
