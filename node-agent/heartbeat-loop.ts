@@ -62,7 +62,9 @@ export class HeartbeatLoop {
       } catch (err) {
         if (this.stopped) return;
         if (err instanceof HttpError && err.status === 401 && (await this.tryReRegister())) continue;
-        const delay = backoff.next();
+        // Never longer than one interval (jittered): the control plane declares a node lost after three
+        // silent intervals, so after an outage every agent is back well within that, not 30 s later.
+        const delay = backoff.next(this.intervalMs);
         this.deps.log(`heartbeat failed: ${(err as Error).message}; retrying in ${Math.round(delay)} ms`);
         await this.sleep(delay, false); // no early wake while failing: don't hammer a struggling control plane
       }
