@@ -7,6 +7,7 @@ import { ArtifactCache } from './artifact-cache.js';
 import { Backoff } from './backoff.js';
 import { ConfigError } from './env-config.js';
 import { HeartbeatLoop } from './heartbeat-loop.js';
+import { PauseWatch } from './pause-watch.js';
 import { HttpError } from './http-json.js';
 import { deleteIdentity, loadIdentity, register, saveIdentity, type Identity } from './identity.js';
 import { LogShipper } from './log-shipper.js';
@@ -72,6 +73,11 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   const metrics = createMetrics(() => tasks?.observed() ?? []);
   const logs = new LogShipper(apiUrl, credential, metrics, log);
   let heartbeat: HeartbeatLoop | undefined;
+  const pauses = new PauseWatch(
+    () => 2 * (heartbeat?.interval ?? 5_000),
+    () => heartbeat?.confirm() ?? Promise.resolve(),
+    log,
+  );
   tasks = new TaskSet(
     {
       stateDir: config.stateDir,
@@ -81,6 +87,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       addSpool: (spool) => logs.add(spool),
       onLinesDropped: (n) => metrics.linesDropped.inc(n),
       onChange: () => heartbeat?.poke(),
+      mayStart: () => pauses.mayStart(),
       ...(config.cgroupRoot ? { cgroup: new CgroupLimiter(config.cgroupRoot) } : {}),
     },
     (taskId, dir) => logs.close(taskId, dir),
@@ -129,11 +136,13 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     log,
   });
   heartbeat.start(intervalMs);
+  pauses.start();
   logs.start();
 
   let stopped: Promise<void> | undefined;
   const shutdown = async () => {
     server.close(); // first, so no push starts a task during shutdown
+    pauses.stop();
     await heartbeat.stop();
     if (config.stopTasksOnExit) {
       await taskSet.stopAll();

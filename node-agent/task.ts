@@ -33,6 +33,8 @@ export interface TaskDeps {
   /** Called whenever the observed state changes (drives the prompt heartbeat). */
   onChange: () => void;
   cgroup?: CgroupLimiter;
+  /** Resolves when processes may be (re)started: after the agent was paused, only once the control plane answered (PauseWatch). */
+  mayStart?: () => Promise<void>;
 }
 
 /** A running process group of this task, spawned by this agent or re-adopted from an earlier one. */
@@ -196,6 +198,7 @@ export class Task {
       this.set({ state: 'pending', message: WAITING_FOR_ENV });
       await Promise.race([this.envKnown, new Promise((resolve) => this.abort.signal.addEventListener('abort', resolve, { once: true }))]);
     }
+    await this.deps.mayStart?.();
     while (!this.stopping && !(await portIsFree(this.spec.port))) {
       const delay = this.restartBackoff.next();
       const message = `port ${this.spec.port} is in use by another process on this node; retrying in ${Math.round(delay)} ms`;
@@ -294,11 +297,15 @@ export class Task {
     }
     if (Date.now() - this.startedAt >= RESTART_BACKOFF_RESET_MS) this.restartBackoff.reset();
     const delay = this.restartBackoff.next();
-    this.restartTimer = setTimeout(() => {
-      this.observed.restarts += 1;
-      this.note(`restarting (restart ${this.observed.restarts}) after ${delay} ms`);
-      void this.spawnWhenPortFree();
-    }, delay);
+    this.restartTimer = setTimeout(() => void this.restart(delay), delay);
+  }
+
+  private async restart(delay: number): Promise<void> {
+    await this.deps.mayStart?.(); // a task the control plane replaced while the agent was paused is not restarted
+    if (this.stopping) return;
+    this.observed.restarts += 1;
+    this.note(`restarting (restart ${this.observed.restarts}) after ${delay} ms`);
+    await this.spawnWhenPortFree();
   }
 
   /** PATH and LANG from the agent, HOME = the task's directory, the spec's env, PORT. Nothing else of the agent's. */

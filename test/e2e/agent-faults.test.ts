@@ -108,4 +108,36 @@ describe('agent faults on the real stack', { timeout: 300_000 }, () => {
     assert.equal(((await res.body.json()) as { release: string }).release, 'v2');
     assert.deepEqual(readdirSync(artifactsDir()).filter((f) => f.includes('.partial')), [], 'no partial download left');
   });
+
+  test('an agent frozen until its node is declared down asks the control plane first when it resumes: its task that exited meanwhile is not restarted before the answer', async () => {
+    const task = (await waitFor('the live task', liveTask, 20_000))!;
+    const agentPid = stack.agent.proc.pid!;
+    process.kill(agentPid, 'SIGSTOP');
+    try {
+      await request(`http://127.0.0.1:${task.port}/exit`).catch(() => undefined); // the app exits while nobody watches
+      await waitFor('the node declared down', async () => {
+        // No other node heartbeats here: a scale to the same count runs the scheduler pass that sweeps silent nodes.
+        await api.call('POST', '/api/v1/projects/steady/scale', { replicas: 1 });
+        const [n] = await sql('SELECT status FROM nodes');
+        return n.status === 'down';
+      }, 60_000);
+      gate.holdHeartbeats = true; // a slow control plane: what the agent does next, it does on its own
+    } finally {
+      process.kill(agentPid, 'SIGCONT');
+    }
+    const output = () => stack.agent.output();
+    const restarts = () => gate.logLines(task.id).filter((l) => l.startsWith('restarting'));
+    await waitFor('the agent holding task starts, or restarting the task on its own', async () =>
+      /did not run for/.test(output()) || restarts().length > 0, 30_000, stack.agent);
+    assert.deepEqual(restarts(), [], 'nothing restarted before the control plane answered');
+    gate.release();
+    await waitFor('the answer applied', async () => /the control plane answered after the pause/.test(output()), 30_000, stack.agent);
+    await waitFor('the app serving through the proxy again', async () => {
+      const res = await request(`${stack.proxyUrl}/`, { headers: { host: host() } });
+      await res.body.text();
+      return res.statusCode === 200;
+    }, 60_000, stack.agent);
+    const [t] = await sql('SELECT desired_state, observed_state FROM tasks WHERE id = $1', [task.id]);
+    console.log(`frozen agent: the control plane had the exited task ${t.desired_state}/${t.observed_state}; restarts shipped: ${restarts().length}`);
+  });
 });
