@@ -8,6 +8,7 @@ import { Backoff } from './backoff.js';
 import { ConfigError } from './env-config.js';
 import { HeartbeatLoop } from './heartbeat-loop.js';
 import { PauseWatch } from './pause-watch.js';
+import { ProcessTracker, type TrackerKind } from './process-tracker.js';
 import { HttpError } from './http-json.js';
 import { deleteIdentity, loadIdentity, register, saveIdentity, type Identity } from './identity.js';
 import { LogShipper } from './log-shipper.js';
@@ -57,6 +58,11 @@ export interface RunningAgent {
 }
 
 const LOG_FLUSH_ON_STOP_MS = 2_000;
+const TRACKERS: Record<TrackerKind, string> = {
+  cgroup2: 'a cgroup v2 per task',
+  freezer: 'a cgroup per task in the v1 freezer hierarchy',
+  proc: 'their ZECTRE_TASK_ID in /proc (no writable cgroup hierarchy: a process that clears its environment can escape)',
+};
 
 export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   const log = config.log ?? ((msg: string) => console.error(`[agent] ${msg}`));
@@ -66,6 +72,9 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   const users = TaskUsers.open(config.stateDir, config.uidRange);
   if (!users.isolating) warnSharedUid(log);
   const workspace = await Workspace.open(config.workDir, config.unpackLimits, { stateDir: config.stateDir, isolating: users.isolating });
+
+  const tracker = ProcessTracker.open(config.stateDir, config.cgroupRoot ? { cgroupRoot: config.cgroupRoot } : {});
+  log(`task processes tracked by ${TRACKERS[tracker.kind]}`);
 
   let identity: Identity | undefined = await loadIdentity(config.stateDir);
   const credential = () => identity?.credential ?? '';
@@ -88,6 +97,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       onLinesDropped: (n) => metrics.linesDropped.inc(n),
       onChange: () => heartbeat?.poke(),
       mayStart: () => pauses.mayStart(),
+      tracker,
       ...(config.cgroupRoot ? { cgroup: new CgroupLimiter(config.cgroupRoot) } : {}),
     },
     (taskId, dir) => logs.close(taskId, dir),
@@ -146,6 +156,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     await heartbeat.stop();
     if (config.stopTasksOnExit) {
       await taskSet.stopAll();
+      tracker.dispose();
       await removeWorkRoot(workspace.root, log); // nothing runs in it any more; a restart unpacks again
     } else {
       await taskSet.release();

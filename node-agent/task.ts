@@ -13,6 +13,7 @@ import { HealthChecker, type HealthStatus } from './health-check.js';
 import { LogSpool } from './log-spool.js';
 import { portIsFree } from './port-check.js';
 import { groupMembers, killGroup, procStat, sameProcessAlive, signalGroup, spawnInGroup } from './process-group.js';
+import { TASK_ID_ENV, type ProcessTracker } from './process-tracker.js';
 import type { CgroupLimiter } from './resources.js';
 import { saveTaskRecord, type StoredSpec, type TaskRecord } from './task-record.js';
 import type { TaskUser, TaskUsers } from './task-users.js';
@@ -33,6 +34,8 @@ export interface TaskDeps {
   /** Called whenever the observed state changes (drives the prompt heartbeat). */
   onChange: () => void;
   cgroup?: CgroupLimiter;
+  /** Finds the task's processes that left its process group (setsid), so that none outlives a stop or crash. */
+  tracker?: ProcessTracker;
   /** Resolves when processes may be (re)started: after the agent was paused, only once the control plane answered (PauseWatch). */
   mayStart?: () => Promise<void>;
 }
@@ -65,6 +68,7 @@ export class Task {
   private health: HealthChecker | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private startedAt = 0;
+  private escapedKilled: Promise<void> = Promise.resolve();
   private stopping = false;
   private readonly abort = new AbortController();
   private readonly restartBackoff = new Backoff(1_000, 30_000, false);
@@ -151,13 +155,25 @@ export class Task {
     clearTimeout(this.restartTimer);
     this.health?.stop();
     const running = this.running;
+    this.deps.tracker?.signal(this.spec.id, 'SIGTERM'); // those that left the group get the same grace
     if (running) {
       await killGroup(running.pid, this.spec.killTimeoutMs);
       await running.exited;
       this.note(`stopped pid ${running.pid}`);
     }
+    await this.killEscaped();
     this.spool.poll(true);
     this.deps.cgroup?.remove(this.spec.id);
+    this.deps.tracker?.remove(this.spec.id);
+  }
+
+  /** Whatever of the task outlived its process group (setsid, double forks): SIGKILLed, logged. */
+  private async killEscaped(): Promise<void> {
+    const tracker = this.deps.tracker;
+    const left = tracker?.members(this.spec.id) ?? [];
+    if (!tracker || !left.length) return;
+    this.note(`killing ${left.length} process(es) that left the task's process group: ${left.slice(0, 10).join(', ')}`);
+    await tracker.killAll(this.spec.id).catch((err: Error) => this.note(err.message));
   }
 
   /** Stops supervising (health checks, restarts) but leaves the process group running for the next agent. */
@@ -218,13 +234,23 @@ export class Task {
       this.fail((err as Error).message);
       return;
     }
+    const tracker = this.deps.tracker;
     const child = spawnInGroup(
       this.spec.command,
       this.appDir,
       this.processEnv(),
       { stdout: this.spool.rawPath('stdout'), stderr: this.spool.rawPath('stderr') },
       user,
+      tracker?.cgroupPath(this.spec.id),
     );
+    if (child.pid !== undefined && tracker) {
+      try {
+        tracker.enter(this.spec.id, child.pid); // the shell waits for this before it runs the command
+      } catch (err) {
+        signalGroup(child.pid, 'SIGKILL');
+        this.note(`cannot put pid ${child.pid} into its cgroup (${tracker.kind}): ${(err as Error).message}`);
+      }
+    }
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       child.once('exit', (code, signal) => resolve({ code, signal }));
       child.once('error', (err) => {
@@ -285,6 +311,7 @@ export class Task {
     if (this.stopping) return; // stop() gives the rest of the group its killTimeoutMs grace
     // Leftover children of a crashed task would hold its port and block the restart.
     if (running) signalGroup(running.pid, 'SIGKILL');
+    this.escapedKilled = this.killEscaped(); // a crash loop must not pile up escaped processes
     this.spool.poll(true);
     const how = signal ? `killed by ${signal}` : code === null ? 'exited (exit code unknown: the process was re-adopted)' : `exited with code ${code}`;
     this.note(how);
@@ -302,20 +329,22 @@ export class Task {
 
   private async restart(delay: number): Promise<void> {
     await this.deps.mayStart?.(); // a task the control plane replaced while the agent was paused is not restarted
+    await this.escapedKilled;
     if (this.stopping) return;
     this.observed.restarts += 1;
     this.note(`restarting (restart ${this.observed.restarts}) after ${delay} ms`);
     await this.spawnWhenPortFree();
   }
 
-  /** PATH and LANG from the agent, HOME = the task's directory, the spec's env, PORT. Nothing else of the agent's. */
+  /** PATH and LANG from the agent, HOME = the task's directory, the spec's env, PORT, ZECTRE_TASK_ID. Nothing else of the agent's. */
   private processEnv(): Record<string, string> {
     const env: Record<string, string> = {};
     for (const key of INHERITED_ENV) {
       const value = process.env[key];
       if (value !== undefined) env[key] = value;
     }
-    return { ...env, HOME: this.appDir, ...this.env, PORT: String(this.spec.port) };
+    // ZECTRE_TASK_ID: how the /proc fallback of the ProcessTracker finds the task's escaped processes.
+    return { ...env, HOME: this.appDir, ...this.env, PORT: String(this.spec.port), [TASK_ID_ENV]: this.spec.id };
   }
 
   private fail(message: string): false {
