@@ -48,6 +48,8 @@ export interface AgentConfig {
   capacity: { cpuMillis: number; memoryMb: number };
   portRange: [number, number];
   stopTasksOnExit: boolean;
+  /** Bytes on disk all task log spools may hold together (unshipped logs); beyond, lines are dropped with a notice. */
+  logSpoolBytes: number;
   log?: (msg: string) => void;
 }
 
@@ -97,6 +99,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       onLinesDropped: (n) => metrics.linesDropped.inc(n),
       onChange: () => heartbeat?.poke(),
       mayStart: () => pauses.mayStart(),
+      spoolBudget: { limitBytes: config.logSpoolBytes, usedBytes: 0 },
       tracker,
       ...(config.cgroupRoot ? { cgroup: new CgroupLimiter(config.cgroupRoot) } : {}),
     },

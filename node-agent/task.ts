@@ -15,6 +15,7 @@ import { portIsFree } from './port-check.js';
 import { groupMembers, killGroup, procStat, sameProcessAlive, signalGroup, spawnInGroup } from './process-group.js';
 import { TASK_ID_ENV, type ProcessTracker } from './process-tracker.js';
 import type { CgroupLimiter } from './resources.js';
+import type { SpoolBudget } from './spool-segments.js';
 import { saveTaskRecord, type StoredSpec, type TaskRecord } from './task-record.js';
 import type { TaskUser, TaskUsers } from './task-users.js';
 import { UnpackError } from './unpack.js';
@@ -34,6 +35,8 @@ export interface TaskDeps {
   /** Called whenever the observed state changes (drives the prompt heartbeat). */
   onChange: () => void;
   cgroup?: CgroupLimiter;
+  /** Bytes on disk shared by every task's log spool (default: each spool its own DEFAULT_SPOOL_BYTES). */
+  spoolBudget?: SpoolBudget;
   /** Finds the task's processes that left its process group (setsid), so that none outlives a stop or crash. */
   tracker?: ProcessTracker;
   /** Resolves when processes may be (re)started: after the agent was paused, only once the control plane answered (PauseWatch). */
@@ -83,7 +86,11 @@ export class Task {
     this.spec = stored;
     if (!SAFE_ID.test(spec.id)) throw new Error(`task id "${spec.id}" is not usable as a directory name`);
     this.observed = { id: spec.id, state: 'pending', restarts: 0 };
-    this.spool = new LogSpool(spec.id, join(this.dir, 'logs'), { secretValues: undefined, onDropped: deps.onLinesDropped });
+    this.spool = new LogSpool(spec.id, join(this.dir, 'logs'), {
+      secretValues: undefined,
+      onDropped: deps.onLinesDropped,
+      ...(deps.spoolBudget ? { budget: deps.spoolBudget } : {}),
+    });
     if (env) this.provideEnv(env);
     deps.addSpool(this.spool);
   }
