@@ -28,6 +28,7 @@ export interface SpoolBudget {
 
 const SEGMENT_BYTES = 8 << 20;
 const READ_BACK_BYTES = 256 << 10;
+const readBuffer = Buffer.allocUnsafe(READ_BACK_BYTES);
 
 interface Segment {
   name: string;
@@ -120,7 +121,7 @@ export class SpoolSegments {
         continue;
       }
       const length = Math.min(READ_BACK_BYTES, segment.bytes - this.cursor.offset);
-      const buf = Buffer.alloc(length);
+      const buf = readBuffer.subarray(0, length); // used synchronously: one buffer serves every spool
       const fd = openSync(this.path(segment), 'r');
       try {
         readSync(fd, buf, 0, length, this.cursor.offset);
