@@ -19,7 +19,7 @@ import { CgroupLimiter } from './resources.js';
 import { TaskSet } from './task-set.js';
 import { TaskUsers } from './task-users.js';
 import type { UnpackLimits } from './unpack.js';
-import { removeWorkRoot, Workspace } from './workspace.js';
+import { Workspace } from './workspace.js';
 
 export interface AgentConfig {
   apiUrl: string;
@@ -160,7 +160,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     if (config.stopTasksOnExit) {
       await taskSet.stopAll();
       tracker.dispose();
-      await removeWorkRoot(workspace.root, log); // nothing runs in it any more; a restart unpacks again
+      // Task directories stay (with their records): a restarted agent starts the tasks from them without unpacking again.
     } else {
       await taskSet.release();
     }

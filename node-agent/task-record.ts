@@ -20,6 +20,8 @@ export const TaskRecord = z.object({
   startTime: z.number().int().optional(),
   /** The process's last health-check result: a re-adopted task keeps it (and stays routable) until a check says otherwise. */
   health: z.enum(['starting', 'healthy', 'unhealthy']).optional(),
+  /** The artifact digest unpacked into the task's directory: a restarted agent starts the task from it without unpacking again. */
+  unpacked: z.string().optional(),
 });
 export type TaskRecord = z.infer<typeof TaskRecord>;
 

@@ -1,6 +1,6 @@
 /** An agent restarted (SIGKILL, crash) under running tasks, on real processes: what the restored task set reports and does. */
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
 import { TaskSpec, type DesiredState, type ObservedState } from '../protocol/index.js';
@@ -86,4 +86,24 @@ test('a re-adopted task keeps its last health (healthy stays routable, unhealthy
   // A check still counts: the re-adopted healthy task turns unhealthy when its app does.
   writeFileSync(join(base, 'work/fine/sick'), '');
   await waitFor('fine unhealthy after failed checks', () => state(second, 'fine')?.state === 'unhealthy');
+});
+
+test('after an agent restart (here: one that stopped its tasks on exit) a task starts from the directory unpacked for it, without unpacking again', { timeout: 30_000 }, async () => {
+  const base = join(dir.path, 'reuse');
+  // The app leaves a file behind on its first run: still there on the second run = the same directory.
+  const reuse = await spec('reuse', { command: `node -e "require('fs').writeFileSync('ran-' + process.pid, '')" && node server.cjs` });
+  const first = await taskSet(base);
+  first.apply(desired(1, [reuse]));
+  const pid = (await waitFor('healthy', () => state(first, 'reuse')?.state === 'healthy' && state(first, 'reuse')))!.pid;
+  const ranBefore = readdirSync(join(base, 'work/reuse')).filter((f) => f.startsWith('ran-'));
+  await first.stopAll();
+  sets.splice(sets.indexOf(first), 1);
+
+  const second = await taskSet(base);
+  await second.restore();
+  second.apply(desired(1, [reuse])); // the env comes with the desired state
+  await waitFor('healthy again', () => state(second, 'reuse')?.state === 'healthy' && state(second, 'reuse')?.pid !== pid);
+  const ran = readdirSync(join(base, 'work/reuse')).filter((f) => f.startsWith('ran-'));
+  assert.equal(ranBefore.length, 1);
+  assert.ok(ranBefore.every((f) => ran.includes(f)) && ran.length === 2, `files of both runs in one directory: ${ran.join(', ')}`);
 });

@@ -72,6 +72,10 @@ export class Task {
   private restartTimer: NodeJS.Timeout | undefined;
   private startedAt = 0;
   private escapedKilled: Promise<void> = Promise.resolve();
+  /** The artifact digest unpacked into the task's directory (kept in task.json). */
+  private unpacked: string | undefined;
+  /** Why the watchdog killed the process, for its exit message. */
+  private memoryKill: string | undefined;
   private stopping = false;
   private readonly abort = new AbortController();
   private readonly restartBackoff = new Backoff(1_000, 30_000, false);
@@ -143,6 +147,7 @@ export class Task {
    */
   resume(saved: TaskRecord): string {
     this.observed.restarts = saved.restarts;
+    this.unpacked = saved.unpacked;
     const { pid, startTime } = saved;
     if (pid !== undefined && startTime !== undefined && sameProcessAlive(pid, startTime)) {
       this.note(`re-adopted pid ${pid} after an agent restart${saved.health ? ` (last health: ${saved.health})` : ''}`);
@@ -196,10 +201,18 @@ export class Task {
     const backoff = new Backoff(1_000, 30_000, true);
     const { digest, url } = this.spec.artifact;
     const user = this.runAs(); // no uid left is no reason to retry: it fails the task
+    // Unpacked for this very task before (an agent restart, or a stop on agent exit): used as it is, as
+    // after a crash restart. The record saying so is root-only; the directory must still be the task uid's.
+    if (this.unpacked === digest && (await this.deps.workspace.installed(this.spec.id, user))) {
+      this.note(`reusing the artifact unpacked for this task before (${digest.slice(0, 19)}…)`);
+      return !this.stopping;
+    }
     while (!this.stopping) {
       try {
         const file = await this.deps.artifacts.get(digest, url);
         await this.deps.workspace.install(this.spec.id, file, user);
+        this.unpacked = digest;
+        this.persist();
         return !this.stopping;
       } catch (err) {
         if (this.stopping) return false;
@@ -307,6 +320,7 @@ export class Task {
   enforceMemory(rssBytes: number): void {
     const limit = this.spec.resources.memoryMb * 1024 * 1024;
     if (!this.running || this.deps.cgroup || rssBytes <= limit) return;
+    this.memoryKill = `killed: memory ${Math.round(rssBytes / 1048576)} MB over its ${this.spec.resources.memoryMb} MB limit`;
     this.note(`killing pid ${this.running.pid}: memory ${Math.round(rssBytes / 1048576)} MB exceeds the limit of ${this.spec.resources.memoryMb} MB`);
     signalGroup(this.running.pid, 'SIGKILL');
   }
@@ -320,7 +334,7 @@ export class Task {
     if (running) signalGroup(running.pid, 'SIGKILL');
     this.escapedKilled = this.killEscaped(); // a crash loop must not pile up escaped processes
     this.spool.poll(true);
-    const how = signal ? `killed by ${signal}` : code === null ? 'exited (exit code unknown: the process was re-adopted)' : `exited with code ${code}`;
+    const how = this.exitMessage(code, signal);
     this.note(how);
     this.set({ state: 'exited', pid: undefined, exitCode: code, message: how });
     this.persist();
@@ -334,6 +348,14 @@ export class Task {
     this.restartTimer = setTimeout(() => void this.restart(delay), delay);
   }
 
+  /** What ended the process, in the words a user acts on ("killed: memory 183 MB over its 128 MB limit"). */
+  private exitMessage(code: number | null, signal: NodeJS.Signals | null): string {
+    const memory = this.memoryKill ?? (signal === 'SIGKILL' ? this.deps.cgroup?.memoryKill(this.spec.id, this.spec.resources.memoryMb) : undefined);
+    this.memoryKill = undefined;
+    if (memory) return memory;
+    return signal ? `killed by ${signal}` : code === null ? 'exited (exit code unknown: the process was re-adopted)' : `exited with code ${code}`;
+  }
+
   private async restart(delay: number): Promise<void> {
     await this.deps.mayStart?.(); // a task the control plane replaced while the agent was paused is not restarted
     await this.escapedKilled;
@@ -343,7 +365,7 @@ export class Task {
     await this.spawnWhenPortFree();
   }
 
-  /** PATH and LANG from the agent, HOME = the task's directory, the spec's env, PORT, ZECTRE_TASK_ID. Nothing else of the agent's. */
+  /** PATH and LANG from the agent, HOME = the task's directory, PYTHONUNBUFFERED=1, the spec's env, PORT, ZECTRE_TASK_ID. Nothing else of the agent's. */
   private processEnv(): Record<string, string> {
     const env: Record<string, string> = {};
     for (const key of INHERITED_ENV) {
@@ -351,7 +373,8 @@ export class Task {
       if (value !== undefined) env[key] = value;
     }
     // ZECTRE_TASK_ID: how the /proc fallback of the ProcessTracker finds the task's escaped processes.
-    return { ...env, HOME: this.appDir, ...this.env, PORT: String(this.spec.port), [TASK_ID_ENV]: this.spec.id };
+    // PYTHONUNBUFFERED as on Heroku: Python would otherwise hold its output back (stdout is a file), the app's env may say otherwise.
+    return { ...env, HOME: this.appDir, PYTHONUNBUFFERED: '1', ...this.env, PORT: String(this.spec.port), [TASK_ID_ENV]: this.spec.id };
   }
 
   private fail(message: string): false {
@@ -372,6 +395,7 @@ export class Task {
       restarts: this.observed.restarts,
       ...(this.running ? { pid: this.running.pid, startTime: this.running.startTime } : {}),
       ...(this.running && isHealth(this.observed.state) ? { health: this.observed.state } : {}),
+      ...(this.unpacked ? { unpacked: this.unpacked } : {}),
     });
   }
 
