@@ -97,3 +97,40 @@ test('with its secrets not known yet (a restarted agent before the desired state
   assert.equal(spool.poll(), 1);
   assert.deepEqual(lines(spool), ['1 stdout token [redacted]']);
 });
+
+test('a backlog of 150,000 unshipped lines is kept on disk (bounded by bytes, not lines) and shipped in order, once, a window at a time', () => {
+  const path = join(dir.path, 't7');
+  const budget = { limitBytes: 256 << 20, usedBytes: 0 };
+  const spool = new LogSpool('t7', path, { secretValues: [], budget });
+  const total = 150_000;
+  appendFileSync(spool.rawPath('stdout'), Array.from({ length: total }, (_, i) => `line ${i + 1}\n`).join(''));
+  while (spool.poll() > 0); // the shipper is behind: nothing acked yet
+  assert.ok(segments(path).length > 1, `rotated into segments: ${segments(path).join(', ')}`);
+  let expected = 1;
+  for (let batch = spool.pending(1_000); batch.length; batch = spool.pending(1_000)) {
+    for (const e of batch) assert.equal(e.line, `line ${expected++}`);
+    spool.ack(batch.at(-1)!.seq);
+  }
+  assert.equal(expected - 1, total, 'every line once, in order');
+  assert.equal(segments(path).length, 1, 'acknowledged segments are deleted');
+  assert.ok(budget.usedBytes < 1 << 20, `${budget.usedBytes} bytes left counted`);
+  const reopened = new LogSpool('t7', path, { secretValues: [], budget: { limitBytes: 256 << 20, usedBytes: 0 } });
+  appendFileSync(reopened.rawPath('stdout'), 'after\n');
+  reopened.poll();
+  assert.deepEqual(lines(reopened), [`${total + 1} stdout after`]);
+});
+
+test('raw files whose every byte is spooled start over empty before the next process, and the offsets with them', async () => {
+  const path = join(dir.path, 't8');
+  const spool = new LogSpool('t8', path, { secretValues: [] });
+  appendFileSync(spool.rawPath('stdout'), 'one\ntwo\n');
+  appendFileSync(spool.rawPath('stderr'), 'half a li');
+  spool.poll();
+  // The process exited and a restart follows (once the freeing of spooled raw bytes in progress is done).
+  await waitFor('stdout rotated', () => (spool.rotateRaw(), statSync(spool.rawPath('stdout')).size === 0));
+  assert.equal(statSync(spool.rawPath('stderr')).size, 9, 'an unread (partial) line stays');
+  appendFileSync(spool.rawPath('stdout'), 'three\n');
+  const reopened = new LogSpool('t8', path, { secretValues: [] });
+  reopened.poll();
+  assert.deepEqual(lines(reopened), ['1 stdout one', '2 stdout two', '3 stdout three']);
+});

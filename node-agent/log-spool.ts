@@ -8,7 +8,7 @@
  * lines; unshipped entries wait on disk, and memory holds only a window of them.
  * Everything here is 0600 in 0700 directories of the root-only state.
  */
-import { closeSync, existsSync, fdatasyncSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LogEntry, LogStream } from '../protocol/index.js';
 import { punchHole } from './raw-discard.js';
@@ -133,6 +133,27 @@ export class LogSpool {
     void Promise.all(todo.map((r) => punchHole(r.path, r.to).then(() => void (this.discarded[r.i] = r.to))))
       .catch(() => undefined) // the task's files are being removed, or a one-off failure: the next round retries
       .finally(() => (this.discarding = false));
+  }
+
+  /**
+   * Before a new process of the task starts (none writes the raw files now): raw files whose every
+   * byte is spooled start over empty, so restarts do not leave ever-growing (if hole-punched) files.
+   */
+  rotateRaw(): void {
+    if (!this.secrets || this.discarding) return; // unread output, or a hole being punched at the old offsets
+    let rotated = false;
+    RAW.forEach((stream, i) => {
+      const size = statSync(this.rawPath(stream), { throwIfNoEntry: false })?.size;
+      if (!size || size !== this.offsets[i]) return;
+      truncateSync(this.rawPath(stream), 0);
+      this.offsets[i] = 0;
+      this.discarded[i] = 0;
+      rotated = true;
+    });
+    if (!rotated) return;
+    // A checkpoint with the new offsets: a restarted agent must not wait for bytes beyond the new ends.
+    const checkpoint = () => ({ s: this.nextSeq - 1, o: [...this.offsets] as [number, number], ...(this.dropped ? { d: this.dropped } : {}) });
+    this.segments.append([checkpoint()], this.nextSeq - 1, checkpoint);
   }
 
   /** The API stored every seq up to `seq`. */

@@ -255,6 +255,7 @@ export class Task {
       return;
     }
     const tracker = this.deps.tracker;
+    this.spool.rotateRaw();
     const child = spawnInGroup(
       this.spec.command,
       this.appDir,
