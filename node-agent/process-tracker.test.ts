@@ -52,7 +52,7 @@ const available = (kind: TrackerKind) => {
 };
 
 for (const kind of ['cgroup2', 'freezer', 'proc'] as const) {
-  test(`${kind}: after a crash and after a stop, none of 50 forked children (5 in new sessions) is left`, { timeout: 60_000 }, async (t) => {
+  test(`${kind}: after a crash and after a stop, none of 50 forked children (5 in new sessions) is left`, { timeout: 180_000 }, async (t) => {
     if (kind !== 'proc' && !available(kind)) return t.skip(`no writable ${kind} hierarchy on this machine`);
     const base = join(dir.path, kind);
     const deps = await agentDirs(base, blobs.url(''));
@@ -66,12 +66,12 @@ for (const kind of ['cgroup2', 'freezer', 'proc'] as const) {
     });
     try {
       set.apply({ nodeId: 'n1', generation: 1, tasks: [spec] });
-      await waitFor('50 children', () => sleepers(seconds).length === 50, 20_000);
+      await waitFor('50 children and the app listening', () => sleepers(seconds).length === 50 && set.observed()[0]?.state === 'healthy', 60_000);
       const first = sleepers(seconds);
       await fetch(`http://127.0.0.1:${port}/exit`).catch(() => undefined);
-      await waitFor('restarted with 50 new children', () => sleepers(seconds).length === 50 && !sleepers(seconds).some((p) => first.includes(p)), 20_000);
+      await waitFor('restarted with 50 new children', () => sleepers(seconds).length === 50 && !sleepers(seconds).some((p) => first.includes(p)), 60_000);
       set.apply({ nodeId: 'n1', generation: 2, tasks: [] });
-      await waitFor('the task stopped', () => set.observed().length === 0 && tracker.members(spec.id).length === 0, 20_000);
+      await waitFor('the task stopped', () => set.observed().length === 0 && tracker.members(spec.id).length === 0, 60_000);
       assert.deepEqual(sleepers(seconds), [], 'no child outlives the stop');
     } finally {
       await set.stopAll();
