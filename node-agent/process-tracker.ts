@@ -102,13 +102,13 @@ export class ProcessTracker {
     }
   }
 
-  /** The task is gone: its (empty) cgroup goes too. */
-  remove(taskId: string): void {
+  /** The task is gone: its (empty) cgroup goes too (retried a few times while the kernel still counts exiting members). */
+  remove(taskId: string, attempt = 0): void {
     if (this.kind === 'proc') return;
     try {
       rmdirSync(this.dir(taskId));
-    } catch {
-      // never created, or still has members (logged by killAll)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EBUSY' && attempt < 20) setTimeout(() => this.remove(taskId, attempt + 1), 100).unref();
     }
   }
 
@@ -116,6 +116,9 @@ export class ProcessTracker {
   dispose(): void {
     if (this.kind === 'proc' || this.base === this.cgroupRoot) return;
     try {
+      for (const entry of readdirSync(this.base, { withFileTypes: true })) {
+        if (entry.isDirectory()) rmdirSync(join(this.base, entry.name)); // empty task cgroups; one with members throws
+      }
       rmdirSync(this.base);
     } catch {
       // task cgroups left: tasks still run (they outlive the agent)
