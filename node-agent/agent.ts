@@ -7,6 +7,8 @@ import { ArtifactCache } from './artifact-cache.js';
 import { Backoff } from './backoff.js';
 import { ConfigError } from './env-config.js';
 import { HeartbeatLoop } from './heartbeat-loop.js';
+import { PauseWatch } from './pause-watch.js';
+import { ProcessTracker, type TrackerKind } from './process-tracker.js';
 import { HttpError } from './http-json.js';
 import { deleteIdentity, loadIdentity, register, saveIdentity, type Identity } from './identity.js';
 import { LogShipper } from './log-shipper.js';
@@ -17,7 +19,7 @@ import { CgroupLimiter } from './resources.js';
 import { TaskSet } from './task-set.js';
 import { TaskUsers } from './task-users.js';
 import type { UnpackLimits } from './unpack.js';
-import { removeWorkRoot, Workspace } from './workspace.js';
+import { Workspace } from './workspace.js';
 
 export interface AgentConfig {
   apiUrl: string;
@@ -46,6 +48,8 @@ export interface AgentConfig {
   capacity: { cpuMillis: number; memoryMb: number };
   portRange: [number, number];
   stopTasksOnExit: boolean;
+  /** Bytes on disk all task log spools may hold together (unshipped logs); beyond, lines are dropped with a notice. */
+  logSpoolBytes: number;
   log?: (msg: string) => void;
 }
 
@@ -56,6 +60,11 @@ export interface RunningAgent {
 }
 
 const LOG_FLUSH_ON_STOP_MS = 2_000;
+const TRACKERS: Record<TrackerKind, string> = {
+  cgroup2: 'a cgroup v2 per task',
+  freezer: 'a cgroup per task in the v1 freezer hierarchy',
+  proc: 'their ZECTRE_TASK_ID in /proc (no writable cgroup hierarchy: a process that clears its environment can escape)',
+};
 
 export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   const log = config.log ?? ((msg: string) => console.error(`[agent] ${msg}`));
@@ -66,12 +75,20 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   if (!users.isolating) warnSharedUid(log);
   const workspace = await Workspace.open(config.workDir, config.unpackLimits, { stateDir: config.stateDir, isolating: users.isolating });
 
+  const tracker = ProcessTracker.open(config.stateDir, config.cgroupRoot ? { cgroupRoot: config.cgroupRoot } : {});
+  log(`task processes tracked by ${TRACKERS[tracker.kind]}`);
+
   let identity: Identity | undefined = await loadIdentity(config.stateDir);
   const credential = () => identity?.credential ?? '';
   let tasks: TaskSet | undefined;
   const metrics = createMetrics(() => tasks?.observed() ?? []);
   const logs = new LogShipper(apiUrl, credential, metrics, log);
   let heartbeat: HeartbeatLoop | undefined;
+  const pauses = new PauseWatch(
+    () => 2 * (heartbeat?.interval ?? 5_000),
+    () => heartbeat?.confirm() ?? Promise.resolve(),
+    log,
+  );
   tasks = new TaskSet(
     {
       stateDir: config.stateDir,
@@ -81,6 +98,9 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       addSpool: (spool) => logs.add(spool),
       onLinesDropped: (n) => metrics.linesDropped.inc(n),
       onChange: () => heartbeat?.poke(),
+      mayStart: () => pauses.mayStart(),
+      spoolBudget: { limitBytes: config.logSpoolBytes, usedBytes: 0 },
+      tracker,
       ...(config.cgroupRoot ? { cgroup: new CgroupLimiter(config.cgroupRoot) } : {}),
     },
     (taskId, dir) => logs.close(taskId, dir),
@@ -129,15 +149,18 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
     log,
   });
   heartbeat.start(intervalMs);
+  pauses.start();
   logs.start();
 
   let stopped: Promise<void> | undefined;
   const shutdown = async () => {
     server.close(); // first, so no push starts a task during shutdown
+    pauses.stop();
     await heartbeat.stop();
     if (config.stopTasksOnExit) {
       await taskSet.stopAll();
-      await removeWorkRoot(workspace.root, log); // nothing runs in it any more; a restart unpacks again
+      tracker.dispose();
+      // Task directories stay (with their records): a restarted agent starts the tasks from them without unpacking again.
     } else {
       await taskSet.release();
     }

@@ -6,7 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { access, mkdir, readdir, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -29,6 +29,8 @@ export class ArtifactError extends Error {
 export class ArtifactCache {
   /** One download per digest even when several tasks ask at once. */
   private readonly inFlight = new Map<string, Promise<string>>();
+  /** File names of the partial downloads being written now. */
+  private readonly writing = new Set<string>();
 
   constructor(
     private readonly dir: string,
@@ -51,13 +53,16 @@ export class ArtifactCache {
     return pending;
   }
 
-  /** Deletes cached archives no task uses any more (downloads in flight are kept); returns how many. */
+  /**
+   * Deletes cached archives no task uses any more, and partial downloads no download of this agent
+   * writes (an agent killed mid-download leaves its .partial file behind); returns how many.
+   */
   async collectGarbage(inUse: Iterable<string>): Promise<number> {
     const keep = new Set([...inUse].map((d) => DIGEST.exec(d)?.[1]).filter(Boolean));
     let removed = 0;
     for (const name of await readdir(this.dir).catch(() => [] as string[])) {
-      const hex = /^([0-9a-f]{64})\.tar\.gz$/.exec(name)?.[1];
-      if (!hex || keep.has(hex) || this.inFlight.has(hex)) continue;
+      const [, hex, partial] = /^([0-9a-f]{64})\.tar\.gz(\.partial-[0-9a-f]+)?$/.exec(name) ?? [];
+      if (!hex || (partial ? this.writing.has(name) : keep.has(hex) || this.inFlight.has(hex))) continue;
       await rm(join(this.dir, name), { force: true });
       removed++;
     }
@@ -82,6 +87,16 @@ export class ArtifactCache {
     }
     // Stream to a temp name and rename only after the digest matches, so the cache never holds a bad blob.
     const tmp = `${path}.partial-${randomBytes(4).toString('hex')}`;
+    this.writing.add(basename(tmp));
+    try {
+      return await this.receive(res, tmp, hex, url, path, signal);
+    } finally {
+      this.writing.delete(basename(tmp));
+    }
+  }
+
+  /** Streams the answer into `tmp`, checks the digest and renames it to `path`. */
+  private async receive(res: IncomingMessage, tmp: string, hex: string, url: string, path: string, signal: AbortSignal): Promise<string> {
     const hash = createHash('sha256');
     const hasher = new Transform({
       transform(chunk: Buffer, _enc, done) {

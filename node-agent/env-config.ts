@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { cpus, hostname, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { AgentConfig } from './agent.js';
+import { DEFAULT_SPOOL_BYTES } from './log-spool.js';
 import { DEFAULT_UNPACK_LIMITS } from './unpack.js';
 
 export class ConfigError extends Error {
@@ -34,6 +35,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): AgentConfig {
     },
     portRange: portRange(env.ZECTRE_AGENT_PORT_RANGE || '20000-29999'),
     stopTasksOnExit: env.ZECTRE_AGENT_STOP_TASKS_ON_EXIT === '1',
+    logSpoolBytes: integer(env, 'ZECTRE_AGENT_LOG_SPOOL_MB', DEFAULT_SPOOL_BYTES / 1048576, 1) * 1048576,
   };
 }
 

@@ -11,12 +11,17 @@ const FAILURES_TO_UNHEALTHY = 3;
 
 export class HealthChecker {
   private readonly abort = new AbortController();
-  private status: HealthStatus = 'starting';
 
+  /**
+   * `status` is where it starts: 'starting' for a new process (probed after the grace period); a
+   * re-adopted process keeps the health it had under the previous agent until a probe says otherwise
+   * (no grace: it was served already).
+   */
   constructor(
     private readonly port: number,
     private readonly check: HealthCheck,
     private readonly onChange: (status: HealthStatus) => void,
+    private status: HealthStatus = 'starting',
   ) {}
 
   start(): void {
@@ -30,7 +35,7 @@ export class HealthChecker {
 
   private async loop(): Promise<void> {
     const { signal } = this.abort;
-    await sleep(this.check.graceMs, undefined, { signal });
+    if (this.status === 'starting') await sleep(this.check.graceMs, undefined, { signal });
     const probingSince = Date.now();
     let failures = 0;
     while (!signal.aborted) {

@@ -26,6 +26,9 @@ export class HeartbeatLoop {
   private debounce: NodeJS.Timeout | undefined;
   private stopped = false;
   private running: Promise<void> = Promise.resolve();
+  /** Heartbeats sent so far, and callers waiting for the answer to one sent after they asked. */
+  private sent = 0;
+  private waiting: { after: number; resolve: () => void }[] = [];
 
   constructor(private readonly deps: HeartbeatDeps) {}
 
@@ -42,6 +45,18 @@ export class HeartbeatLoop {
       this.dirty = true;
       this.wake?.();
     }, POKE_DEBOUNCE_MS);
+  }
+
+  get interval(): number {
+    return this.intervalMs;
+  }
+
+  /** Heartbeats now; resolves once the answer to a heartbeat sent after this call was applied. */
+  confirm(): Promise<void> {
+    const answered = new Promise<void>((resolve) => this.waiting.push({ after: this.sent, resolve }));
+    this.dirty = true;
+    this.wake?.();
+    return answered;
   }
 
   async stop(): Promise<void> {
@@ -62,7 +77,9 @@ export class HeartbeatLoop {
       } catch (err) {
         if (this.stopped) return;
         if (err instanceof HttpError && err.status === 401 && (await this.tryReRegister())) continue;
-        const delay = backoff.next();
+        // Never longer than one interval (jittered): the control plane declares a node lost after three
+        // silent intervals, so after an outage every agent is back well within that, not 30 s later.
+        const delay = backoff.next(this.intervalMs);
         this.deps.log(`heartbeat failed: ${(err as Error).message}; retrying in ${Math.round(delay)} ms`);
         await this.sleep(delay, false); // no early wake while failing: don't hammer a struggling control plane
       }
@@ -84,13 +101,18 @@ export class HeartbeatLoop {
     const { nodeId, credential } = this.deps.identity();
     const url = `${this.deps.apiUrl}/scheduler/v1/nodes/${encodeURIComponent(nodeId)}/heartbeat`;
     const sentAt = performance.now();
+    const seq = ++this.sent;
     const res = await postJson<HeartbeatResponse>(url, credential, HeartbeatRequest.parse(this.deps.report()));
     this.deps.onRoundTrip((performance.now() - sentAt) / 1000);
     if (Number.isInteger(res.heartbeatIntervalMs) && res.heartbeatIntervalMs > 0) this.intervalMs = res.heartbeatIntervalMs;
-    if (res.desired === undefined) return;
-    const desired = DesiredState.safeParse(res.desired);
-    if (!desired.success) throw new Error(`heartbeat answer from ${url} carries an invalid desired state: ${desired.error.message}`);
-    this.deps.apply(desired.data);
+    if (res.desired !== undefined) {
+      const desired = DesiredState.safeParse(res.desired);
+      if (!desired.success) throw new Error(`heartbeat answer from ${url} carries an invalid desired state: ${desired.error.message}`);
+      this.deps.apply(desired.data);
+    }
+    const answered = this.waiting.filter((w) => w.after < seq);
+    this.waiting = this.waiting.filter((w) => w.after >= seq);
+    for (const w of answered) w.resolve();
   }
 
   private sleep(ms: number, wakeable: boolean): Promise<void> {

@@ -1,10 +1,12 @@
 /**
  * Tails every task's log spool and ships unacked entries in batches to POST /api/v1/tasks/:id/logs.
  * The API is idempotent by (task, seq) and answers the highest contiguous seq stored, so after an
- * outage shipping resumes from that seq: nothing lost, nothing stored twice.
+ * outage shipping resumes from that seq: nothing lost, nothing stored twice. A task that is behind
+ * gets several batches in flight at once, and rounds follow each other without waiting for the next
+ * tick, until it has caught up.
  */
 import { rm } from 'node:fs/promises';
-import type { LogAck, LogBatch } from '../protocol/index.js';
+import type { LogAck, LogBatch, LogEntry } from '../protocol/index.js';
 import { Backoff } from './backoff.js';
 import { HttpError, postJson } from './http-json.js';
 import type { LogSpool } from './log-spool.js';
@@ -12,7 +14,10 @@ import type { Metrics } from './metrics.js';
 
 const TICK_MS = 100;
 const SHIP_EVERY_MS = 250;
+/** The API's limit per batch (LogBatch). */
 const MAX_BATCH = 1_000;
+/** Batches of one task in flight at once when it is behind. */
+const MAX_IN_FLIGHT = 4;
 
 interface Shipping {
   spool: LogSpool;
@@ -27,6 +32,7 @@ export class LogShipper {
   private timer: NodeJS.Timeout | undefined;
   private shipping: Promise<void> | undefined;
   private lastShip = 0;
+  private stopped = false;
 
   constructor(
     private readonly apiUrl: string,
@@ -50,9 +56,11 @@ export class LogShipper {
     else void rm(dir, { recursive: true, force: true });
   }
 
+
   /** Best-effort final delivery, bounded by timeoutMs; what is left stays spooled for the next start. */
   async stop(timeoutMs: number): Promise<void> {
     clearInterval(this.timer);
+    this.stopped = true;
     const deadline = Date.now() + timeoutMs;
     for (const s of this.spools.values()) {
       s.spool.poll();
@@ -66,7 +74,7 @@ export class LogShipper {
 
   private unshipped(): number {
     let n = 0;
-    for (const s of this.spools.values()) n += s.spool.pending(1).length;
+    for (const s of this.spools.values()) if (s.spool.unshipped) n++;
     return n;
   }
 
@@ -76,31 +84,41 @@ export class LogShipper {
     if (fresh >= 200 || Date.now() - this.lastShip >= SHIP_EVERY_MS) void this.ship();
   }
 
-  /** One round over all spools; rounds never overlap, so a batch is never sent twice at once. */
+  /**
+   * Rounds over all spools until none made progress (caught up, or failing); rounds never overlap,
+   * so a batch is never sent twice at once.
+   */
   private ship(): Promise<void> {
     this.lastShip = Date.now();
-    this.shipping ??= this.shipRound().finally(() => (this.shipping = undefined));
+    this.shipping ??= (async () => {
+      while (await this.shipRound()) this.lastShip = Date.now();
+    })().finally(() => (this.shipping = undefined));
     return this.shipping;
   }
 
-  private async shipRound(): Promise<void> {
+  /** True when some spool shipped a full batch, so more may be waiting. */
+  private async shipRound(): Promise<boolean> {
     const now = Date.now();
-    const sends: Promise<void>[] = [];
+    const sends: Promise<boolean>[] = [];
     for (const [taskId, s] of this.spools) {
-      if (s.spool.pending(1).length === 0) {
+      if (!s.spool.unshipped) {
         if (s.removeDir) {
           this.spools.delete(taskId);
+          s.spool.release();
           await rm(s.removeDir, { recursive: true, force: true });
         }
       } else if (s.retryAt <= now) {
-        sends.push(this.shipBatch(taskId, s));
+        // Behind: up to MAX_IN_FLIGHT batches at once (the API acks the contiguous run, in any order).
+        const entries = s.spool.pending(MAX_BATCH * MAX_IN_FLIGHT);
+        for (let i = 0; i < entries.length; i += MAX_BATCH) sends.push(this.shipBatch(taskId, s, entries.slice(i, i + MAX_BATCH)));
       }
     }
-    await Promise.all(sends);
+    const shipped = await Promise.all(sends);
+    return shipped.some(Boolean) && !this.stopped;
   }
 
-  private async shipBatch(taskId: string, s: Shipping): Promise<void> {
-    const entries = s.spool.pending(MAX_BATCH);
+  /** True when a full batch was stored. */
+  private async shipBatch(taskId: string, s: Shipping, entries: LogEntry[]): Promise<boolean> {
     const first = entries[0]!.seq;
     const last = entries[entries.length - 1]!.seq;
     const url = `${this.apiUrl}/api/v1/tasks/${encodeURIComponent(taskId)}/logs`;
@@ -111,15 +129,17 @@ export class LogShipper {
       this.metrics.linesShipped.inc(Math.max(0, s.spool.ackedSeq - before));
       s.backoff.reset();
       s.retryAt = 0;
+      return entries.length === MAX_BATCH;
     } catch (err) {
       if (err instanceof HttpError && isRejection(err.status)) {
         // e.g. 404: the task no longer exists on the control plane; these lines have nowhere to go.
         this.log(`log shipper: dropping lines ${first}-${last} of task ${taskId}: ${err.message}`);
         this.metrics.linesDropped.inc(last - first + 1);
         s.spool.ack(last);
-        return;
+        return true;
       }
       s.retryAt = Date.now() + s.backoff.next();
+      return false;
     }
   }
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, openSync, closeSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, openSync, closeSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { LogSpool } from './log-spool.js';
@@ -9,6 +9,8 @@ let dir: Awaited<ReturnType<typeof tempDir>>;
 before(async () => (dir = await tempDir('spool')));
 after(() => dir.remove());
 
+/** The spool's segment files, oldest first. */
+const segments = (path: string) => readdirSync(path).filter((f) => /^spool.*\.jsonl$/.test(f)).sort((a, b) => Number(/\d+/.exec(a)?.[0] ?? 0) - Number(/\d+/.exec(b)?.[0] ?? 0));
 const lines = (spool: LogSpool) => spool.pending(1_000_000).map((e) => `${e.seq} ${e.stream} ${e.line}`);
 
 test('numbers stdout/stderr lines, redacts secret values, waits for a line to end unless the process is gone', () => {
@@ -28,25 +30,27 @@ test('a restarted agent resumes from the spool: unacked lines kept, nothing read
   appendFileSync(first.rawPath('stdout'), 'a\nb\nc\n');
   first.poll();
   first.ack(2);
-  appendFileSync(join(path, 'spool.jsonl'), '{"s":9,"t":1,"k":"std'); // the agent died mid-write
+  const segment = join(path, segments(path).at(-1)!);
+  appendFileSync(segment, '{"s":9,"t":1,"k":"std'); // the agent died mid-write
   appendFileSync(first.rawPath('stdout'), 'd\n');
 
   const second = new LogSpool('t2', path, { secretValues: [] });
   assert.equal(second.ackedSeq, 2);
   second.poll();
   assert.deepEqual(lines(second), ['3 stdout c', '4 stdout d']);
-  assert.ok(readFileSync(join(path, 'spool.jsonl'), 'utf8').endsWith('\n'), 'torn record removed');
+  assert.ok(readFileSync(segment, 'utf8').endsWith('\n'), 'torn record removed');
 });
 
 test('a full spool drops lines and says so explicitly, with the next sequence number', () => {
-  const spool = new LogSpool('t3', join(dir.path, 't3'), { secretValues: [], maxUnacked: 3 });
+  // 300 bytes: three short lines, counted at their length + 80 bytes of record each.
+  const spool = new LogSpool('t3', join(dir.path, 't3'), { secretValues: [], budget: { limitBytes: 300, usedBytes: 0 } });
   appendFileSync(spool.rawPath('stdout'), '1\n2\n3\n4\n5\n');
   spool.poll();
   assert.deepEqual(lines(spool), ['1 stdout 1', '2 stdout 2', '3 stdout 3']);
   spool.ack(3);
   appendFileSync(spool.rawPath('stdout'), '6\n');
   spool.poll();
-  assert.deepEqual(lines(spool), ['4 system 2 lines dropped: the log spool was full (3 unshipped lines)', '5 stdout 6']);
+  assert.deepEqual(lines(spool), ['4 system 2 lines dropped: the log spool was full (300 bytes of unshipped logs on this node)', '5 stdout 6']);
 });
 
 test('a fully acked spool is compacted without losing its place', () => {
@@ -56,7 +60,7 @@ test('a fully acked spool is compacted without losing its place', () => {
   appendFileSync(spool.rawPath('stdout'), big);
   while (spool.poll() > 0);
   spool.ack(5000);
-  assert.ok(statSync(join(path, 'spool.jsonl')).size < 1000, 'compacted to one checkpoint');
+  assert.deepEqual(segments(path).map((f) => statSync(join(path, f)).size < 1000), [true], 'compacted to one checkpoint');
   appendFileSync(spool.rawPath('stdout'), 'after\n');
   const reopened = new LogSpool('t4', path, { secretValues: [] });
   reopened.poll();
@@ -78,7 +82,7 @@ test('raw bytes are freed once their lines are in the spool: the secret leaves t
   assert.ok(readFileSync(spool.rawPath('stdout'), 'utf8').endsWith('after the hole\n'), 'unread bytes are kept');
   const reopened = new LogSpool('t5', path, { secretValues: ['s3cret-value'] });
   assert.deepEqual(lines(reopened).slice(-1), ['1001 stdout after the hole'], 'a restarted agent resumes at the same offsets');
-  for (const file of ['stdout.raw', 'spool.jsonl', 'acked']) {
+  for (const file of ['stdout.raw', segments(path).at(-1)!, 'acked']) {
     if (file === 'acked') spool.ack(1);
     assert.equal(statSync(join(path, file)).mode & 0o777, 0o600, `${file} is the agent's only`);
   }
@@ -92,4 +96,41 @@ test('with its secrets not known yet (a restarted agent before the desired state
   spool.setSecrets(['s3cret-value']);
   assert.equal(spool.poll(), 1);
   assert.deepEqual(lines(spool), ['1 stdout token [redacted]']);
+});
+
+test('a backlog of 150,000 unshipped lines is kept on disk (bounded by bytes, not lines) and shipped in order, once, a window at a time', () => {
+  const path = join(dir.path, 't7');
+  const budget = { limitBytes: 256 << 20, usedBytes: 0 };
+  const spool = new LogSpool('t7', path, { secretValues: [], budget });
+  const total = 150_000;
+  appendFileSync(spool.rawPath('stdout'), Array.from({ length: total }, (_, i) => `line ${i + 1}\n`).join(''));
+  while (spool.poll() > 0); // the shipper is behind: nothing acked yet
+  assert.ok(segments(path).length > 1, `rotated into segments: ${segments(path).join(', ')}`);
+  let expected = 1;
+  for (let batch = spool.pending(1_000); batch.length; batch = spool.pending(1_000)) {
+    for (const e of batch) assert.equal(e.line, `line ${expected++}`);
+    spool.ack(batch.at(-1)!.seq);
+  }
+  assert.equal(expected - 1, total, 'every line once, in order');
+  assert.equal(segments(path).length, 1, 'acknowledged segments are deleted');
+  assert.ok(budget.usedBytes < 1 << 20, `${budget.usedBytes} bytes left counted`);
+  const reopened = new LogSpool('t7', path, { secretValues: [], budget: { limitBytes: 256 << 20, usedBytes: 0 } });
+  appendFileSync(reopened.rawPath('stdout'), 'after\n');
+  reopened.poll();
+  assert.deepEqual(lines(reopened), [`${total + 1} stdout after`]);
+});
+
+test('raw files whose every byte is spooled start over empty before the next process, and the offsets with them', async () => {
+  const path = join(dir.path, 't8');
+  const spool = new LogSpool('t8', path, { secretValues: [] });
+  appendFileSync(spool.rawPath('stdout'), 'one\ntwo\n');
+  appendFileSync(spool.rawPath('stderr'), 'half a li');
+  spool.poll();
+  // The process exited and a restart follows (once the freeing of spooled raw bytes in progress is done).
+  await waitFor('stdout rotated', () => (spool.rotateRaw(), statSync(spool.rawPath('stdout')).size === 0));
+  assert.equal(statSync(spool.rawPath('stderr')).size, 9, 'an unread (partial) line stays');
+  appendFileSync(spool.rawPath('stdout'), 'three\n');
+  const reopened = new LogSpool('t8', path, { secretValues: [] });
+  reopened.poll();
+  assert.deepEqual(lines(reopened), ['1 stdout one', '2 stdout two', '3 stdout three']);
 });

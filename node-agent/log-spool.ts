@@ -1,44 +1,45 @@
 /**
  * A task's log spool on disk. The app writes stdout/stderr straight into two files (so it never
  * gets EPIPE when the agent dies); the agent tails them and appends numbered, redacted entries to
- * spool.jsonl. Each spool record carries the byte offsets of the raw files after its line, so a
- * restarted agent resumes exactly where it stopped: no line read twice, none skipped. Raw bytes
- * already spooled are then freed (raw-discard.ts), so unredacted output does not stay on disk.
+ * spool segments (spool-segments.ts). Each spool record carries the byte offsets of the raw files
+ * after its line, so a restarted agent resumes exactly where it stopped: no line read twice, none
+ * skipped. Raw bytes already spooled are then freed (raw-discard.ts), so unredacted output does not
+ * stay on disk. The spool is bounded by bytes on disk (a budget shared by the agent's spools), not by
+ * lines; unshipped entries wait on disk, and memory holds only a window of them.
  * Everything here is 0600 in 0700 directories of the root-only state.
  */
-import { appendFileSync, closeSync, existsSync, fdatasyncSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LogEntry, LogStream } from '../protocol/index.js';
 import { punchHole } from './raw-discard.js';
+import { SpoolSegments, type SpoolBudget, type SpoolRecord } from './spool-segments.js';
 
 type RawStream = 'stdout' | 'stderr';
 const RAW: RawStream[] = ['stdout', 'stderr'];
-/** Unacked lines kept at most; beyond it lines are dropped and an explicit "N lines dropped" entry is written. */
-export const MAX_UNACKED = 100_000;
-const MAX_READ_BYTES = 1 << 20;
+/** Default bytes on disk of all of an agent's spools; beyond it lines are dropped and an explicit "N lines dropped" entry is written. */
+export const DEFAULT_SPOOL_BYTES = 256 << 20;
+/** Unacked entries kept in memory at most (the rest is read back from disk when it is their turn). */
+const WINDOW_ENTRIES = 10_000;
+/** Raw bytes read per stream and poll: 5 MB/s per stream at the shipper's tick, through one reused buffer. */
+const MAX_READ_BYTES = 512 << 10;
+const readBuffer = Buffer.allocUnsafe(MAX_READ_BYTES);
 /** The protocol's line limit; longer lines are cut. */
 const MAX_LINE_CHARS = 16_384;
-/** A fully acked spool larger than this is rewritten as a single checkpoint record. */
-const COMPACT_AT_BYTES = 4 << 20;
+/** Spool bytes a line is counted as before it is written: its record's JSON around the line. */
+const RECORD_OVERHEAD_BYTES = 80;
+const NOTICE_BYTES = 2 * RECORD_OVERHEAD_BYTES;
 const MIN_SECRET_CHARS = 4;
 /** Raw bytes are freed at most this often per task: a bound on how long unredacted output stays on disk. */
 const DISCARD_EVERY_MS = 1_000;
-
-interface SpoolRecord {
-  s: number; // seq of this entry (or last seq, for a checkpoint)
-  t?: number;
-  k?: LogStream;
-  l?: string;
-  o: [number, number]; // raw stdout/stderr offsets after this record
-  d?: number; // lines dropped and not yet reported
-}
 
 export class LogSpool {
   private offsets: [number, number] = [0, 0];
   private nextSeq = 1;
   private acked = 0;
   private dropped = 0;
-  private pendingEntries: LogEntry[] = [];
+  /** Unacked entries in memory, oldest first: a window onto the spool on disk. */
+  private window: LogEntry[] = [];
+  private readonly segments: SpoolSegments;
   /** undefined until the task's env values are known (after an agent restart): raw output is not read meanwhile. */
   private secrets: string[] | undefined;
   /** Raw offsets up to which the bytes are freed, and when that was last done. */
@@ -47,18 +48,17 @@ export class LogSpool {
   private lastDiscard = 0;
 
   private readonly onDropped: (lines: number) => void;
-  private readonly maxUnacked: number;
 
   constructor(
     readonly taskId: string,
     readonly dir: string,
-    /** secretValues undefined: not known yet, see setSecrets. */
-    opts: { secretValues: string[] | undefined; onDropped?: (lines: number) => void; maxUnacked?: number },
+    /** secretValues undefined: not known yet, see setSecrets. budget: shared by the agent's spools (default: its own, DEFAULT_SPOOL_BYTES). */
+    opts: { secretValues: string[] | undefined; onDropped?: (lines: number) => void; budget?: SpoolBudget },
   ) {
     this.onDropped = opts.onDropped ?? (() => undefined);
-    this.maxUnacked = opts.maxUnacked ?? MAX_UNACKED;
     if (opts.secretValues) this.setSecrets(opts.secretValues);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.segments = new SpoolSegments(dir, opts.budget ?? { limitBytes: DEFAULT_SPOOL_BYTES, usedBytes: 0 });
     this.recover();
   }
 
@@ -76,9 +76,24 @@ export class LogSpool {
     return this.acked;
   }
 
-  /** Unacked entries, oldest first. */
+  /** Unacked entries, oldest first, at most `max` (read back from disk as needed). */
   pending(max: number): LogEntry[] {
-    return this.pendingEntries.slice(0, max);
+    while (this.window.length < max) {
+      const more = this.segments.readBack(Math.max(this.acked, this.window.at(-1)?.seq ?? 0), this.nextSeq - 1);
+      if (!more.length) break;
+      this.window.push(...more);
+    }
+    return this.window.slice(0, max);
+  }
+
+  /** True while entries wait to be shipped (without reading them back). */
+  get unshipped(): boolean {
+    return this.acked < this.nextSeq - 1 && (this.window.length > 0 || this.pending(1).length > 0);
+  }
+
+  /** The task's directory is about to be deleted: its spool no longer counts against the budget. */
+  release(): void {
+    this.segments.release();
   }
 
   /** An agent note about the task ("started pid 12"), numbered like app output. */
@@ -106,8 +121,9 @@ export class LogSpool {
     if (!todo.length || this.discarding || Date.now() - this.lastDiscard < DISCARD_EVERY_MS) return;
     this.discarding = true;
     this.lastDiscard = Date.now();
-    if (existsSync(this.spoolPath)) {
-      const fd = openSync(this.spoolPath, 'r');
+    const spoolPath = this.segments.activePath;
+    if (spoolPath && existsSync(spoolPath)) {
+      const fd = openSync(spoolPath, 'r');
       try {
         fdatasyncSync(fd);
       } finally {
@@ -119,13 +135,38 @@ export class LogSpool {
       .finally(() => (this.discarding = false));
   }
 
+  /**
+   * Before a new process of the task starts (none writes the raw files now): raw files whose every
+   * byte is spooled start over empty, so restarts do not leave ever-growing (if hole-punched) files.
+   */
+  rotateRaw(): void {
+    if (!this.secrets || this.discarding) return; // unread output, or a hole being punched at the old offsets
+    let rotated = false;
+    RAW.forEach((stream, i) => {
+      const size = statSync(this.rawPath(stream), { throwIfNoEntry: false })?.size;
+      if (!size || size !== this.offsets[i]) return;
+      truncateSync(this.rawPath(stream), 0);
+      this.offsets[i] = 0;
+      this.discarded[i] = 0;
+      rotated = true;
+    });
+    if (!rotated) return;
+    // A checkpoint with the new offsets: a restarted agent must not wait for bytes beyond the new ends.
+    const checkpoint = () => ({ s: this.nextSeq - 1, o: [...this.offsets] as [number, number], ...(this.dropped ? { d: this.dropped } : {}) });
+    this.segments.append([checkpoint()], this.nextSeq - 1, checkpoint);
+  }
+
   /** The API stored every seq up to `seq`. */
   ack(seq: number): void {
     if (seq <= this.acked) return;
     this.acked = Math.min(seq, this.nextSeq - 1);
-    this.pendingEntries = this.pendingEntries.filter((e) => e.seq > this.acked);
+    const keep = this.window.findIndex((e) => e.seq > this.acked);
+    this.window = keep === -1 ? [] : this.window.slice(keep);
     writeAtomic(join(this.dir, 'acked'), String(this.acked));
-    if (this.pendingEntries.length === 0 && this.dropped === 0) this.compactIfLarge();
+    this.segments.dropAcked(this.acked);
+    if (this.acked === this.nextSeq - 1) {
+      this.segments.rollOver({ s: this.acked, o: [...this.offsets] as [number, number], ...(this.dropped ? { d: this.dropped } : {}) });
+    }
   }
 
   private readRaw(stream: RawStream, i: number, final: boolean, out: LogEntry[]): void {
@@ -137,7 +178,7 @@ export class LogSpool {
       if (size < this.offsets[i]!) this.offsets[i] = 0; // truncated by someone: start over
       const length = Math.min(size - this.offsets[i]!, MAX_READ_BYTES);
       if (length <= 0) return;
-      const buf = Buffer.alloc(length);
+      const buf = readBuffer.subarray(0, length); // used synchronously, so one buffer serves every spool
       readSync(fd, buf, 0, length, this.offsets[i]!);
       const atEof = this.offsets[i]! + length === size;
       let start = 0;
@@ -156,20 +197,29 @@ export class LogSpool {
   }
 
   private take(stream: LogStream, raw: string, out: LogEntry[]): void {
-    if (this.pendingEntries.length + out.length >= this.maxUnacked) {
+    const line = (raw.endsWith('\r') ? raw.slice(0, -1) : raw).slice(0, MAX_LINE_CHARS);
+    // After a gap, a line is taken only together with the notice of the gap.
+    const need = line.length + RECORD_OVERHEAD_BYTES + (this.dropped ? NOTICE_BYTES : 0);
+    if (this.segments.full(this.outBytes + need)) {
       this.dropped++;
       this.onDropped(1);
       return;
     }
     this.reportDropped(out);
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    out.push(this.entry(stream, line.slice(0, MAX_LINE_CHARS)));
+    out.push(this.entry(stream, line));
+    this.outBytes += line.length + RECORD_OVERHEAD_BYTES;
   }
+
+  /** Estimated spool bytes of the entries of the poll in progress. */
+  private outBytes = 0;
 
   /** Once there is room again, the gap is recorded explicitly. */
   private reportDropped(out: LogEntry[]): void {
-    if (this.dropped === 0 || this.pendingEntries.length + out.length >= this.maxUnacked) return;
-    out.push(this.entry('system', `${this.dropped} lines dropped: the log spool was full (${this.maxUnacked} unshipped lines)`));
+    if (this.dropped === 0 || this.segments.full(this.outBytes + NOTICE_BYTES)) return;
+    const limit = this.segments.budget.limitBytes;
+    const size = limit >= 1 << 20 ? `${Math.round(limit / 1048576)} MB` : `${limit} bytes`;
+    out.push(this.entry('system', `${this.dropped} lines dropped: the log spool was full (${size} of unshipped logs on this node)`));
+    this.outBytes += NOTICE_BYTES;
     this.dropped = 0;
   }
 
@@ -184,45 +234,26 @@ export class LogSpool {
 
   /** Appends the entries (with the offsets reached) before they become shippable. */
   private write(entries: LogEntry[]): void {
+    this.outBytes = 0;
     const o = [...this.offsets] as [number, number];
     const records = entries.map((e): SpoolRecord => ({ s: e.seq, t: e.ts, k: e.stream, l: e.line, o }));
     // Offsets consumed by dropped lines must survive a restart too.
     if (this.dropped) records.push({ s: this.nextSeq - 1, o, d: this.dropped });
-    appendFileSync(this.spoolPath, records.map((r) => JSON.stringify(r)).join('\n') + '\n', { mode: 0o600 });
-    this.pendingEntries.push(...entries);
-  }
-
-  private get spoolPath(): string {
-    return join(this.dir, 'spool.jsonl');
+    const before = entries[0] ? entries[0].seq - 1 : this.nextSeq - 1;
+    const caughtUp = this.segments.caughtUp(before) && this.window.length + entries.length <= WINDOW_ENTRIES;
+    this.segments.append(records, this.nextSeq - 1, () => ({ s: before, o: [...this.offsets] as [number, number], ...(this.dropped ? { d: this.dropped } : {}) }));
+    if (!caughtUp) return; // they wait on disk until reading back reaches them
+    this.window.push(...entries);
+    this.segments.passed(this.nextSeq - 1);
   }
 
   private recover(): void {
     if (existsSync(join(this.dir, 'acked'))) this.acked = Number(readFileSync(join(this.dir, 'acked'), 'utf8')) || 0;
-    if (!existsSync(this.spoolPath)) return;
-    const lines = readFileSync(this.spoolPath, 'utf8').split('\n');
-    lines.pop(); // '' after the last newline, or a torn last write
-    let good = 0; // bytes of complete, parseable records; the rest is cut off
-    for (const line of lines) {
-      let record: SpoolRecord;
-      try {
-        record = JSON.parse(line) as SpoolRecord;
-      } catch {
-        break;
-      }
-      good += Buffer.byteLength(line) + 1;
-      this.offsets = record.o;
-      this.nextSeq = record.s + 1;
-      this.dropped = record.d ?? 0;
-      if (record.k && record.s > this.acked) {
-        this.pendingEntries.push({ seq: record.s, ts: record.t!, stream: record.k, line: record.l! });
-      }
-    }
-    if (good < statSync(this.spoolPath).size) truncateSync(this.spoolPath, good);
-  }
-
-  private compactIfLarge(): void {
-    if ((statSync(this.spoolPath, { throwIfNoEntry: false })?.size ?? 0) < COMPACT_AT_BYTES) return;
-    writeAtomic(this.spoolPath, JSON.stringify({ s: this.nextSeq - 1, o: this.offsets } satisfies SpoolRecord) + '\n');
+    const last = this.segments.recover(this.acked);
+    if (!last) return;
+    this.offsets = last.o;
+    this.nextSeq = last.s + 1;
+    this.dropped = last.d ?? 0;
   }
 }
 

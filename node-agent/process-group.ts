@@ -18,10 +18,16 @@ export function spawnInGroup(
   env: Record<string, string>,
   out: { stdout: string; stderr: string },
   user?: { uid: number; gid: number },
+  /** A cgroup the agent moves the process into right after spawn: the shell waits for that before it runs `command`. */
+  cgroup?: string,
 ): TaskProcess {
   const fds = [openSync(out.stdout, 'a', 0o600), openSync(out.stderr, 'a', 0o600)];
+  // /proc/self/cgroup lines: "0::<path>" (v2), "<n>:freezer:<path>" (v1). Ids and paths hold no regex characters.
+  const args = cgroup
+    ? ['-c', 'until grep -Eq "^[0-9]+:(freezer)?:$1\$" /proc/self/cgroup; do :; done; exec /bin/sh -c "$2"', 'zectre-task', cgroup, command]
+    : ['-c', command];
   try {
-    return spawn('/bin/sh', ['-c', command], { cwd, env, detached: true, stdio: ['ignore', fds[0], fds[1]], ...user });
+    return spawn('/bin/sh', args, { cwd, env, detached: true, stdio: ['ignore', fds[0], fds[1]], ...user });
   } finally {
     for (const fd of fds) closeSync(fd);
   }

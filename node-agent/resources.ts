@@ -2,7 +2,7 @@
  * Per-task CPU and memory: usage sampled from /proc per process group, limits through cgroup v2
  * when the agent is given a delegated cgroup directory, else an RSS watchdog (see README).
  */
-import { mkdirSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Resources } from '../protocol/index.js';
 import { procStat } from './process-group.js';
@@ -57,6 +57,9 @@ export class CpuMeter {
  * memory.max = memoryMb; cpu.weight proportional to cpuMillis (100 per core, range 1-10000).
  */
 export class CgroupLimiter {
+  /** oom_kill counts already reported, per task. */
+  private readonly oomKills = new Map<string, number>();
+
   constructor(private readonly root: string) {}
 
   /** Puts pid (the group leader, before it forks) into the task's cgroup; throws with the reason if it cannot. */
@@ -66,6 +69,19 @@ export class CgroupLimiter {
     writeFileSync(join(dir, 'memory.max'), String(resources.memoryMb * 1024 * 1024));
     writeFileSync(join(dir, 'cpu.weight'), String(Math.min(10_000, Math.max(1, Math.round(resources.cpuMillis / 10)))));
     writeFileSync(join(dir, 'cgroup.procs'), String(pid));
+  }
+
+  /** After a SIGKILL: the message when the kernel killed the task for its memory.max (memory.events counts oom_kill). */
+  memoryKill(taskId: string, limitMb: number): string | undefined {
+    let kills = 0;
+    try {
+      kills = Number(/oom_kill (\d+)/.exec(readFileSync(join(this.root, taskId, 'memory.events'), 'utf8'))?.[1] ?? 0);
+    } catch {
+      return undefined; // no memory controller here: not a kill for memory
+    }
+    if (kills <= (this.oomKills.get(taskId) ?? 0)) return undefined;
+    this.oomKills.set(taskId, kills);
+    return `killed: memory reached its ${limitMb} MB limit (out of memory)`;
   }
 
   remove(taskId: string): void {

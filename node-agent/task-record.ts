@@ -1,6 +1,6 @@
 /**
  * What survives an agent restart: per task, tasks/<id>/task.json (the spec without its env values,
- * pid, process start time, restarts), written atomically (temp + rename), 0600 in the root-only
+ * pid, process start time, restarts, last health), written atomically (temp + rename), 0600 in the root-only
  * state directory. Env values never reach the disk: a restarted agent gets them again with the
  * desired state (see TaskSet.restore).
  */
@@ -18,6 +18,10 @@ export const TaskRecord = z.object({
   restarts: z.number().int().min(0),
   pid: z.number().int().optional(),
   startTime: z.number().int().optional(),
+  /** The process's last health-check result: a re-adopted task keeps it (and stays routable) until a check says otherwise. */
+  health: z.enum(['starting', 'healthy', 'unhealthy']).optional(),
+  /** The artifact digest unpacked into the task's directory: a restarted agent starts the task from it without unpacking again. */
+  unpacked: z.string().optional(),
 });
 export type TaskRecord = z.infer<typeof TaskRecord>;
 

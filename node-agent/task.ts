@@ -9,11 +9,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ObservedState, ObservedTask, TaskSpec } from '../protocol/index.js';
 import { ArtifactError, type ArtifactCache } from './artifact-cache.js';
 import { Backoff } from './backoff.js';
-import { HealthChecker } from './health-check.js';
+import { HealthChecker, type HealthStatus } from './health-check.js';
 import { LogSpool } from './log-spool.js';
 import { portIsFree } from './port-check.js';
 import { groupMembers, killGroup, procStat, sameProcessAlive, signalGroup, spawnInGroup } from './process-group.js';
+import { TASK_ID_ENV, type ProcessTracker } from './process-tracker.js';
 import type { CgroupLimiter } from './resources.js';
+import type { SpoolBudget } from './spool-segments.js';
 import { saveTaskRecord, type StoredSpec, type TaskRecord } from './task-record.js';
 import type { TaskUser, TaskUsers } from './task-users.js';
 import { UnpackError } from './unpack.js';
@@ -33,6 +35,12 @@ export interface TaskDeps {
   /** Called whenever the observed state changes (drives the prompt heartbeat). */
   onChange: () => void;
   cgroup?: CgroupLimiter;
+  /** Bytes on disk shared by every task's log spool (default: each spool its own DEFAULT_SPOOL_BYTES). */
+  spoolBudget?: SpoolBudget;
+  /** Finds the task's processes that left its process group (setsid), so that none outlives a stop or crash. */
+  tracker?: ProcessTracker;
+  /** Resolves when processes may be (re)started: after the agent was paused, only once the control plane answered (PauseWatch). */
+  mayStart?: () => Promise<void>;
 }
 
 /** A running process group of this task, spawned by this agent or re-adopted from an earlier one. */
@@ -63,6 +71,11 @@ export class Task {
   private health: HealthChecker | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private startedAt = 0;
+  private escapedKilled: Promise<void> = Promise.resolve();
+  /** The artifact digest unpacked into the task's directory (kept in task.json). */
+  private unpacked: string | undefined;
+  /** Why the watchdog killed the process, for its exit message. */
+  private memoryKill: string | undefined;
   private stopping = false;
   private readonly abort = new AbortController();
   private readonly restartBackoff = new Backoff(1_000, 30_000, false);
@@ -77,7 +90,11 @@ export class Task {
     this.spec = stored;
     if (!SAFE_ID.test(spec.id)) throw new Error(`task id "${spec.id}" is not usable as a directory name`);
     this.observed = { id: spec.id, state: 'pending', restarts: 0 };
-    this.spool = new LogSpool(spec.id, join(this.dir, 'logs'), { secretValues: undefined, onDropped: deps.onLinesDropped });
+    this.spool = new LogSpool(spec.id, join(this.dir, 'logs'), {
+      secretValues: undefined,
+      onDropped: deps.onLinesDropped,
+      ...(deps.spoolBudget ? { budget: deps.spoolBudget } : {}),
+    });
     if (env) this.provideEnv(env);
     deps.addSpool(this.spool);
   }
@@ -110,6 +127,9 @@ export class Task {
   }
 
   start(): void {
+    // Recorded before the download: an agent that dies before the process starts resumes this task
+    // (download included) at once on restart, without waiting for the control plane to resend it.
+    this.persist();
     this.prepare()
       .then((ready) => (ready ? this.spawnWhenPortFree() : undefined))
       .catch((err: unknown) => this.fail(`task could not start: ${(err as Error).message}`));
@@ -127,10 +147,11 @@ export class Task {
    */
   resume(saved: TaskRecord): string {
     this.observed.restarts = saved.restarts;
+    this.unpacked = saved.unpacked;
     const { pid, startTime } = saved;
     if (pid !== undefined && startTime !== undefined && sameProcessAlive(pid, startTime)) {
-      this.note(`re-adopted pid ${pid} after an agent restart`);
-      this.attach({ pid, startTime, exited: watchAdopted(pid, startTime, this.abort.signal) });
+      this.note(`re-adopted pid ${pid} after an agent restart${saved.health ? ` (last health: ${saved.health})` : ''}`);
+      this.attach({ pid, startTime, exited: watchAdopted(pid, startTime, this.abort.signal) }, saved.health);
       return `re-adopted pid ${pid}`;
     }
     // The leader is gone; a process group id is never reused while members remain, so these are ours.
@@ -146,13 +167,25 @@ export class Task {
     clearTimeout(this.restartTimer);
     this.health?.stop();
     const running = this.running;
+    this.deps.tracker?.signal(this.spec.id, 'SIGTERM'); // those that left the group get the same grace
     if (running) {
       await killGroup(running.pid, this.spec.killTimeoutMs);
       await running.exited;
       this.note(`stopped pid ${running.pid}`);
     }
+    await this.killEscaped();
     this.spool.poll(true);
     this.deps.cgroup?.remove(this.spec.id);
+    this.deps.tracker?.remove(this.spec.id);
+  }
+
+  /** Whatever of the task outlived its process group (setsid, double forks): SIGKILLed, logged. */
+  private async killEscaped(): Promise<void> {
+    const tracker = this.deps.tracker;
+    const left = tracker?.members(this.spec.id) ?? [];
+    if (!tracker || !left.length) return;
+    this.note(`killing ${left.length} process(es) that left the task's process group: ${left.slice(0, 10).join(', ')}`);
+    await tracker.killAll(this.spec.id).catch((err: Error) => this.note(err.message));
   }
 
   /** Stops supervising (health checks, restarts) but leaves the process group running for the next agent. */
@@ -168,10 +201,18 @@ export class Task {
     const backoff = new Backoff(1_000, 30_000, true);
     const { digest, url } = this.spec.artifact;
     const user = this.runAs(); // no uid left is no reason to retry: it fails the task
+    // Unpacked for this very task before (an agent restart, or a stop on agent exit): used as it is, as
+    // after a crash restart. The record saying so is root-only; the directory must still be the task uid's.
+    if (this.unpacked === digest && (await this.deps.workspace.installed(this.spec.id, user))) {
+      this.note(`reusing the artifact unpacked for this task before (${digest.slice(0, 19)}…)`);
+      return !this.stopping;
+    }
     while (!this.stopping) {
       try {
         const file = await this.deps.artifacts.get(digest, url);
         await this.deps.workspace.install(this.spec.id, file, user);
+        this.unpacked = digest;
+        this.persist();
         return !this.stopping;
       } catch (err) {
         if (this.stopping) return false;
@@ -193,6 +234,7 @@ export class Task {
       this.set({ state: 'pending', message: WAITING_FOR_ENV });
       await Promise.race([this.envKnown, new Promise((resolve) => this.abort.signal.addEventListener('abort', resolve, { once: true }))]);
     }
+    await this.deps.mayStart?.();
     while (!this.stopping && !(await portIsFree(this.spec.port))) {
       const delay = this.restartBackoff.next();
       const message = `port ${this.spec.port} is in use by another process on this node; retrying in ${Math.round(delay)} ms`;
@@ -212,13 +254,24 @@ export class Task {
       this.fail((err as Error).message);
       return;
     }
+    const tracker = this.deps.tracker;
+    this.spool.rotateRaw();
     const child = spawnInGroup(
       this.spec.command,
       this.appDir,
       this.processEnv(),
       { stdout: this.spool.rawPath('stdout'), stderr: this.spool.rawPath('stderr') },
       user,
+      tracker?.cgroupPath(this.spec.id),
     );
+    if (child.pid !== undefined && tracker) {
+      try {
+        tracker.enter(this.spec.id, child.pid); // the shell waits for this before it runs the command
+      } catch (err) {
+        signalGroup(child.pid, 'SIGKILL');
+        this.note(`cannot put pid ${child.pid} into its cgroup (${tracker.kind}): ${(err as Error).message}`);
+      }
+    }
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
       child.once('exit', (code, signal) => resolve({ code, signal }));
       child.once('error', (err) => {
@@ -245,14 +298,22 @@ export class Task {
     }
   }
 
-  private attach(running: Running): void {
+  /** `health`: what a re-adopted process last reported; a new one is 'starting'. */
+  private attach(running: Running, health: HealthStatus = 'starting'): void {
     this.running = running;
     void running.exited.then(({ code, signal }) => this.onExit(running, code, signal));
-    this.set({ state: 'starting', pid: running.pid, exitCode: undefined, message: undefined });
+    this.set({ state: health, pid: running.pid, exitCode: undefined, message: undefined });
     this.persist();
-    this.health = new HealthChecker(this.spec.port, this.spec.healthCheck, (status) => {
-      if (this.running === running && !this.stopping) this.set({ state: status });
-    });
+    this.health = new HealthChecker(
+      this.spec.port,
+      this.spec.healthCheck,
+      (status) => {
+        if (this.running !== running || this.stopping) return;
+        this.set({ state: status });
+        this.persist(); // a restarted agent re-adopts the process with this health
+      },
+      health,
+    );
     this.health.start();
   }
 
@@ -260,6 +321,7 @@ export class Task {
   enforceMemory(rssBytes: number): void {
     const limit = this.spec.resources.memoryMb * 1024 * 1024;
     if (!this.running || this.deps.cgroup || rssBytes <= limit) return;
+    this.memoryKill = `killed: memory ${Math.round(rssBytes / 1048576)} MB over its ${this.spec.resources.memoryMb} MB limit`;
     this.note(`killing pid ${this.running.pid}: memory ${Math.round(rssBytes / 1048576)} MB exceeds the limit of ${this.spec.resources.memoryMb} MB`);
     signalGroup(this.running.pid, 'SIGKILL');
   }
@@ -271,8 +333,9 @@ export class Task {
     if (this.stopping) return; // stop() gives the rest of the group its killTimeoutMs grace
     // Leftover children of a crashed task would hold its port and block the restart.
     if (running) signalGroup(running.pid, 'SIGKILL');
+    this.escapedKilled = this.killEscaped(); // a crash loop must not pile up escaped processes
     this.spool.poll(true);
-    const how = signal ? `killed by ${signal}` : code === null ? 'exited (exit code unknown: the process was re-adopted)' : `exited with code ${code}`;
+    const how = this.exitMessage(code, signal);
     this.note(how);
     this.set({ state: 'exited', pid: undefined, exitCode: code, message: how });
     this.persist();
@@ -283,21 +346,36 @@ export class Task {
     }
     if (Date.now() - this.startedAt >= RESTART_BACKOFF_RESET_MS) this.restartBackoff.reset();
     const delay = this.restartBackoff.next();
-    this.restartTimer = setTimeout(() => {
-      this.observed.restarts += 1;
-      this.note(`restarting (restart ${this.observed.restarts}) after ${delay} ms`);
-      void this.spawnWhenPortFree();
-    }, delay);
+    this.restartTimer = setTimeout(() => void this.restart(delay), delay);
   }
 
-  /** PATH and LANG from the agent, HOME = the task's directory, the spec's env, PORT. Nothing else of the agent's. */
+  /** What ended the process, in the words a user acts on ("killed: memory 183 MB over its 128 MB limit"). */
+  private exitMessage(code: number | null, signal: NodeJS.Signals | null): string {
+    const memory = this.memoryKill ?? (signal === 'SIGKILL' ? this.deps.cgroup?.memoryKill(this.spec.id, this.spec.resources.memoryMb) : undefined);
+    this.memoryKill = undefined;
+    if (memory) return memory;
+    return signal ? `killed by ${signal}` : code === null ? 'exited (exit code unknown: the process was re-adopted)' : `exited with code ${code}`;
+  }
+
+  private async restart(delay: number): Promise<void> {
+    await this.deps.mayStart?.(); // a task the control plane replaced while the agent was paused is not restarted
+    await this.escapedKilled;
+    if (this.stopping) return;
+    this.observed.restarts += 1;
+    this.note(`restarting (restart ${this.observed.restarts}) after ${delay} ms`);
+    await this.spawnWhenPortFree();
+  }
+
+  /** PATH and LANG from the agent, HOME = the task's directory, PYTHONUNBUFFERED=1, the spec's env, PORT, ZECTRE_TASK_ID. Nothing else of the agent's. */
   private processEnv(): Record<string, string> {
     const env: Record<string, string> = {};
     for (const key of INHERITED_ENV) {
       const value = process.env[key];
       if (value !== undefined) env[key] = value;
     }
-    return { ...env, HOME: this.appDir, ...this.env, PORT: String(this.spec.port) };
+    // ZECTRE_TASK_ID: how the /proc fallback of the ProcessTracker finds the task's escaped processes.
+    // PYTHONUNBUFFERED as on Heroku: Python would otherwise hold its output back (stdout is a file), the app's env may say otherwise.
+    return { ...env, HOME: this.appDir, PYTHONUNBUFFERED: '1', ...this.env, PORT: String(this.spec.port), [TASK_ID_ENV]: this.spec.id };
   }
 
   private fail(message: string): false {
@@ -317,6 +395,8 @@ export class Task {
       spec: this.spec,
       restarts: this.observed.restarts,
       ...(this.running ? { pid: this.running.pid, startTime: this.running.startTime } : {}),
+      ...(this.running && isHealth(this.observed.state) ? { health: this.observed.state } : {}),
+      ...(this.unpacked ? { unpacked: this.unpacked } : {}),
     });
   }
 
@@ -334,6 +414,8 @@ export class Task {
     await rm(join(this.dir, 'task.json'), { force: true });
   }
 }
+
+const isHealth = (state: ObservedState): state is HealthStatus => state === 'starting' || state === 'healthy' || state === 'unhealthy';
 
 /** An adopted process is not our child: no exit event, so poll until that pid + start time is gone. */
 async function watchAdopted(pid: number, startTime: number, signal: AbortSignal): Promise<{ code: null; signal: null }> {

@@ -76,6 +76,12 @@ export class Workspace {
     }
   }
 
+  /** True when the task's directory exists and belongs to `owner` (absent: the agent's uid), as install left it. */
+  async installed(taskId: string, owner: TaskUser | undefined): Promise<boolean> {
+    const s = await lstat(this.taskDir(taskId)).catch(() => undefined);
+    return !!s && s.isDirectory() && s.uid === (owner?.uid ?? process.getuid?.() ?? s.uid);
+  }
+
   async remove(taskId: string): Promise<void> {
     await removeTree(this.taskDir(taskId));
   }
