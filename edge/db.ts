@@ -1,8 +1,12 @@
-import { Pool, neonConfig, type PoolClient } from '@neondatabase/serverless';
+import { DatabaseError, Pool, neonConfig, type PoolClient } from '@neondatabase/serverless';
 import type { Env } from './env.js';
 
-/** One pool per request (workerd forbids sharing I/O objects across requests); ended by the caller. */
-export function createPool(env: Env): Pool {
+/**
+ * A request's pool (workerd forbids sharing I/O objects across a Worker's requests; ended by the
+ * caller), or a Durable Object's, kept for its lifetime. `max` stays small: connections are the
+ * scarce resource at fleet scale (see docs/decisions.md).
+ */
+export function createPool(env: Env, max = 2): Pool {
   if (env.DB_WS_PROXY) {
     const target = env.DB_WS_PROXY;
     neonConfig.wsProxy = () => target;
@@ -10,7 +14,7 @@ export function createPool(env: Env): Pool {
     neonConfig.pipelineTLS = false;
     neonConfig.pipelineConnect = false;
   }
-  return new Pool({ connectionString: env.DATABASE_URL, max: 2 });
+  return new Pool({ connectionString: env.DATABASE_URL, max });
 }
 
 export type Db = Pool;
@@ -52,6 +56,15 @@ async function transactionOnce<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T
   } finally {
     client.release();
   }
+}
+
+/**
+ * The database could not be reached (refused, reset, closed, timed out): the driver's errors for a
+ * connection, as opposed to PostgreSQL's own, which are DatabaseErrors with a SQLSTATE code.
+ */
+export function isConnectionFailure(err: unknown): boolean {
+  if (!(err instanceof Error) || err instanceof DatabaseError) return false;
+  return /connect|connection|websocket|socket|terminated|ECONNRESET|ECONNREFUSED|ETIMEDOUT|network|closed/i.test(err.message);
 }
 
 /** Serialises scheduler decisions (placement, cutover, sweeps) across concurrent requests. */
