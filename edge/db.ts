@@ -14,7 +14,11 @@ export function createPool(env: Env, max = 2): Pool {
     neonConfig.pipelineTLS = false;
     neonConfig.pipelineConnect = false;
   }
-  return new Pool({ connectionString: env.DATABASE_URL, max });
+  const pool = new Pool({ connectionString: env.DATABASE_URL, max });
+  // An idle connection that breaks (database restarted, unreachable) is dropped and reopened by the
+  // next query; unhandled, the error would be an uncaught exception (and reset a Durable Object).
+  pool.on('error', (err: Error) => console.warn(`database connection dropped: ${err.message}`));
+  return pool;
 }
 
 export type Db = Pool;
@@ -63,8 +67,10 @@ async function transactionOnce<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T
  * connection, as opposed to PostgreSQL's own, which are DatabaseErrors with a SQLSTATE code.
  */
 export function isConnectionFailure(err: unknown): boolean {
-  if (!(err instanceof Error) || err instanceof DatabaseError) return false;
-  return /connect|connection|websocket|socket|terminated|ECONNRESET|ECONNREFUSED|ETIMEDOUT|network|closed/i.test(err.message);
+  // In workerd a dropped WebSocket surfaces as an ErrorEvent, not an Error.
+  if (typeof err !== 'object' || err === null || err instanceof DatabaseError) return false;
+  const message = (err as { message?: unknown }).message;
+  return typeof message === 'string' && /connect|connection|websocket|socket|terminated|ECONNRESET|ECONNREFUSED|ETIMEDOUT|network|closed/i.test(message);
 }
 
 /** Serialises scheduler decisions (placement, cutover, sweeps) across concurrent requests. */

@@ -102,7 +102,8 @@ export class NodeShard {
     let node = this.table.get(nodeId);
     if (!node && nodeId) {
       const row = await this.db((db) => loadNode(db, nodeId));
-      if (row) node = this.table.add(row, Date.now());
+      // Into a table loaded at start-up, a node that just registered; into one that could not load, a grace period.
+      if (row) node = this.table.add(row, Date.now(), !this.loaded || this.dbDown);
       if (node) await this.scheduleAlarm(node.deadline);
     }
     if (!node || node.credentialHash !== hash) throw new HttpError(401, 'unknown_node', 'node credential not recognised; register the node again');

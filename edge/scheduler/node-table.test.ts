@@ -25,6 +25,12 @@ test('a node loaded cold (or after a database outage) gets a grace period longer
   assert.equal(livenessTimes(20_000).graceMs, 60_000);
 });
 
+test('a node that registered after the shard loaded gets the usual deadline, not a grace period', () => {
+  const table = new NodeTable(livenessTimes(5_000));
+  table.add(row('n1'), 0, false);
+  assert.deepEqual(table.expired(12_000).map((n) => n.id), ['n1']);
+});
+
 test('a down node is not lost again; generations only grow', () => {
   const table = new NodeTable(livenessTimes(1_000));
   const node = table.add(row('n1'), 0);

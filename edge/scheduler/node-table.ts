@@ -59,13 +59,16 @@ export class NodeTable {
     return this.nodes.values();
   }
 
-  /** A node as the database has it, new to this instance: it starts with a grace period, not with its old last heartbeat. */
-  add(row: { id: string; credentialHash: string; generation: number; status: 'ready' | 'down' }, now: number): NodeEntry {
+  /**
+   * A node as the database has it, new to this instance. Loaded cold (`grace`), it starts with a
+   * grace period, not with its old last heartbeat; loaded by its own heartbeat into a warm table (a
+   * node that just registered), with the usual deadline.
+   */
+  add(row: { id: string; credentialHash: string; generation: number; status: 'ready' | 'down' }, now: number, grace = true): NodeEntry {
     const existing = this.nodes.get(row.id);
     if (existing) return existing;
-    const entry: NodeEntry = {
-      ...row, applied: null, signature: null, pushUrl: undefined, lastSeen: 0, deadline: now + this.times.graceMs, flushedSeen: 0, metrics: null,
-    };
+    const deadline = now + (grace ? this.times.graceMs : this.times.lostAfterMs);
+    const entry: NodeEntry = { ...row, applied: null, signature: null, pushUrl: undefined, lastSeen: 0, deadline, flushedSeen: 0, metrics: null };
     this.nodes.set(row.id, entry);
     return entry;
   }

@@ -12,15 +12,7 @@ export function objectDeps(state: DurableObjectState, env: Env, max: number): De
   let pool: Db | undefined;
   return {
     env,
-    db: () => {
-      if (!pool) {
-        pool = createPool(env, max);
-        // An idle connection that breaks (database restarted, bridge gone) is dropped and reopened on
-        // the next query; unhandled, the error would reset the object and lose its memory.
-        pool.on('error', (err: Error) => console.warn(`database connection dropped: ${err.message}`));
-      }
-      return pool;
-    },
+    db: () => (pool ??= createPool(env, max)),
     defer: (work) => {
       state.waitUntil(work.catch((err) => console.error('background work failed:', (err as Error).message)));
     },

@@ -76,12 +76,13 @@ export class SchedulerObject {
   private async ensureAlarm(): Promise<void> {
     if (this.shardsWoken) return;
     this.shardsWoken = true;
-    if ((await this.state.storage.getAlarm()) === null) await this.state.storage.setAlarm(Date.now() + BUSY_SWEEP_MS);
+    // A stored alarm may be from before a restart (and already past): a sweep soon, whatever it said.
+    await this.state.storage.setAlarm(Date.now() + BUSY_SWEEP_MS);
     const ns = this.env.NODE_SHARDS;
     for (let shard = 0; shard < SHARDS; shard++) {
       this.state.waitUntil(
         shardStub(ns, shard)
-          .fetch('https://shard/wake', { method: 'POST' })
+          .fetch(`https://shard/wake?shard=${shard}`, { method: 'POST' })
           .then((res) => res.body?.cancel())
           .catch((err) => console.warn(`waking shard ${shard} failed: ${(err as Error).message}`)),
       );
