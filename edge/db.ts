@@ -6,7 +6,7 @@ import type { Env } from './env.js';
  * caller), or a Durable Object's, kept for its lifetime. `max` stays small: connections are the
  * scarce resource at fleet scale (see docs/decisions.md).
  */
-export function createPool(env: Env, max = 2): Pool {
+export function createPool(env: Env, max = 2, idleTimeoutMillis?: number): Pool {
   if (env.DB_WS_PROXY) {
     const target = env.DB_WS_PROXY;
     neonConfig.wsProxy = () => target;
@@ -14,7 +14,7 @@ export function createPool(env: Env, max = 2): Pool {
     neonConfig.pipelineTLS = false;
     neonConfig.pipelineConnect = false;
   }
-  const pool = new Pool({ connectionString: env.DATABASE_URL, max });
+  const pool = new Pool({ connectionString: env.DATABASE_URL, max, ...(idleTimeoutMillis ? { idleTimeoutMillis } : {}) });
   // An idle connection that breaks (database restarted, unreachable) is dropped and reopened by the
   // next query; unhandled, the error would be an uncaught exception (and reset a Durable Object).
   pool.on('error', (err: Error) => console.warn(`database connection dropped: ${err.message}`));

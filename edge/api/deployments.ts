@@ -4,7 +4,7 @@ import { requireProject, requireUser } from '../auth.js';
 import { decrypt, encrypt } from '../crypto.js';
 import type { Deps } from '../deps.js';
 import { HttpError, json, notFound, readJson } from '../http.js';
-import { evaluate } from '../scheduler/evaluate.js';
+import { evaluateFor } from '../scheduler/evaluate.js';
 import { projectOwnsArtifact } from './artifacts.js';
 import { loadDeployment, loadDeployments } from './deployment-view.js';
 
@@ -28,7 +28,7 @@ export async function createDeployment(request: IRequest, deps: Deps): Promise<R
   await db.query(`INSERT INTO events (actor, project_id, kind, data) VALUES ($1, $2, 'deployment.created', $3)`, [
     user.id, project.id, JSON.stringify({ deploymentId: id, artifact: body.artifact }),
   ]);
-  await evaluate(deps.env, { projects: [project.id] });
+  await evaluateFor(deps, { projects: [project.id] });
   return json(await loadDeployment(deps, id), 201);
 }
 
@@ -57,6 +57,6 @@ export async function getDeployment(request: IRequest, deps: Deps): Promise<Resp
     throw err instanceof HttpError && err.status === 404 ? notFound(`deployment ${id}`) : err;
   });
   // The scheduler's alarm notices a deadline within a sweep; a reader asking now need not wait for it.
-  if (rows[0].overdue && ['pending', 'deploying'].includes(rows[0].status)) await evaluate(deps.env, { projects: [rows[0].project_id] });
+  if (rows[0].overdue && ['pending', 'deploying'].includes(rows[0].status)) await evaluateFor(deps, { projects: [rows[0].project_id] });
   return json(await loadDeployment(deps, id));
 }

@@ -4,7 +4,7 @@ import { requireUser } from '../auth.js';
 import type { Db } from '../db.js';
 import type { Deps } from '../deps.js';
 import { HttpError, json } from '../http.js';
-import { evaluate } from '../scheduler/evaluate.js';
+import { evaluateFor } from '../scheduler/evaluate.js';
 import { requireAdmin } from './admin.js';
 
 const NODES = `
@@ -55,7 +55,7 @@ export async function drainNode(request: IRequest, deps: Deps): Promise<Response
   await db.query('UPDATE nodes SET draining_since = coalesce(draining_since, now()) WHERE id = $1', [node.id]);
   await db.query(`INSERT INTO events (actor, kind, data) VALUES ($1, 'node.drain', $2)`, [user.id, JSON.stringify({ nodeId: node.id })]);
   // The sweep finds every project with tasks on a draining node.
-  await evaluate(deps.env, { sweep: true });
+  await evaluateFor(deps, { sweep: true });
   return json(await findNode(deps, node.id));
 }
 

@@ -1,3 +1,4 @@
+import type { Deps } from '../deps.js';
 import type { Env } from '../env.js';
 import { HttpError } from '../http.js';
 import type { Evaluation } from './evaluation-queue.js';
@@ -19,6 +20,15 @@ export async function evaluate(env: Env, evaluation: Partial<Evaluation>): Promi
   }
   const body = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string } } | null;
   throw new HttpError(res.status, body?.error?.code ?? 'scheduler_failed', body?.error?.message ?? `the scheduler answered ${res.status}`);
+}
+
+/**
+ * For API handlers: the request's own connections are closed first, so a request that waits for a
+ * pass (which may queue behind others) holds no database connection meanwhile (issue 10 point 5).
+ */
+export async function evaluateFor(deps: Deps, evaluation: Partial<Evaluation>): Promise<void> {
+  await deps.releaseDb();
+  await evaluate(deps.env, evaluation);
 }
 
 /** Wakes the scheduler (and through it every node shard) without waiting for a pass. */

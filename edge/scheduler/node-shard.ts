@@ -119,8 +119,11 @@ export class NodeShard {
       await this.ensureLoaded();
       const now = Date.now();
       if (now >= this.nextFlush || this.dbDown) {
-        const generations = await this.db((db) => flushShard(db, this.shard!, [...this.table.all()]));
-        for (const [id, generation] of generations) this.table.raiseGeneration(id, generation);
+        // A shard without nodes has nothing to write or re-read.
+        if (this.table.size > 0) {
+          const generations = await this.db((db) => flushShard(db, this.shard!, [...this.table.all()]));
+          for (const [id, generation] of generations) this.table.raiseGeneration(id, generation);
+        }
         this.nextFlush = now + this.flushEveryMs;
       }
       const lost = this.table.expired(Date.now());

@@ -19,8 +19,9 @@ export async function register(request: IRequest, deps: Deps): Promise<Response>
   const db = deps.db();
   // The token before the body: install.sh checks a token by sending an empty body (401 = refused).
   // Checking does not use it up; only a registration does, below.
-  const { rows } = await db.query(`SELECT id FROM join_tokens WHERE ${USABLE_JOIN_TOKEN}`, [joinHash]);
+  const { rows } = await db.query(`SELECT id, single_use FROM join_tokens WHERE ${USABLE_JOIN_TOKEN}`, [joinHash]);
   if (!rows[0]) throw refused();
+  const singleUse = rows[0].single_use as boolean;
   const body = await readJson(request, RegisterRequest);
   const [portMin, portMax] = body.portRange;
   if (portMin > portMax) throw new HttpError(400, 'invalid_request', 'portRange: the first port must not exceed the second');
@@ -29,9 +30,13 @@ export async function register(request: IRequest, deps: Deps): Promise<Response>
   const nodeId = newId('n');
   const credential = generateToken('zn');
   await transaction(db, async (tx) => {
-    // The row lock makes two registrations with one single-use token race to one winner.
-    const used = await tx.query(`UPDATE join_tokens SET used_at = now() WHERE ${USABLE_JOIN_TOKEN} RETURNING id`, [joinHash]);
-    if (!used.rows[0]) throw refused();
+    // The token's row lock makes two registrations with one single-use token race to one winner. A
+    // fleet sharing one token takes the lock last, for the commit only, so registrations don't queue.
+    const use = async () => {
+      const used = await tx.query(`UPDATE join_tokens SET used_at = now() WHERE ${USABLE_JOIN_TOKEN} RETURNING id`, [joinHash]);
+      if (!used.rows[0]) throw refused();
+    };
+    if (singleUse) await use();
     await tx.query(
       `INSERT INTO nodes (id, name, address, push_url, labels, cpu_millis, memory_mb, port_min, port_max, status, credential_hash)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'ready', $10)`,
@@ -39,8 +44,9 @@ export async function register(request: IRequest, deps: Deps): Promise<Response>
         body.capacity.memoryMb, portMin, portMax, await hashToken(credential)],
     );
     await tx.query(`INSERT INTO events (kind, data) VALUES ('node.registered', $1)`, [
-      JSON.stringify({ nodeId, name: body.name, joinTokenId: used.rows[0].id }),
+      JSON.stringify({ nodeId, name: body.name, joinTokenId: rows[0].id }),
     ]);
+    if (!singleUse) await use();
   });
   // A new node may unblock deployments waiting for capacity: the sweep finds them (not awaited:
   // a fleet registering at once must not queue behind passes).

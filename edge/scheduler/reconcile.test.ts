@@ -23,7 +23,7 @@ let deps: Deps;
 before(async () => {
   local = await openDatabase(testDatabase('reconcile'));
   db = createPool(local.options, 2) as unknown as Db;
-  deps = { env: { HEARTBEAT_INTERVAL_MS: '1000' } as Env, db: () => db, defer: () => undefined };
+  deps = { env: { HEARTBEAT_INTERVAL_MS: '1000' } as Env, db: () => db, defer: () => undefined, releaseDb: async () => undefined };
   await db.query(`INSERT INTO artifacts (digest, size) VALUES ('sha256:00', 1)`);
 }, { timeout: 60_000 });
 

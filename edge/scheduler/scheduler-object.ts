@@ -9,6 +9,11 @@ import { notifyGenerations, SHARDS, shardStub } from './shards.js';
 
 /** While a sweep finds work in flight (rollouts, retirements waiting for proxies), sweep this often. */
 const BUSY_SWEEP_MS = 1_000;
+/**
+ * With nothing in flight a sweep is only a backstop for an event that got lost (events drive the
+ * work, `wakeAt` the timers), so it is rare: its cost must not show per heartbeat in a small fleet.
+ */
+const IDLE_SWEEP_MS = 30_000;
 
 /**
  * The Scheduler Durable Object (one per cluster, named "cluster"): the single writer of scheduling
@@ -49,7 +54,7 @@ export class SchedulerObject {
   }
 
   async alarm(): Promise<void> {
-    let next = heartbeatIntervalMs(this.env);
+    let next = Math.max(IDLE_SWEEP_MS, heartbeatIntervalMs(this.env));
     try {
       this.wakeAt = Infinity;
       await this.queue.raise({ projects: [], sweep: true });
