@@ -25,6 +25,11 @@ test('a node loaded cold (or after a database outage) gets a grace period longer
   assert.equal(livenessTimes(20_000).graceMs, 60_000);
 });
 
+test('a short interval (as in tests) still waits 10 s before a node is lost', () => {
+  assert.equal(livenessTimes(1_000).lostAfterMs, 10_000);
+  assert.equal(livenessTimes(5_000).lostAfterMs, 12_000);
+});
+
 test('a node that registered after the shard loaded gets the usual deadline, not a grace period', () => {
   const table = new NodeTable(livenessTimes(5_000));
   table.add(row('n1'), 0, false);
@@ -32,7 +37,7 @@ test('a node that registered after the shard loaded gets the usual deadline, not
 });
 
 test('a down node is not lost again; generations only grow', () => {
-  const table = new NodeTable(livenessTimes(1_000));
+  const table = new NodeTable(livenessTimes(5_000));
   const node = table.add(row('n1'), 0);
   node.status = 'down';
   assert.deepEqual(table.expired(1e9), []);

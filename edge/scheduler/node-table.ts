@@ -34,8 +34,17 @@ export interface LivenessTimes {
  */
 export const AGENT_MAX_BACKOFF_MS = 30_000;
 
+/**
+ * Never less than this: with a short interval (tests, 1 s) an agent restart or a busy machine must
+ * not look like a lost node. The 5 s default gives 12 s (2 intervals + 2 s) anyway.
+ */
+export const MIN_LOST_AFTER_MS = 10_000;
+
 export function livenessTimes(intervalMs: number): LivenessTimes {
-  return { lostAfterMs: 2 * intervalMs + Math.min(2_000, intervalMs), graceMs: Math.max(3 * intervalMs, AGENT_MAX_BACKOFF_MS) };
+  return {
+    lostAfterMs: Math.max(MIN_LOST_AFTER_MS, 2 * intervalMs + Math.min(2_000, intervalMs)),
+    graceMs: Math.max(3 * intervalMs, AGENT_MAX_BACKOFF_MS),
+  };
 }
 
 /**
