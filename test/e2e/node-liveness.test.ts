@@ -118,6 +118,7 @@ describe('node liveness in the node shards', { timeout: 300_000 }, () => {
 
   test('while the database is unreachable the API answers 503 database_unavailable with Retry-After and /healthz says so', async () => {
     assert.equal((await fetch(`${stack.apiUrl}/healthz`)).status, 200);
+    const since = new Date();
     await stack.db.pauseBridge();
     try {
       const health = await fetch(`${stack.apiUrl}/healthz`);
@@ -132,6 +133,8 @@ describe('node liveness in the node shards', { timeout: 300_000 }, () => {
       await stack.db.resumeBridge();
     }
     await waitFor('/healthz to answer 200 again', async () => (await fetch(`${stack.apiUrl}/healthz`)).status === 200, 60_000);
+    // The agent kept heartbeating (answered from memory): the outage counted against no node.
+    assert.deepEqual(await lostEvents(since), []);
   });
 });
 
