@@ -4,7 +4,7 @@ import { bearer } from '../auth.js';
 import { transaction } from '../db.js';
 import type { Deps } from '../deps.js';
 import { heartbeatIntervalMs } from '../env.js';
-import { HttpError, json, readJson } from '../http.js';
+import { HttpError, json, readJson, readLimited } from '../http.js';
 import { evaluate } from './evaluate.js';
 import { requirePushUrl } from './push-url.js';
 import { shardOf, shardStub } from './shards.js';
@@ -62,6 +62,9 @@ export async function register(request: IRequest, deps: Deps): Promise<Response>
   return json(answer, 201);
 }
 
+/** As readJson's limit: a heartbeat carries a node's task list. */
+const HEARTBEAT_LIMIT = 1024 * 1024;
+
 /**
  * POST /scheduler/v1/nodes/:id/heartbeat: handled by the node's shard (node-shard.ts), which
  * answers steady heartbeats from memory. The Worker opens no database connection for it.
@@ -70,9 +73,17 @@ export async function heartbeat(request: IRequest, deps: Deps): Promise<Response
   const nodeId = request.params.id!;
   const shard = shardOf(nodeId);
   const url = `https://shard/heartbeat?shard=${shard}&node=${encodeURIComponent(nodeId)}`;
-  // The DOM and Workers typings of Request differ; the object is the same.
+  // The body is read here (bounded): a shard that refuses a credential answers before reading it,
+  // and a streamed body the shard never read would fail the forwarding request.
+  const body = await readLimited(request, HEARTBEAT_LIMIT);
+  const headers = new Headers();
+  for (const name of ['authorization', 'content-type']) {
+    const value = request.headers.get(name);
+    if (value !== null) headers.set(name, value);
+  }
   const stub = shardStub(deps.env.NODE_SHARDS, shard);
-  return (stub.fetch.bind(stub) as unknown as (r: Request) => Promise<Response>)(new Request(url, request));
+  // The DOM and Workers typings of Request differ; the object is the same.
+  return (stub.fetch.bind(stub) as unknown as (r: Request) => Promise<Response>)(new Request(url, { method: 'POST', headers, body }));
 }
 
 export async function getJwks(_request: IRequest, deps: Deps): Promise<Response> {
