@@ -1,2 +1,10 @@
 /** Workers runtime types imported as a module, so Node and Worker code type-check in one program. */
-export type { ExecutionContext, Fetcher, R2Bucket, ScheduledController } from '@cloudflare/workers-types/index.ts';
+export type {
+  DurableObjectNamespace,
+  DurableObjectState,
+  DurableObjectStub,
+  ExecutionContext,
+  Fetcher,
+  R2Bucket,
+  ScheduledController,
+} from '@cloudflare/workers-types/index.ts';

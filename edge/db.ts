@@ -1,8 +1,12 @@
-import { Pool, neonConfig, type PoolClient } from '@neondatabase/serverless';
+import { DatabaseError, Pool, neonConfig, type PoolClient } from '@neondatabase/serverless';
 import type { Env } from './env.js';
 
-/** One pool per request (workerd forbids sharing I/O objects across requests); ended by the caller. */
-export function createPool(env: Env): Pool {
+/**
+ * A request's pool (workerd forbids sharing I/O objects across a Worker's requests; ended by the
+ * caller), or a Durable Object's, kept for its lifetime. `max` stays small: connections are the
+ * scarce resource at fleet scale (see docs/decisions.md).
+ */
+export function createPool(env: Env, max = 2, idleTimeoutMillis?: number): Pool {
   if (env.DB_WS_PROXY) {
     const target = env.DB_WS_PROXY;
     neonConfig.wsProxy = () => target;
@@ -10,7 +14,11 @@ export function createPool(env: Env): Pool {
     neonConfig.pipelineTLS = false;
     neonConfig.pipelineConnect = false;
   }
-  return new Pool({ connectionString: env.DATABASE_URL, max: 2 });
+  const pool = new Pool({ connectionString: env.DATABASE_URL, max, ...(idleTimeoutMillis ? { idleTimeoutMillis } : {}) });
+  // An idle connection that breaks (database restarted, unreachable) is dropped and reopened by the
+  // next query; unhandled, the error would be an uncaught exception (and reset a Durable Object).
+  pool.on('error', (err: Error) => console.warn(`database connection dropped: ${err.message}`));
+  return pool;
 }
 
 export type Db = Pool;
@@ -52,6 +60,17 @@ async function transactionOnce<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T
   } finally {
     client.release();
   }
+}
+
+/**
+ * The database could not be reached (refused, reset, closed, timed out): the driver's errors for a
+ * connection, as opposed to PostgreSQL's own, which are DatabaseErrors with a SQLSTATE code.
+ */
+export function isConnectionFailure(err: unknown): boolean {
+  // In workerd a dropped WebSocket surfaces as an ErrorEvent, not an Error.
+  if (typeof err !== 'object' || err === null || err instanceof DatabaseError) return false;
+  const message = (err as { message?: unknown }).message;
+  return typeof message === 'string' && /connect|connection|websocket|socket|terminated|ECONNRESET|ECONNREFUSED|ETIMEDOUT|network|closed/i.test(message);
 }
 
 /** Serialises scheduler decisions (placement, cutover, sweeps) across concurrent requests. */

@@ -8,6 +8,8 @@ export interface Deps {
   db(): Db;
   /** Work that may finish after the response (pushes to agents). */
   defer(work: Promise<unknown>): void;
+  /** Closes the request's connections (before a wait on another component); a later db() opens new ones. */
+  releaseDb(): Promise<void>;
 }
 
 export function createDeps(env: Env, ctx: ExecutionContext): { deps: Deps; close(): void } {
@@ -18,6 +20,11 @@ export function createDeps(env: Env, ctx: ExecutionContext): { deps: Deps; close
     db: () => (pool ??= createPool(env)),
     defer: (work) => {
       background.push(work.catch((err) => console.error('background work failed:', (err as Error).message)));
+    },
+    releaseDb: async () => {
+      const open = pool;
+      pool = undefined;
+      await open?.end();
     },
   };
   return {

@@ -1,10 +1,14 @@
-import type { Fetcher, R2Bucket } from './cf.js';
+import type { DurableObjectNamespace, Fetcher, R2Bucket } from './cf.js';
 import { HttpError } from './http.js';
 
 export interface Env {
   ARTIFACTS: R2Bucket;
   /** Static assets (dist/public): the dashboard and the agent bundle. */
   ASSETS: Fetcher;
+  /** The Scheduler Durable Object (one, named "cluster"): the single writer of scheduling decisions. */
+  SCHEDULER: DurableObjectNamespace;
+  /** NodeShard Durable Objects: heartbeats and liveness of the nodes of one shard (scheduler/shards.ts). */
+  NODE_SHARDS: DurableObjectNamespace;
   DATABASE_URL: string;
   DB_WS_PROXY?: string;
   ENV_ENCRYPTION_KEY: string;

@@ -2,6 +2,7 @@ import { DatabaseError } from '@neondatabase/serverless';
 import type { IRequest } from 'itty-router';
 import { ZodError, type ZodType } from 'zod';
 import { errorBody } from '../protocol/index.js';
+import { isConnectionFailure } from './db.js';
 
 /** An error a client caused or can act on; becomes `{error:{code,message}}` with its status. */
 export class HttpError extends Error {
@@ -27,8 +28,20 @@ export function json(data: unknown, status = 200, headers?: HeadersInit): Respon
 /** Conflicts that outlived the transaction's retries, and a database out of connections or starting up. */
 const BUSY = new Set(['40P01', '40001', '53300', '57P03']);
 
+/** The database cannot be reached: the client may retry once it is back. */
+export const databaseUnavailable = () =>
+  new HttpError(503, 'database_unavailable', 'the database cannot be reached; retry shortly (agents keep running their tasks meanwhile)');
+
+const RETRY_LATER = new Set(['database_unavailable', 'database_busy']);
+
 export function errorResponse(err: unknown): Response {
-  if (err instanceof HttpError) return json(errorBody(err.code, err.message, err.details), err.status);
+  if (err instanceof HttpError) {
+    return json(errorBody(err.code, err.message, err.details), err.status, RETRY_LATER.has(err.code) ? { 'retry-after': '1' } : undefined);
+  }
+  if (isConnectionFailure(err)) {
+    console.error(`database unreachable: ${(err as Error).message}`);
+    return errorResponse(databaseUnavailable());
+  }
   if (err instanceof ZodError) return json(errorBody('invalid_request', describeZod(err), err.issues), 400);
   if (err instanceof DatabaseError && err.code?.startsWith('22')) {
     // Class 22 (data exception): a request value PostgreSQL cannot take. The schemas should have

@@ -17,15 +17,19 @@ import { createToken, listTokens, revokeToken } from './api/tokens.js';
 import { createDeps, type Deps } from './deps.js';
 import type { ExecutionContext, ScheduledController } from './cf.js';
 import type { Env } from './env.js';
-import { HttpError, decodePathParams, errorResponse, json } from './http.js';
+import { healthz } from './health.js';
+import { HttpError, decodePathParams, errorResponse } from './http.js';
 import { installScript } from './install/install-script.js';
 import { getBlob } from './registry/blobs.js';
 import { getJwks, heartbeat, register } from './scheduler/nodes.js';
-import { reconcile } from './scheduler/reconcile.js';
+import { evaluate, wakeScheduler } from './scheduler/evaluate.js';
+
+export { NodeShard } from './scheduler/node-shard.js';
+export { SchedulerObject } from './scheduler/scheduler-object.js';
 
 const router = Router<IRequest, [Deps]>({ before: [decodePathParams] });
 router
-  .get('/healthz', () => json({ ok: true }))
+  .get('/healthz', healthz)
   .get('/api/v1/whoami', whoami)
   .post('/api/v1/sessions', createSession)
   .delete('/api/v1/sessions/current', deleteSession)
@@ -65,8 +69,15 @@ router
 /** Every route as `METHOD /path` (the catch-all excluded), for the isolation-matrix test: a new route needs a row there. */
 export const ROUTES: string[] = router.routes.filter(([method]) => method !== 'ALL').map(([method, , , path]) => `${method} ${path}`);
 
+/** Set by the first request this isolate serves: after a restart it wakes the scheduler, which wakes every shard. */
+let woken = false;
+
 export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+    if (!woken) {
+      woken = true;
+      ctx.waitUntil(wakeScheduler(env).catch((err) => console.warn(`waking the scheduler failed: ${(err as Error).message}`)));
+    }
     const { deps, close } = createDeps(env, ctx);
     try {
       return await router.fetch(request, deps);
@@ -77,13 +88,11 @@ export default {
     }
   },
 
-  /** Cron backstop: lost nodes, deadlines and re-planning also happen when no agent heartbeats. */
-  async scheduled(_event: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
-    const { deps, close } = createDeps(env, ctx);
-    try {
-      await reconcile(deps);
-    } finally {
-      close();
-    }
+  /**
+   * Cron backstop: a sweep, which also wakes the scheduler and through it every node shard (their
+   * alarms then keep liveness and deadlines going, even after a restart with no request since).
+   */
+  async scheduled(_event: ScheduledController, env: Env): Promise<void> {
+    await evaluate(env, { sweep: true });
   },
 };

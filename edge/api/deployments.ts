@@ -4,7 +4,7 @@ import { requireProject, requireUser } from '../auth.js';
 import { decrypt, encrypt } from '../crypto.js';
 import type { Deps } from '../deps.js';
 import { HttpError, json, notFound, readJson } from '../http.js';
-import { reconcile } from '../scheduler/reconcile.js';
+import { evaluateFor } from '../scheduler/evaluate.js';
 import { projectOwnsArtifact } from './artifacts.js';
 import { loadDeployment, loadDeployments } from './deployment-view.js';
 
@@ -28,7 +28,7 @@ export async function createDeployment(request: IRequest, deps: Deps): Promise<R
   await db.query(`INSERT INTO events (actor, project_id, kind, data) VALUES ($1, $2, 'deployment.created', $3)`, [
     user.id, project.id, JSON.stringify({ deploymentId: id, artifact: body.artifact }),
   ]);
-  await reconcile(deps);
+  await evaluateFor(deps, { projects: [project.id] });
   return json(await loadDeployment(deps, id), 201);
 }
 
@@ -50,13 +50,13 @@ export async function getDeployment(request: IRequest, deps: Deps): Promise<Resp
   const id = request.params.id!;
   const { rows } = await deps
     .db()
-    .query('SELECT p.slug, d.status, d.deadline_at < now() AS overdue FROM deployments d JOIN projects p ON p.id = d.project_id WHERE d.id = $1', [id]);
+    .query('SELECT p.slug, d.project_id, d.status, d.deadline_at < now() AS overdue FROM deployments d JOIN projects p ON p.id = d.project_id WHERE d.id = $1', [id]);
   if (!rows[0]) throw notFound(`deployment ${id}`);
   // Another project's deployment is as unknown as a missing one: the answer must not name its project.
   await requireProject(deps, user, rows[0].slug, 'viewer').catch((err) => {
     throw err instanceof HttpError && err.status === 404 ? notFound(`deployment ${id}`) : err;
   });
-  // With no agent heartbeating, nothing else would notice the deadline before the next cron.
-  if (rows[0].overdue && ['pending', 'deploying'].includes(rows[0].status)) await reconcile(deps);
+  // The scheduler's alarm notices a deadline within a sweep; a reader asking now need not wait for it.
+  if (rows[0].overdue && ['pending', 'deploying'].includes(rows[0].status)) await evaluateFor(deps, { projects: [rows[0].project_id] });
   return json(await loadDeployment(deps, id));
 }

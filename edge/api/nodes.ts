@@ -4,7 +4,7 @@ import { requireUser } from '../auth.js';
 import type { Db } from '../db.js';
 import type { Deps } from '../deps.js';
 import { HttpError, json } from '../http.js';
-import { reconcile } from '../scheduler/reconcile.js';
+import { evaluateFor } from '../scheduler/evaluate.js';
 import { requireAdmin } from './admin.js';
 
 const NODES = `
@@ -54,7 +54,8 @@ export async function drainNode(request: IRequest, deps: Deps): Promise<Response
   const db = deps.db();
   await db.query('UPDATE nodes SET draining_since = coalesce(draining_since, now()) WHERE id = $1', [node.id]);
   await db.query(`INSERT INTO events (actor, kind, data) VALUES ($1, 'node.drain', $2)`, [user.id, JSON.stringify({ nodeId: node.id })]);
-  await reconcile(deps);
+  // The sweep finds every project with tasks on a draining node.
+  await evaluateFor(deps, { sweep: true });
   return json(await findNode(deps, node.id));
 }
 

@@ -5,6 +5,7 @@ import type { Deps } from '../deps.js';
 import { json } from '../http.js';
 import { bumpGenerations } from '../scheduler/task-stop.js';
 import { pushToNodes } from '../scheduler/push.js';
+import { notifyGenerations } from '../scheduler/shards.js';
 
 /**
  * DELETE /api/v1/projects/:project (owner): removes the project with its deployments, tasks, env,
@@ -23,7 +24,7 @@ export async function deleteProject(request: IRequest, deps: Deps): Promise<Resp
     );
     const nodeIds = rows.map((r) => r.node_id as string).sort();
     // Node rows before task rows, the order a heartbeat locks them in; the other order deadlocks with it.
-    await bumpGenerations(tx, nodeIds);
+    const generations = await bumpGenerations(tx, nodeIds);
     await tx.query('DELETE FROM routes WHERE project_id = $1', [project.id]);
     await tx.query('UPDATE projects SET live_deployment_id = NULL WHERE id = $1', [project.id]);
     await tx.query('DELETE FROM projects WHERE id = $1', [project.id]);
@@ -31,8 +32,9 @@ export async function deleteProject(request: IRequest, deps: Deps): Promise<Resp
     await tx.query(`INSERT INTO events (actor, project_id, kind, data) VALUES ($1, $2, 'project.deleted', $3)`, [
       user.id, project.id, JSON.stringify({ name: project.slug, stoppedOn: nodeIds }),
     ]);
-    return nodeIds;
+    return { nodeIds, generations };
   });
-  await pushToNodes(deps, nodes);
-  return json({ deleted: project.slug, stoppedOn: nodes });
+  await notifyGenerations(deps.env.NODE_SHARDS, nodes.generations);
+  await pushToNodes(deps, nodes.nodeIds);
+  return json({ deleted: project.slug, stoppedOn: nodes.nodeIds });
 }

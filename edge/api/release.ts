@@ -2,7 +2,7 @@ import { newId } from '../../protocol/index.js';
 import type { User } from '../auth.js';
 import { decrypt, encrypt } from '../crypto.js';
 import type { Deps } from '../deps.js';
-import { reconcile } from '../scheduler/reconcile.js';
+import { evaluateFor } from '../scheduler/evaluate.js';
 
 /** A stored release, as rollback and env changes copy it. */
 export interface ReleaseRow {
@@ -57,6 +57,6 @@ export async function createRelease(deps: Deps, user: User, source: ReleaseRow, 
   await db.query(`INSERT INTO events (actor, project_id, kind, data) VALUES ($1, $2, 'deployment.created', $3)`, [
     user.id, source.project_id, JSON.stringify({ deploymentId: id, artifact: source.artifact_digest, from: source.id, reason: change.reason }),
   ]);
-  await reconcile(deps);
+  await evaluateFor(deps, { projects: [source.project_id] });
   return id;
 }

@@ -4,7 +4,7 @@ import { requireProject, requireUser } from '../auth.js';
 import { lockScheduler, transaction } from '../db.js';
 import type { Deps } from '../deps.js';
 import { HttpError, json, readJson } from '../http.js';
-import { reconcile } from '../scheduler/reconcile.js';
+import { evaluateFor } from '../scheduler/evaluate.js';
 import { retireTasks } from '../scheduler/retire.js';
 import { loadDeployment } from './deployment-view.js';
 
@@ -40,7 +40,7 @@ export async function scale(request: IRequest, deps: Deps): Promise<Response> {
     await retireTasks(tx, ids);
     return { id: row.id as string, previous: row.replicas as number };
   });
-  await reconcile(deps);
+  await evaluateFor(deps, { projects: [project.id] });
   const answer: ScaleAnswer = { deployment: (await loadDeployment(deps, result.id))!, previousReplicas: result.previous };
   return json(answer);
 }

@@ -1,11 +1,14 @@
 import { newId } from '../../protocol/index.js';
 import { bumpRouteEpoch, type Tx } from '../db.js';
 import type { Decisions } from './reconciler/types.js';
+import type { GenerationBump } from './shards.js';
 import { bumpGenerations } from './task-stop.js';
 
 export interface Applied {
   /** Nodes whose desired state changed and that can be told (not down). */
   push: string[];
+  /** Every node whose desired state changed, with its new generation. */
+  generations: GenerationBump[];
 }
 
 /**
@@ -85,6 +88,6 @@ export async function applyDecisions(tx: Tx, batch: Decisions[], now: number, ro
     );
   }
   for (const w of all((d) => d.warnings)) console.warn(`scheduler: ${w}`);
-  await bumpGenerations(tx, [...new Set([...touched, ...down])]);
-  return { push: [...touched].filter((n) => !down.has(n)) };
+  const generations = await bumpGenerations(tx, [...new Set([...touched, ...down])].sort());
+  return { push: [...touched].filter((n) => !down.has(n)), generations };
 }

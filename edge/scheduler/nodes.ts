@@ -1,22 +1,13 @@
 import type { IRequest } from 'itty-router';
-import {
-  HeartbeatRequest,
-  RegisterRequest,
-  generateToken,
-  hashToken,
-  newId,
-  type HeartbeatResponse,
-  type ObservedTask,
-  type RegisterResponse,
-} from '../../protocol/index.js';
-import { bearer, requireNode } from '../auth.js';
-import { bumpRouteEpoch, transaction, type Tx } from '../db.js';
+import { RegisterRequest, generateToken, hashToken, newId, type RegisterResponse } from '../../protocol/index.js';
+import { bearer } from '../auth.js';
+import { transaction } from '../db.js';
 import type { Deps } from '../deps.js';
 import { heartbeatIntervalMs } from '../env.js';
-import { HttpError, json, readJson } from '../http.js';
-import { desiredState } from './desired.js';
+import { HttpError, json, readJson, readLimited } from '../http.js';
+import { evaluate } from './evaluate.js';
 import { requirePushUrl } from './push-url.js';
-import { reconcile } from './reconcile.js';
+import { shardOf, shardStub } from './shards.js';
 import { ISSUER, jwks } from './signing.js';
 
 /** A join token that may register a node: not revoked, not expired, and not a single-use one already used. */
@@ -28,8 +19,9 @@ export async function register(request: IRequest, deps: Deps): Promise<Response>
   const db = deps.db();
   // The token before the body: install.sh checks a token by sending an empty body (401 = refused).
   // Checking does not use it up; only a registration does, below.
-  const { rows } = await db.query(`SELECT id FROM join_tokens WHERE ${USABLE_JOIN_TOKEN}`, [joinHash]);
+  const { rows } = await db.query(`SELECT id, single_use FROM join_tokens WHERE ${USABLE_JOIN_TOKEN}`, [joinHash]);
   if (!rows[0]) throw refused();
+  const singleUse = rows[0].single_use as boolean;
   const body = await readJson(request, RegisterRequest);
   const [portMin, portMax] = body.portRange;
   if (portMin > portMax) throw new HttpError(400, 'invalid_request', 'portRange: the first port must not exceed the second');
@@ -38,9 +30,13 @@ export async function register(request: IRequest, deps: Deps): Promise<Response>
   const nodeId = newId('n');
   const credential = generateToken('zn');
   await transaction(db, async (tx) => {
-    // The row lock makes two registrations with one single-use token race to one winner.
-    const used = await tx.query(`UPDATE join_tokens SET used_at = now() WHERE ${USABLE_JOIN_TOKEN} RETURNING id`, [joinHash]);
-    if (!used.rows[0]) throw refused();
+    // The token's row lock makes two registrations with one single-use token race to one winner. A
+    // fleet sharing one token takes the lock last, for the commit only, so registrations don't queue.
+    const use = async () => {
+      const used = await tx.query(`UPDATE join_tokens SET used_at = now() WHERE ${USABLE_JOIN_TOKEN} RETURNING id`, [joinHash]);
+      if (!used.rows[0]) throw refused();
+    };
+    if (singleUse) await use();
     await tx.query(
       `INSERT INTO nodes (id, name, address, push_url, labels, cpu_millis, memory_mb, port_min, port_max, status, credential_hash)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'ready', $10)`,
@@ -48,11 +44,13 @@ export async function register(request: IRequest, deps: Deps): Promise<Response>
         body.capacity.memoryMb, portMin, portMax, await hashToken(credential)],
     );
     await tx.query(`INSERT INTO events (kind, data) VALUES ('node.registered', $1)`, [
-      JSON.stringify({ nodeId, name: body.name, joinTokenId: used.rows[0].id }),
+      JSON.stringify({ nodeId, name: body.name, joinTokenId: rows[0].id }),
     ]);
+    if (!singleUse) await use();
   });
-  // A new node may unblock deployments waiting for capacity.
-  await reconcile(deps);
+  // A new node may unblock deployments waiting for capacity: the sweep finds them (not awaited:
+  // a fleet registering at once must not queue behind passes).
+  deps.defer(evaluate(deps.env, { sweep: true }));
   const answer: RegisterResponse = {
     nodeId,
     credential,
@@ -64,66 +62,28 @@ export async function register(request: IRequest, deps: Deps): Promise<Response>
   return json(answer, 201);
 }
 
-const ROUTABLE = 'healthy';
+/** As readJson's limit: a heartbeat carries a node's task list. */
+const HEARTBEAT_LIMIT = 1024 * 1024;
 
+/**
+ * POST /scheduler/v1/nodes/:id/heartbeat: handled by the node's shard (node-shard.ts), which
+ * answers steady heartbeats from memory. The Worker opens no database connection for it.
+ */
 export async function heartbeat(request: IRequest, deps: Deps): Promise<Response> {
-  const node = await requireNode(request, deps, request.params.id);
-  const body = await readJson(request, HeartbeatRequest);
-  if (body.pushUrl) requirePushUrl(deps.env, body.pushUrl);
-  await transaction(deps.db(), async (tx) => {
-    await tx.query(
-      `UPDATE nodes SET last_heartbeat_at = now(), applied_generation = $2, status = 'ready',
-         push_url = CASE WHEN $3 THEN $4 ELSE push_url END WHERE id = $1`,
-      [node.id, body.appliedGeneration, body.pushUrl !== undefined, body.pushUrl ?? null],
-    );
-    const changed = await recordObserved(tx, node.id, body.tasks);
-    // Tasks the agent no longer reports and should not run are gone.
-    const reported = body.tasks.map((t) => t.id);
-    await tx.query(
-      `UPDATE tasks SET observed_state = 'stopped', updated_at = now()
-       WHERE node_id = $1 AND desired_state = 'stopped' AND observed_state NOT IN ('stopped', 'lost') AND NOT (id = ANY($2))`,
-      [node.id, reported],
-    );
-    if (changed) await bumpRouteEpoch(tx);
-  });
-  // Health changes can complete a rollout; every heartbeat also sweeps lost nodes and deadlines.
-  await reconcile(deps);
-
-  const db = deps.db();
-  const { rows } = await db.query('SELECT generation FROM nodes WHERE id = $1', [node.id]);
-  const generation = Number(rows[0].generation);
-  const answer: HeartbeatResponse = { generation, heartbeatIntervalMs: heartbeatIntervalMs(deps.env) };
-  if (generation !== body.appliedGeneration) answer.desired = await desiredState(db, deps.env, node.id);
-  return json(answer);
-}
-
-/** Stores what the agent observed; true when a task entered or left the routable state. */
-async function recordObserved(tx: Tx, nodeId: string, tasks: ObservedTask[]): Promise<boolean> {
-  if (!tasks.length) return false;
-  const { rows } = await tx.query(
-    `SELECT id, observed_state, restarts, exit_code, message FROM tasks WHERE node_id = $1 AND id = ANY($2) FOR UPDATE`,
-    [nodeId, tasks.map((t) => t.id)],
-  );
-  const before = new Map(rows.map((r) => [r.id as string, r]));
-  // CPU and RSS are stored with every heartbeat (one statement) but don't count as a change of the task.
-  await tx.query(
-    `UPDATE tasks t SET cpu_millis = u.cpu, rss_bytes = u.rss
-     FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(id, cpu, rss) WHERE t.id = u.id AND t.node_id = $1`,
-    [nodeId, tasks.map((t) => t.id), tasks.map((t) => t.cpuMillis ?? null), tasks.map((t) => t.rssBytes ?? null)],
-  );
-  let changed = false;
-  for (const t of tasks) {
-    const old = before.get(t.id);
-    if (!old) continue; // not this node's task (or deleted): ignore rather than trust the agent
-    const next = [t.state, t.restarts, t.exitCode ?? null, t.message ?? null];
-    if (old.observed_state === next[0] && old.restarts === next[1] && old.exit_code === next[2] && old.message === next[3]) continue;
-    await tx.query(
-      `UPDATE tasks SET observed_state = $2, restarts = $3, exit_code = $4, message = $5, updated_at = now() WHERE id = $1`,
-      [t.id, ...next],
-    );
-    if ((old.observed_state === ROUTABLE) !== (t.state === ROUTABLE)) changed = true;
+  const nodeId = request.params.id!;
+  const shard = shardOf(nodeId);
+  const url = `https://shard/heartbeat?shard=${shard}&node=${encodeURIComponent(nodeId)}`;
+  // The body is read here (bounded): a shard that refuses a credential answers before reading it,
+  // and a streamed body the shard never read would fail the forwarding request.
+  const body = await readLimited(request, HEARTBEAT_LIMIT);
+  const headers = new Headers();
+  for (const name of ['authorization', 'content-type']) {
+    const value = request.headers.get(name);
+    if (value !== null) headers.set(name, value);
   }
-  return changed;
+  const stub = shardStub(deps.env.NODE_SHARDS, shard);
+  // The DOM and Workers typings of Request differ; the object is the same.
+  return (stub.fetch.bind(stub) as unknown as (r: Request) => Promise<Response>)(new Request(url, { method: 'POST', headers, body }));
 }
 
 export async function getJwks(_request: IRequest, deps: Deps): Promise<Response> {

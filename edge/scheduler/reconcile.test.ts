@@ -11,7 +11,9 @@ import { testDatabase } from '../../test/support/database.js';
 import { transaction, type Db } from '../db.js';
 import type { Deps } from '../deps.js';
 import type { Env } from '../env.js';
-import { reconcile } from './reconcile.js';
+import type { NodeEntry } from './node-table.js';
+import { reconcile, reconcileProjects } from './reconcile.js';
+import { markLost } from './shard-sql.js';
 import { retireTasks } from './retire.js';
 
 let local: LocalDatabase;
@@ -21,7 +23,7 @@ let deps: Deps;
 before(async () => {
   local = await openDatabase(testDatabase('reconcile'));
   db = createPool(local.options, 2) as unknown as Db;
-  deps = { env: { HEARTBEAT_INTERVAL_MS: '1000' } as Env, db: () => db, defer: () => undefined };
+  deps = { env: { HEARTBEAT_INTERVAL_MS: '1000' } as Env, db: () => db, defer: () => undefined, releaseDb: async () => undefined };
   await db.query(`INSERT INTO artifacts (digest, size) VALUES ('sha256:00', 1)`);
 }, { timeout: 60_000 });
 
@@ -137,12 +139,15 @@ test('a task that was healthy once is not a crash loop; its deployment fails onl
   assert.match(d2.status_reason, /^not healthy before its deadline: 1 of 1 task\(s\) not healthy \(task t2 exited, last exit code 1, 5 restart\(s\)/);
 });
 
-test('a silent node goes down; its task keeps routing until a replacement on another node is healthy, then is lost', async () => {
+test('a node its shard declares lost goes down; its task keeps routing until a replacement on another node is healthy, then is lost', async () => {
   await addNode('n-silent', { silentFor: '10 seconds' });
   await addNode('n-ok');
   await addDeployment('d1', 'live');
   await addTask('t1', 'd1', 'n-silent', 20000);
-  await reconcile(deps);
+  const lost = await markLost(db, [{ id: 'n-silent', lastSeen: Date.now() - 10_000 } as NodeEntry], Date.now());
+  assert.deepEqual(lost, { down: ['n-silent'], projects: ['p1'] });
+  assert.deepEqual((await q(`SELECT kind, data->>'nodeId' AS node FROM events`)), [{ kind: 'node.lost', node: 'n-silent' }]);
+  await reconcileProjects(deps, { projects: lost.projects, sweep: false });
   assert.equal((await q(`SELECT status FROM nodes WHERE id = 'n-silent'`))[0].status, 'down');
   const [replacement] = await q(`SELECT id, node_id, port FROM tasks WHERE id <> 't1'`);
   assert.deepEqual([replacement.node_id, replacement.port], ['n-ok', 20000]);
@@ -151,7 +156,7 @@ test('a silent node goes down; its task keeps routing until a replacement on ano
 
   await db.query(`UPDATE tasks SET observed_state = 'healthy' WHERE id = $1`, [replacement.id]);
   const before = await epoch();
-  await reconcile(deps);
+  await reconcileProjects(deps, { projects: ['p1'], sweep: false });
   assert.deepEqual(await q(`SELECT desired_state, observed_state FROM tasks WHERE id = 't1'`), [{ desired_state: 'stopped', observed_state: 'lost' }]);
   assert.deepEqual(await routed(), [replacement.id]);
   assert.ok((await epoch()) > before);
