@@ -21,6 +21,7 @@ export interface Applied {
  */
 export async function applyDecisions(tx: Tx, batch: Decisions[], now: number, routingChanged = false): Promise<Applied> {
   const at = new Date(now).toISOString();
+  await lockNodes(tx, batch);
   const epoch = routingChanged || batch.some((d) => d.routingChanged) ? await bumpRouteEpoch(tx) : null;
   const all = <T>(pick: (d: Decisions) => T[]) => batch.flatMap(pick);
 
@@ -90,4 +91,24 @@ export async function applyDecisions(tx: Tx, batch: Decisions[], now: number, ro
   for (const w of all((d) => d.warnings)) console.warn(`scheduler: ${w}`);
   const generations = await bumpGenerations(tx, [...new Set([...touched, ...down])].sort());
   return { push: [...touched].filter((n) => !down.has(n)), generations };
+}
+
+/**
+ * Lock order: the rows of every node whose tasks this pass writes, sorted, before anything else, as
+ * a heartbeat locks its node before its tasks and the route epoch. The other order (route epoch and
+ * tasks first, nodes last) deadlocked with heartbeats: 430 times in a 1,000-node bench:fleet run.
+ */
+async function lockNodes(tx: Tx, batch: Decisions[]): Promise<void> {
+  const nodes = new Set<string>();
+  for (const d of batch) {
+    for (const t of d.stopTasks) nodes.add(t.nodeId);
+    for (const t of d.lostTasks) nodes.add(t.nodeId);
+    for (const p of d.place) nodes.add(p.nodeId);
+  }
+  const retiring = batch.flatMap((d) => d.retireTasks);
+  if (retiring.length) {
+    const { rows } = await tx.query('SELECT DISTINCT node_id FROM tasks WHERE id = ANY($1)', [retiring]);
+    for (const r of rows) nodes.add(r.node_id as string);
+  }
+  if (nodes.size) await tx.query('SELECT 1 FROM nodes WHERE id = ANY($1) ORDER BY id FOR UPDATE', [[...nodes].sort()]);
 }
