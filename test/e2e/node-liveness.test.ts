@@ -79,17 +79,18 @@ describe('node liveness in the node shards', { timeout: 300_000 }, () => {
     assert.equal(lost.node, firstNode);
     assert.ok(lost.silent >= lostAfterMs, `declared lost after ${lost.silent} ms of silence, before ${lostAfterMs} ms`);
     console.log(`# node declared lost after ${lost.silent} ms of silence (bound ${lostAfterMs} ms + alarm delay)`);
-    await waitFor('its task to be marked lost', async () => {
-      const [task] = await sql(`SELECT desired_state, observed_state FROM tasks WHERE id = $1`, [deployment.tasks[0]!.id]);
-      return task.desired_state === 'stopped' && task.observed_state === 'lost';
-    }, 60_000);
-
+    // Its task keeps its place in routing (a silent agent's apps may still answer) until a replacement
+    // is healthy: there is no other node yet, so one joins.
     const join = await api.call<{ secret: string }>('POST', '/api/v1/join-tokens', {});
     second = await startSecondAgent({ apiUrl: stack.apiUrl, joinToken: join.secret, dir, name: 'second', portRange: taskPortRange(), echo });
     await waitFor('the replacement to be healthy on the new node', async () => {
       const d = await api.call<Deployment>('GET', `/api/v1/deployments/${deployment.id}`);
       return d.status === 'live' && d.tasks.some((t) => t.desiredState === 'running' && t.observedState === 'healthy' && t.nodeId !== firstNode);
     }, 120_000);
+    await waitFor('the task on the lost node to be marked lost', async () => {
+      const [task] = await sql(`SELECT desired_state, observed_state FROM tasks WHERE id = $1`, [deployment.tasks[0]!.id]);
+      return task.desired_state === 'stopped' && task.observed_state === 'lost';
+    }, 60_000);
   });
 
   test('after a Worker restart no node is declared lost before its grace ends; agents that come back are not lost', async () => {
