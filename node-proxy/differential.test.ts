@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startProxy } from './proxy.js';
-import { createTestDb, RawClient, seedNode, seedProject, seedTask, setLive, startRecordingBackend, type RecordingBackend, type TestDb } from './testing.js';
+import { createTestDb, RawClient, seedLiveApp, seedNode, startRecordingBackend, type RecordingBackend, type TestDb } from './testing.js';
 
 const domain = 'apps.test';
 const APP = `app.${domain}`;
@@ -124,9 +124,7 @@ before(async () => {
   t = await createTestDb();
   const node = await seedNode(t);
   app = await startRecordingBackend('app');
-  const p = await seedProject(t, 'app', 1);
-  await seedTask(t, p.deploymentIds[0]!, node, app.port);
-  await setLive(t, p.projectId, p.deploymentIds[0]!, false);
+  await seedLiveApp(t, 'app', node, [app.port]);
 }, { timeout: 60_000 });
 
 after(async () => {

@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import { startProxy, type Proxy } from './proxy.js';
-import { createTestDb, eventually, seedNode, seedProject, seedTask, send, setLive, type TestDb } from './testing.js';
+import { createTestDb, eventually, seedLiveApp, seedNode, send, type TestDb } from './testing.js';
 
 const domain = 'apps.test';
 const APP = `app.${domain}`;
@@ -37,9 +37,7 @@ async function startApp(name: string): Promise<number> {
 before(async () => {
   t = await createTestDb();
   const node = await seedNode(t);
-  const p = await seedProject(t, 'app', 1);
-  for (const name of ['a', 'b']) await seedTask(t, p.deploymentIds[0]!, node, await startApp(name));
-  await setLive(t, p.projectId, p.deploymentIds[0]!, true);
+  await seedLiveApp(t, 'app', node, [await startApp('a'), await startApp('b')], true);
   // The full upstream timeout stays at its default (60 s): only the failover wait is short here.
   proxy = await startProxy({ db: t.db, appsDomain: domain, host: '127.0.0.1', port: 0, failoverTimeoutMs: 500, ejectAfter: 3, ejectMs: 600_000, log: (m) => logs.push(m) });
 }, { timeout: 60_000 });

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { startProxyProcess } from '../dev/bench-proxy-process.js';
 import type { Child } from '../dev/processes.js';
-import { createTestDb, eventually, seedNode, seedProject, seedTask, setLive, type TestDb } from './testing.js';
+import { createTestDb, eventually, seedLiveApp, seedNode, type TestDb } from './testing.js';
 
 const domain = 'apps.test';
 const HOST = `app.${domain}`;
@@ -31,9 +31,7 @@ before(async () => {
   app.listen(0, '127.0.0.1');
   await once(app, 'listening');
   const node = await seedNode(t);
-  const p = await seedProject(t, 'app', 1);
-  await seedTask(t, p.deploymentIds[0]!, node, (app.address() as AddressInfo).port);
-  await setLive(t, p.projectId, p.deploymentIds[0]!, true);
+  await seedLiveApp(t, 'app', node, [(app.address() as AddressInfo).port], true);
 }, { timeout: 60_000 });
 
 after(async () => {

@@ -11,10 +11,8 @@ import {
   createTestDb,
   eventually,
   RawClient,
+  seedLiveApp,
   seedNode,
-  seedProject,
-  seedTask,
-  setLive,
   startRecordingBackend,
   type RawResponse,
   type RecordingBackend,
@@ -32,9 +30,7 @@ before(async () => {
   t = await createTestDb();
   const node = await seedNode(t);
   app = await startRecordingBackend('app');
-  const p = await seedProject(t, 'app', 1);
-  await seedTask(t, p.deploymentIds[0]!, node, app.port);
-  await setLive(t, p.projectId, p.deploymentIds[0]!, false);
+  await seedLiveApp(t, 'app', node, [app.port]);
 }, { timeout: 60_000 });
 
 after(async () => {

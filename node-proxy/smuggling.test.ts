@@ -10,10 +10,8 @@ import { startProxy, type ProxyConfig } from './proxy.js';
 import {
   createTestDb,
   RawClient,
+  seedLiveApp,
   seedNode,
-  seedProject,
-  seedTask,
-  setLive,
   startRecordingBackend,
   type RecordingBackend,
   type TestDb,
@@ -35,11 +33,7 @@ before(async () => {
   const node = await seedNode(t);
   app = await startRecordingBackend('app');
   other = await startRecordingBackend('other');
-  for (const [slug, backend] of [['app', app], ['other', other]] as const) {
-    const p = await seedProject(t, slug, 1);
-    await seedTask(t, p.deploymentIds[0]!, node, backend.port);
-    await setLive(t, p.projectId, p.deploymentIds[0]!, false);
-  }
+  for (const [slug, backend] of [['app', app], ['other', other]] as const) await seedLiveApp(t, slug, node, [backend.port]);
 }, { timeout: 60_000 });
 
 after(async () => {

@@ -123,6 +123,15 @@ export interface Backend {
  * A backend app answering JSON `{ backend, method, url, headers, bodyLength }`. `GET /big?n=` answers
  * n bytes of 'x'; `/hang` never answers; `/hop` sets hop-by-hop response headers.
  */
+/** A project whose one live release has one healthy task per port on `nodeId` (no NOTIFY unless asked). */
+export async function seedLiveApp(t: TestDb, slug: string, nodeId: string, ports: number[], notify = false): Promise<{ projectId: string; deploymentId: string }> {
+  const p = await seedProject(t, slug, 1);
+  const deploymentId = p.deploymentIds[0]!;
+  for (const port of ports) await seedTask(t, deploymentId, nodeId, port);
+  await setLive(t, p.projectId, deploymentId, notify);
+  return { projectId: p.projectId, deploymentId };
+}
+
 export async function startBackend(name: string): Promise<Backend> {
   const server: Server = createServer(async (req, res) => {
     let bodyLength = 0;
@@ -144,13 +153,7 @@ export async function startBackend(name: string): Promise<Backend> {
   return {
     name,
     port: (server.address() as AddressInfo).port,
-    kill: async () => {
-      if (!server.listening) return;
-      const closed = once(server, 'close');
-      server.close();
-      server.closeAllConnections();
-      await closed;
-    },
+    kill: () => closeServer(server),
   };
 }
 
@@ -243,13 +246,7 @@ export async function startRecordingBackend(name: string): Promise<RecordingBack
     port: (server.address() as AddressInfo).port,
     requests,
     idle: () => eventually(`${name} to have no open connection`, async () => sockets.size === 0),
-    kill: async () => {
-      if (!server.listening) return;
-      const closed = once(server, 'close');
-      server.close();
-      server.closeAllConnections();
-      await closed;
-    },
+    kill: () => closeServer(server),
   };
 }
 
@@ -337,4 +334,13 @@ export class RawClient {
     this.waiter = null;
     w?.();
   }
+}
+
+/** Closes a test server and every connection to it; nothing when it is already closed. */
+async function closeServer(server: Server): Promise<void> {
+  if (!server.listening) return;
+  const closed = once(server, 'close');
+  server.close();
+  server.closeAllConnections();
+  await closed;
 }
