@@ -26,16 +26,21 @@ const zodEnglishOnly: Plugin = {
 };
 
 export async function buildAgent(outDir: string): Promise<void> {
+  await bundleForNode('node-agent/main.ts', join(outDir, 'install/zectre-agent.mjs'), { external: AGENT_NATIVE_DEPS, plugins: [zodEnglishOnly] });
+}
+
+/** One minified ESM file for Node 20 from a TypeScript entry: what install.sh puts on a VM. */
+export async function bundleForNode(entry: string, outfile: string, opts: { external: string[]; plugins?: Plugin[] }): Promise<void> {
   await build({
-    entryPoints: [join(ROOT, 'node-agent/main.ts')],
-    outfile: join(outDir, 'install/zectre-agent.mjs'),
+    entryPoints: [join(ROOT, entry)],
+    outfile,
     bundle: true,
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    external: AGENT_NATIVE_DEPS,
-    plugins: [zodEnglishOnly],
-    // Bundled CommonJS dependencies (hyper-express, tar's helpers) call require(); ESM has none by default.
+    external: opts.external,
+    plugins: opts.plugins ?? [],
+    // Bundled CommonJS dependencies (hyper-express, tar's and ws's helpers) call require(); ESM has none by default.
     banner: { js: "import { createRequire as __zectreRequire } from 'node:module'; const require = __zectreRequire(import.meta.url);" },
     legalComments: 'none',
     minify: true,
