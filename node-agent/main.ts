@@ -1,6 +1,7 @@
 /** Agent entry point: `tsx node-agent/main.ts` (config from ZECTRE_* environment variables). */
 import { startAgent, type RunningAgent } from './agent.js';
 import { ConfigError, configFromEnv } from './env-config.js';
+import { ephemeralOverlapWarning, ephemeralRange } from './ephemeral-ports.js';
 
 /** EX_CONFIG: a bad setting or a refused join token; the systemd unit does not restart on it. */
 const EXIT_CONFIG = 78;
@@ -28,6 +29,8 @@ process.on('SIGTERM', () => shutdown('SIGTERM'));
 
 async function main(): Promise<void> {
   const config = configFromEnv(process.env);
+  const overlap = ephemeralOverlapWarning(config.portRange, ephemeralRange());
+  if (overlap) console.error(`[agent] ${overlap}`);
   // Files the agent creates are its own (0600/0700) unless it says otherwise; tasks inherit the mask.
   process.umask(0o077);
   agent = await startAgent(config);

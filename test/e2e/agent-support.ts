@@ -23,10 +23,14 @@ http.createServer((req, res) => {
 `,
 };
 
-/** A random slice of task ports, so stacks of other suites on this machine don't collide with ours. */
-export function taskPortRange(): string {
-  const low = 20_000 + 200 * Math.floor(Math.random() * 50);
-  return `${low}-${low + 199}`;
+/**
+ * A random slice of task ports, so stacks of other suites on this machine don't collide with ours.
+ * Always below 32768, where Linux's ephemeral range starts: a port above it may be held by any
+ * outgoing connection (a database socket, a keep-alive client) for the whole run.
+ */
+export function taskPortRange(size = 200): string {
+  const low = 10_000 + size * Math.floor(Math.random() * Math.floor(22_700 / size));
+  return `${low}-${low + size - 1}`;
 }
 
 export async function tarball(files: Record<string, string>): Promise<Buffer> {

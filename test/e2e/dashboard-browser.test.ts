@@ -16,12 +16,11 @@ import { sleep } from '../../dev/processes.js';
 import { startStack, type Stack } from '../../dev/stack.js';
 import type { Deployment } from '../../protocol/index.js';
 import { testDatabase } from '../support/database.js';
+import { taskPortRange } from './agent-support.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(ROOT, 'dist/screenshots');
 const WAIT = { timeout: 60_000 };
-/** A random task port block: other stacks on this machine bind 127.0.0.1 ports too (default 20000+). */
-const PORT_BASE = 40_000 + 100 * Math.floor(Math.random() * 200);
 
 describe('dashboard in chromium', { timeout: 300_000 }, () => {
   let stack: Stack;
@@ -56,7 +55,7 @@ describe('dashboard in chromium', { timeout: 300_000 }, () => {
       db: database,
       heartbeatIntervalMs: 1000,
       echo: process.env.ZECTRE_TEST_ECHO === '1',
-      agentEnv: { ZECTRE_AGENT_PORT_RANGE: `${PORT_BASE}-${PORT_BASE + 99}` },
+      agentEnv: { ZECTRE_AGENT_PORT_RANGE: taskPortRange(100) },
     });
     assert.equal((await zectre('login', '--api', stack.apiUrl, '--token', stack.adminToken)).code, 0);
     assert.equal((await zectre('projects', 'create', 'hello')).code, 0);

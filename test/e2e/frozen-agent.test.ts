@@ -16,6 +16,7 @@ import { ROOT } from '../../dev/root.js';
 import { startStack, type Stack } from '../../dev/stack.js';
 import { createPool } from '../../sql/connect.js';
 import { testDatabase } from '../support/database.js';
+import { taskPortRange } from './agent-support.js';
 
 describe('a frozen agent keeps its apps serving', { timeout: 300_000 }, () => {
   let stack: Stack;
@@ -26,13 +27,12 @@ describe('a frozen agent keeps its apps serving', { timeout: 300_000 }, () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'zectre-frozen-'));
-    const base = 30_000 + 200 * Math.floor(Math.random() * 150);
     stack = await startStack({
       dir: join(dir, 'state'),
       db: testDatabase('frozen_agent'),
       heartbeatIntervalMs: 1000,
       echo: process.env.ZECTRE_TEST_ECHO === '1',
-      agentEnv: { ZECTRE_AGENT_PORT_RANGE: `${base}-${base + 49}` },
+      agentEnv: { ZECTRE_AGENT_PORT_RANGE: taskPortRange(50) },
     });
     pool = createPool(stack.db.options, 2);
     pool.on('error', () => {});

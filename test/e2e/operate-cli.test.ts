@@ -18,6 +18,7 @@ import { startStack, type Stack } from '../../dev/stack.js';
 import { runCli, type CliRun } from '../../cli/run-cli.test-helper.js';
 import { testDatabase } from '../support/database.js';
 import { startSecondAgent, steadyStream, type StreamResult } from './operate-support.js';
+import { taskPortRange } from './agent-support.js';
 
 const echo = process.env.ZECTRE_TEST_ECHO === '1';
 /** This stack's upload limit: examples/hello packs to about 1 KB. */
@@ -27,8 +28,8 @@ const ARTIFACT_LIMIT = 256 * 1024;
  * on this machine at the same time (default range 20000-29999), so fixed ranges collide (EADDRINUSE).
  */
 const ports = (() => {
-  const base = 30_000 + 200 * Math.floor(Math.random() * 150);
-  return { local: `${base}-${base + 99}`, second: `${base + 100}-${base + 199}` };
+  const low = Number(taskPortRange(200).split('-')[0]);
+  return { local: `${low}-${low + 99}`, second: `${low + 100}-${low + 199}` };
 })();
 
 describe('zectre CLI operates apps end to end', { timeout: 900_000 }, () => {

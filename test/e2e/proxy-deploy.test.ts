@@ -20,6 +20,7 @@ import { ROOT } from '../../dev/root.js';
 import { startStack, type Stack } from '../../dev/stack.js';
 import { createPool } from '../../sql/connect.js';
 import { testDatabase } from '../support/database.js';
+import { taskPortRange } from './agent-support.js';
 
 describe('proxy during deploys, end to end', { timeout: 240_000 }, () => {
   let stack: Stack;
@@ -124,14 +125,12 @@ describe('proxy during deploys, end to end', { timeout: 240_000 }, () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'zectre-proxy-e2e-'));
-    // A random task port block below the default range (20000+) and the blocks other e2e suites pick (30000+).
-    const base = 10_000 + 50 * Math.floor(Math.random() * 200);
     stack = await startStack({
       dir: join(dir, 'state'),
       db: testDatabase('proxy_e2e'),
       heartbeatIntervalMs: 1000,
       echo: process.env.ZECTRE_TEST_ECHO === '1',
-      agentEnv: { ZECTRE_AGENT_PORT_RANGE: `${base}-${base + 49}` },
+      agentEnv: { ZECTRE_AGENT_PORT_RANGE: taskPortRange(50) },
     });
     pool = createPool(stack.db.options, 2);
     pool.on('error', () => {});
