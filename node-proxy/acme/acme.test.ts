@@ -10,6 +10,7 @@ import { request } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { freePort } from '../../dev/ports.js';
+import { createPool, type DbOptions } from '../../sql/connect.js';
 import { createProxyRole } from '../../sql/proxy-role.js';
 import { startProxy, type Proxy } from '../proxy.js';
 import { createTestDb, eventually, seedLiveApp, seedNode, startBackend, type Backend, type TestDb } from '../testing.js';
@@ -27,6 +28,7 @@ describe('custom domains with certificates from an ACME CA', { skip }, () => {
   let app: Backend;
   let projectId: string;
   let root: string;
+  let proxyDb: DbOptions;
   const logs: string[] = [];
 
   const domain = async (hostname: string) =>
@@ -57,8 +59,9 @@ describe('custom domains with certificates from an ACME CA', { skip }, () => {
     const port = await freePort();
     pebble = await startPebble(port);
     const { databaseUrl } = await createProxyRole(t.db, `acme-${process.pid}`, null);
+    proxyDb = { ...t.db, databaseUrl };
     proxy = await startProxy({
-      db: { ...t.db, databaseUrl },
+      db: proxyDb,
       appsDomain: 'apps.test',
       host: '127.0.0.1',
       port,
@@ -114,5 +117,23 @@ describe('custom domains with certificates from an ACME CA', { skip }, () => {
     const failed = (await domain(NOWHERE))!;
     assert.match(failed.status_message, /127\.0\.0\.2|connect|refused/i, failed.status_message);
     await assert.rejects(served(NOWHERE), /no certificate|alert|handshake|socket/i);
+  });
+
+  test('the proxy role changes domains only through the acme functions', async () => {
+    const pool = createPool(proxyDb, 1);
+    pool.on('error', () => {});
+    try {
+      for (const sql of [
+        "UPDATE domains SET status = 'active'",
+        'SELECT key_enc FROM domains',
+        'SELECT key_enc FROM acme_accounts',
+        "INSERT INTO acme_challenges (token, hostname, key_authorization, expires_at) VALUES ('t', 'x', 'y', now())",
+      ]) {
+        const err = (await pool.query(sql).then(() => null, (e: { code?: string }) => e)) as { code?: string } | null;
+        assert.equal(err?.code, '42501', `${sql} should be refused to the proxy role`);
+      }
+    } finally {
+      await pool.end();
+    }
   });
 });
