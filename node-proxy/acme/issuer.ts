@@ -30,6 +30,7 @@ const CHALLENGE_SECONDS = 3600;
 /** A failed renewal is tried again after this long, while the current certificate still serves. */
 const RENEW_RETRY_SECONDS = 3600;
 const RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
+const CLOSE_WAIT_MS = 2_000;
 
 export class Issuer {
   private readonly passes = new Coalescer(() => this.pass(), () => this.closed);
@@ -56,10 +57,16 @@ export class Issuer {
     return this.passes.trigger();
   }
 
+  /**
+   * An order under way can poll the CA for minutes: shutdown waits for it only briefly. A domain
+   * left 'issuing' is ordered again by the next lease holder.
+   */
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
-    await this.passes.running();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.passes.running(), new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]);
+    clearTimeout(timer);
   }
 
   private async pass(): Promise<boolean> {
