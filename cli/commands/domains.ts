@@ -61,11 +61,11 @@ async function waitForCertificate(client: ApiClient, project: string, hostname: 
   let last = '';
   for (;;) {
     const { domain } = await client.get<{ domain: DomainView }>(`${domainsPath(project)}/${encodeURIComponent(hostname)}`);
+    if (domain.status === 'failed') throw new CliError(`no certificate for ${hostname}: ${domain.message}; fix it, then run \`zectre domains add ${project} ${hostname}\` again`);
     const line = `  ${domain.status}${domain.message ? `: ${domain.message}` : ''}`;
     if (line !== last) console.log(line);
     last = line;
     if (domain.status === 'active') return console.log(`https://${hostname}/ is served with a certificate valid until ${domain.notAfter}`);
-    if (domain.status === 'failed') throw new CliError(`no certificate for ${hostname}: ${domain.message}; fix it, then run \`zectre domains add ${project} ${hostname}\` again`);
     if (Date.now() > deadline) {
       throw new CliError(`${hostname} has no certificate yet (status ${domain.status}); is a proxy running with ZECTRE_ACME_DIRECTORY set? Check again with \`zectre domains list ${project}\``);
     }
