@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { registerDeploy } from './commands/deploy.js';
 import { registerDeployments } from './commands/deployments.js';
+import { registerDomains } from './commands/domains.js';
 import { registerEnv } from './commands/env.js';
 import { registerLogin } from './commands/login.js';
 import { registerLogs } from './commands/logs.js';
@@ -44,6 +45,7 @@ registerScale(program);
 registerStatus(program);
 registerLogs(program);
 registerEnv(program);
+registerDomains(program);
 registerNodes(program);
 registerJoinTokens(program);
 registerTokens(program);

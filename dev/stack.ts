@@ -36,6 +36,8 @@ export interface StackOptions {
   workerVars?: Record<string, string>;
   /** Extra environment for the agent, e.g. { ZECTRE_AGENT_PUSH: 'off' }. */
   agentEnv?: Record<string, string>;
+  /** Extra environment for the proxy, e.g. { ZECTRE_ACME_DIRECTORY: '…' }. */
+  proxyEnv?: Record<string, string>;
 }
 
 export interface Stack {
@@ -121,6 +123,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         ZECTRE_PROXY_STATE_DIR: join(opts.dir, 'proxy'),
         // <node-id>.nodes.<apps domain> POST /v1/desired-state reaches the local agent (node-proxy/README.md).
         ZECTRE_PROXY_AGENT_URL: `http://127.0.0.1:${ports.agent}`,
+        ...opts.proxyEnv,
       },
     });
     started.push(proxy);

@@ -2,6 +2,7 @@ import { Router, type IRequest } from 'itty-router';
 import { putArtifact } from './api/artifacts.js';
 import { createDeployment, getDeployment, listDeployments } from './api/deployments.js';
 import { listEnv, setEnv, unsetEnv } from './api/env-vars.js';
+import { addDomain, getDomain, listDomains, removeDomain } from './api/domains.js';
 import { ingestLogs, readLogs } from './api/logs.js';
 import { createProject, getProject, listProjects } from './api/projects.js';
 import { createSession, deleteSession } from './api/sessions.js';
@@ -49,6 +50,10 @@ router
   .post('/api/v1/projects/:project/scale', scale)
   .post('/api/v1/projects/:project/env/unset', unsetEnvKeys)
   .get('/api/v1/projects/:project/events', listEvents)
+  .post('/api/v1/projects/:project/domains', addDomain)
+  .get('/api/v1/projects/:project/domains', listDomains)
+  .get('/api/v1/projects/:project/domains/:hostname', getDomain)
+  .delete('/api/v1/projects/:project/domains/:hostname', removeDomain)
   .post('/api/v1/tokens', createToken)
   .get('/api/v1/tokens', listTokens)
   .delete('/api/v1/tokens/:id', revokeToken)

@@ -3,8 +3,10 @@
  * launch.ts gives (glibc malloc padding).
  * Configured by environment variables (README.md).
  */
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dbOptionsFromEnv } from '../sql/connect.js';
+import { checkCertKey } from './acme/store.js';
 import { startProxy, type ProxyConfig } from './proxy.js';
 import { defaultStateDir } from './route-snapshot.js';
 import { certificatesFromDir } from './tls.js';
@@ -26,17 +28,29 @@ function configFromEnv(env: NodeJS.ProcessEnv): ProxyConfig {
     return n;
   };
   const tlsDir = env.ZECTRE_PROXY_TLS_DIR;
+  const certKey = env.ZECTRE_CERT_KEY ? checkCertKey(env.ZECTRE_CERT_KEY) : undefined;
+  const directoryUrl = env.ZECTRE_ACME_DIRECTORY;
+  if (directoryUrl && !certKey) throw new Error('node-proxy: ZECTRE_ACME_DIRECTORY needs ZECTRE_CERT_KEY (base64 of 32 bytes, the same on every proxy) to encrypt the keys it gets');
   return {
     db: dbOptionsFromEnv(env),
     appsDomain,
     host,
     port: num('ZECTRE_PROXY_PORT', 8080),
-    tls: tlsDir
+    // Custom domains' certificates come from the database: a proxy with the key serves HTTPS even without files.
+    tls: tlsDir || certKey
       ? {
           port: num('ZECTRE_PROXY_TLS_PORT', 8443),
-          certificates: certificatesFromDir(tlsDir),
+          certificates: tlsDir ? certificatesFromDir(tlsDir) : [],
           redirectHttp: env.ZECTRE_PROXY_REDIRECT_HTTP === '1',
           publicPort: num('ZECTRE_PROXY_TLS_PUBLIC_PORT', num('ZECTRE_PROXY_TLS_PORT', 8443)),
+        }
+      : undefined,
+    acme: certKey
+      ? {
+          certKey,
+          issuer: directoryUrl
+            ? { directoryUrl, email: env.ZECTRE_ACME_EMAIL || undefined, directoryCa: env.ZECTRE_ACME_CA_FILE ? readFileSync(env.ZECTRE_ACME_CA_FILE, 'utf8') : undefined }
+            : undefined,
         }
       : undefined,
     admin: env.ZECTRE_PROXY_ADMIN_PORT ? { host: env.ZECTRE_PROXY_ADMIN_HOST || '127.0.0.1', port: num('ZECTRE_PROXY_ADMIN_PORT', 0) } : undefined,

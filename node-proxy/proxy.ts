@@ -1,7 +1,11 @@
 /** The proxy: a route table kept fresh from Postgres, and HTTP(S) servers forwarding by Host to healthy tasks. */
 import { hostname } from 'node:os';
-import type { DbOptions } from '../sql/connect.js';
+import { createPool, type DbOptions } from '../sql/connect.js';
 import { startAdminServer, type AdminServer } from './admin.js';
+import { answerChallenge, isChallengeRequest } from './acme/challenges.js';
+import { DomainCertificates } from './acme/certs.js';
+import { Issuer, type IssuerConfig } from './acme/issuer.js';
+import { AcmeStore } from './acme/store.js';
 import { AgentPush, type AgentPushConfig } from './agent-push.js';
 import { Balancer } from './balancer.js';
 import { EpochReporter } from './epoch-report.js';
@@ -56,6 +60,8 @@ export interface ProxyConfig {
   maxHeaderBytes?: number;
   /** HTTPS listener: the first certificate is the default, the others are chosen by SNI. */
   tls?: { port: number; certificates: TlsCertificate[]; redirectHttp?: boolean; publicPort?: number };
+  /** Custom domains (acme/): certificates from the database, and the ACME issuer when `issuer` is set. */
+  acme?: { certKey: string; issuer?: Omit<IssuerConfig, 'holder'> };
   /** Admin listener (/metrics, /health); off when undefined. */
   admin?: { host: string; port: number };
   /** Forwarding of `<node>.nodes.<domain>` pushes to the local agent; off when undefined. */
@@ -91,6 +97,11 @@ export async function startProxy(cfg: ProxyConfig): Promise<Proxy> {
   const balancer = new Balancer(2_000, (b) => upstreams.inflight(b), cfg.ejectAfter ?? 3, cfg.ejectMs ?? 30_000, log);
   const websockets = new WebSockets(cfg.websocketDrainMs ?? 10_000, (d) => metrics.websocketCount(d), log);
   let reporter: EpochReporter | null = null;
+  const acmePool = cfg.acme ? createPool(cfg.db, 2) : null;
+  acmePool?.on('error', () => {});
+  const acmeStore = acmePool ? new AcmeStore(acmePool, cfg.acme!.certKey) : null;
+  const domainCerts = acmeStore ? new DomainCertificates(acmeStore, log) : null;
+  let issuer: Issuer | null = null;
   const routes = new RouteSync({
     db: cfg.db,
     appsDomain: cfg.appsDomain,
@@ -105,9 +116,13 @@ export async function startProxy(cfg: ProxyConfig): Promise<Proxy> {
       metrics.routesLoaded(table.epoch);
       // Reported only after the table is in place: the acknowledgement means "serving it".
       reporter?.served(table.epoch);
+      // Certificates and domains change with the route epoch (migration 011).
+      void domainCerts?.refresh();
+      void issuer?.wake();
     },
   });
   await routes.start();
+  await domainCerts?.refresh();
   const agentPush = cfg.agentPush ? new AgentPush({ ...cfg.agentPush, appsDomain: cfg.appsDomain }) : null;
   if (agentPush) upstreams.pinned.add(agentPush.backendKey);
   const deps: ForwarderDeps = {
@@ -122,7 +137,8 @@ export async function startProxy(cfg: ProxyConfig): Promise<Proxy> {
     onUpstreamError: (code) => metrics.upstreamError(code),
     log,
   };
-  const handle = (req: Inbound, res: Outbound) => measured(metrics, cfg.accessLog ? log : null, req, res, deps);
+  const handle = (req: Inbound, res: Outbound) =>
+    acmeStore && isChallengeRequest(req) ? answerChallenge(acmeStore, req, res, log) : measured(metrics, cfg.accessLog ? log : null, req, res, deps);
   const common: Omit<ServerOptions, 'port' | 'proto'> = {
     host: cfg.host,
     maxBodyBytes: cfg.maxBodyBytes ?? 1024 * 1024 * 1024,
@@ -142,17 +158,24 @@ export async function startProxy(cfg: ProxyConfig): Promise<Proxy> {
     await Promise.allSettled(servers.map((s) => s.close(cfg.shutdownGraceMs ?? 30_000)));
     await admin?.close();
     await reporter?.close();
+    await issuer?.close();
+    await domainCerts?.close();
     await routes.close();
+    await acmePool?.end().catch(() => {});
     await upstreams.close();
   };
   try {
     const plain = await startHttpServer({ ...common, port: cfg.port, proto: 'http' });
     servers.push(plain);
-    const secure = cfg.tls ? await startHttpServer({ ...common, port: cfg.tls.port, proto: 'https', certificates: cfg.tls.certificates }) : null;
+    const secure = cfg.tls ? await startHttpServer({ ...common, port: cfg.tls.port, proto: 'https', certificates: cfg.tls.certificates, domainCertificates: domainCerts ? (name) => domainCerts.get(name) : undefined }) : null;
     if (secure) servers.push(secure);
     const id = cfg.id ?? `${hostname()}:${plain.port}`;
     reporter = new EpochReporter(cfg.db, id);
     reporter.start(routes.current().epoch);
+    if (acmeStore && cfg.acme!.issuer) {
+      issuer = new Issuer({ ...cfg.acme!.issuer, holder: id }, acmeStore, log);
+      issuer.start();
+    }
     if (cfg.admin) {
       admin = await startAdminServer(cfg.admin.host, cfg.admin.port, metrics, () => ({ ok: true, id, epoch: routes.current().epoch }));
     }

@@ -9,6 +9,7 @@ import { createServer as createHttpServer, STATUS_CODES, type IncomingMessage, t
 import { createServer as createHttpsServer } from 'node:https';
 import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { SecureContext } from 'node:tls';
 import { errorBody } from '../protocol/index.js';
 import { CLOSING, NodeBodySource, NodeInbound, NodeOutbound, type ClosingSocket, type DrainState } from './exchange-adapters.js';
 import type { HeaderList, Inbound, Outbound } from './forward.js';
@@ -47,6 +48,8 @@ export interface ServerOptions {
   minBodyRate: number;
   /** https only: the first certificate is the default, the others are chosen by SNI. */
   certificates?: TlsCertificate[];
+  /** https only: custom domains' certificates by SNI name (acme/certs.ts). */
+  domainCertificates?: (name: string) => SecureContext | undefined;
   handle: (req: Inbound, res: Outbound) => Promise<void>;
   upgrade: (req: Inbound) => UpgradeRoute;
   websockets: WebSockets;
@@ -64,7 +67,7 @@ export async function startHttpServer(opts: ServerOptions): Promise<HttpServer> 
     noDelay: true,
   };
   const server: Server = opts.certificates
-    ? createHttpsServer({ ...serverOptions, ...tlsOptions(opts.certificates) })
+    ? createHttpsServer({ ...serverOptions, ...tlsOptions(opts.certificates, opts.domainCertificates) })
     : createHttpServer(serverOptions);
   const watch = new UploadWatch(opts.bodyWindowMs, opts.minBodyRate);
   const drain: DrainState = { draining: false };

@@ -1,5 +1,6 @@
 /**
- * TLS termination (issue 4, point 5): certificates from files, one per host name, chosen by SNI.
+ * TLS termination (issue 4, point 5): certificates from files, one per host name, chosen by SNI, and
+ * custom domains' certificates from the database (acme/certs.ts).
  * `ZECTRE_PROXY_TLS_DIR` holds `<host>.crt` + `<host>.key` pairs (`*.example.com.crt` for a wildcard);
  * `default.crt`/`default.key`, if present, answer clients whose SNI matches nothing (else the first pair).
  */
@@ -33,19 +34,25 @@ export function certificatesFromDir(dir: string): TlsCertificate[] {
 
 /**
  * node:https options: the first certificate as the default, the others chosen by the client's SNI
- * name (exact name first, then `*.` + the name without its first label).
+ * name (exact name first, then a custom domain's certificate from `domains`, then `*.` + the name
+ * without its first label). With no files at all, a name nothing matches fails the handshake.
  */
-export function tlsOptions(certs: TlsCertificate[]): { key: Buffer; cert: Buffer; SNICallback: (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void } {
+export function tlsOptions(
+  certs: TlsCertificate[],
+  domains?: (name: string) => SecureContext | undefined,
+): { key?: Buffer; cert?: Buffer; SNICallback: (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void } {
   const read = (c: TlsCertificate) => ({ key: readFileSync(c.keyFile), cert: readFileSync(c.certFile) });
   const byName = new Map<string, SecureContext>();
   for (const c of certs.slice(1)) byName.set(c.host.toLowerCase(), createSecureContext(read(c)));
-  const fallback = createSecureContext(read(certs[0]!));
+  const fallback = certs[0] ? createSecureContext(read(certs[0])) : undefined;
   return {
-    ...read(certs[0]!),
+    ...(certs[0] ? read(certs[0]) : {}),
     SNICallback: (name, cb) => {
       const host = name.toLowerCase();
       const dot = host.indexOf('.');
-      cb(null, byName.get(host) ?? (dot > 0 ? byName.get(`*${host.slice(dot)}`) : undefined) ?? fallback);
+      const ctx = byName.get(host) ?? domains?.(host) ?? (dot > 0 ? byName.get(`*${host.slice(dot)}`) : undefined) ?? fallback;
+      if (ctx) cb(null, ctx);
+      else cb(new Error(`no certificate for ${name}`));
     },
   };
 }

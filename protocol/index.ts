@@ -8,3 +8,4 @@ export * from './api.js';
 export * from './tokens.js';
 export * from './dashboard.js';
 export * from './operate.js';
+export * from './domains.js';

@@ -290,6 +290,12 @@ export function requestArbitrary(t: Targets): fc.Arbitrary<FuzzRequest> {
     })),
     get('GET /api/v1/projects/:project/events', fc.tuple(project, query({ limit: fc.constantFrom('1', '50', '500'), before: fc.constantFrom('1', '100') }))
       .map(([p, q]) => `/api/v1/projects/${p}/events${q}`)),
+    json('POST /api/v1/projects/:project/domains', 'POST', project.map((p) => `/api/v1/projects/${p}/domains`), body({
+      hostname: str(fc.constantFrom('www.example.com', 'Shop.Example.COM.', 'x.zectre.localhost', '-bad-.com', '1.2.3.4', 'a..b', '*.example.com')),
+    })),
+    get('GET /api/v1/projects/:project/domains', project.map((p) => `/api/v1/projects/${p}/domains`)),
+    get('GET /api/v1/projects/:project/domains/:hostname', fc.tuple(project, segment(['www.example.com'])).map(([p, h]) => `/api/v1/projects/${p}/domains/${h}`)),
+    del('DELETE /api/v1/projects/:project/domains/:hostname', fc.tuple(project, segment(['nope.example.com'])).map(([p, h]) => `/api/v1/projects/${p}/domains/${h}`)),
     json('POST /api/v1/tokens', 'POST', fc.constant('/api/v1/tokens'), body({
       name: str(fc.string({ minLength: 1, maxLength: 30 })),
       project: opt(str(fc.constant(t.project))),

@@ -124,6 +124,20 @@ export const ROWS: Row[] = [
     expect: onAlpha('developer', 200),
   },
   { route: 'GET /api/v1/projects/:project/events', path: '/api/v1/projects/{alpha}/events', expect: onAlpha('viewer', 200) },
+  {
+    route: 'POST /api/v1/projects/:project/domains',
+    path: '/api/v1/projects/{alpha}/domains',
+    body: (p) => ({ hostname: `${p}.matrix.example.com` }),
+    expect: onAlpha('developer', 201),
+  },
+  { route: 'GET /api/v1/projects/:project/domains', path: '/api/v1/projects/{alpha}/domains', expect: onAlpha('viewer', 200) },
+  { route: 'GET /api/v1/projects/:project/domains/:hostname', path: '/api/v1/projects/{alpha}/domains/owner.matrix.example.com', expect: onAlpha('viewer', 200) },
+  {
+    route: 'DELETE /api/v1/projects/:project/domains/:hostname',
+    path: '/api/v1/projects/{alpha}/domains/developer.matrix.example.com',
+    note: 'the developer removes the one it added; after that it is gone',
+    expect: { ...onAlpha('developer', 200), owner: 404, admin: 404 },
+  },
   { route: 'POST /api/v1/tokens', path: '/api/v1/tokens', body: () => ({ name: 'matrix' }), expect: anyUser(201, 403) },
   { route: 'GET /api/v1/tokens', path: '/api/v1/tokens', expect: anyUser(200, 403) },
   {
