@@ -27,7 +27,7 @@ export function ensurePebble(): string | null {
   const have = () => existsSync('/usr/bin/pebble') && existsSync('/usr/bin/pebble-challtestsrv');
   if (have()) return null;
   try {
-    execFileSync('apt-get', ['install', '-y', 'pebble'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    execFileSync('apt-get', ['install', '-y', '-o', 'DPkg::Lock::Timeout=120', 'pebble'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
   } catch (err) {
     return `pebble is not installed and "apt-get install -y pebble" failed (${(err as Error).message.split('\n')[0]}): install it to run this test`;
   }
