@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -192,6 +192,24 @@ describe('zectre CLI operates apps end to end', { timeout: 900_000 }, () => {
     const bounds = await zectre('deploy', app, '--project', 'cjs', '--memory', '8');
     assert.equal(bounds.code, 2);
     assert.match(bounds.stderr, /--memory \(MB\): .*>=16/);
+
+    // scale with resources starts a release of the live one: the same placement check, at once.
+    const hugeScale = await zectre('scale', 'cjs', '--memory', '1000000');
+    assert.equal(hugeScale.code, 1, hugeScale.stdout + hugeScale.stderr);
+    assert.match(hugeScale.stdout, /starting release d\w+ with 1000000 MB per task, 1 task\(s\)/);
+    assert.match(hugeScale.stderr, /^error: deployment d\w+ cannot place every task: waiting for capacity for 1 task\(s\): no node has room for 300m CPU and 1000000 MB .*pass --wait/);
+    const scaleBounds = await zectre('scale', 'cjs', '--cpu', '0m');
+    assert.equal(scaleBounds.code, 2);
+    for (const body of [{ resources: { memoryMb: 8 } }, { resources: {} }, { resources: { cpuMillis: '250m' } }]) {
+      const res = await request(`${stack.apiUrl}/api/v1/projects/cjs/scale`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const answer = (await res.body.json()) as { error?: { code: string; message: string } };
+      assert.equal(res.statusCode, 400, JSON.stringify(body));
+      assert.equal(answer.error?.code, 'invalid_request', JSON.stringify(answer));
+    }
     await ok('projects', 'delete', 'cjs', '--yes');
   });
 
@@ -266,6 +284,27 @@ describe('zectre CLI operates apps end to end', { timeout: 900_000 }, () => {
     await serves(/version 1/);
     const bad = await zectre('scale', 'ops', '0');
     assert.equal(bad.code, 2);
+  });
+
+  test('scale --memory 200 starts a release of the live one with the new limit and the same count; no failed request', async () => {
+    const before = (await json<{ liveDeployment: Deployment }>('status', 'ops', '--json')).liveDeployment;
+    let run: CliRun | undefined;
+    const seen = await underLoad(async () => (run = await ok('scale', 'ops', '--memory', '200')));
+    assertNoFailures(seen, 'scale --memory 200');
+    assert.match(run!.stdout, /starting release d\w+ with 200 MB per task, 2 task\(s\)/);
+    assert.match(run!.stdout, /live at /);
+    const live = (await json<{ liveDeployment: Deployment }>('status', 'ops', '--json')).liveDeployment;
+    assert.notEqual(live.id, before.id);
+    assert.deepEqual([live.artifact, live.command, live.replicas], [before.artifact, before.command, 2]);
+    const running = live.tasks.filter((t) => t.desiredState === 'running');
+    assert.equal(running.length, 2);
+    // What the agents run them with (tasks/<id>/task.json, node-agent/task-record.ts).
+    for (const t of running) {
+      const stateDir = t.nodeName === 'local' ? join(dir, 'state', 'agent') : join(dir, t.nodeName);
+      const record = JSON.parse(await readFile(join(stateDir, 'tasks', t.id, 'task.json'), 'utf8')) as { spec: { resources: unknown } };
+      assert.deepEqual(record.spec.resources, { cpuMillis: 100, memoryMb: 200 });
+    }
+    await serves(/version 1/);
   });
 
   test('nodes drain moves every task off the node, health-gated, with no failed request', async () => {
