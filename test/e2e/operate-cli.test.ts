@@ -235,17 +235,22 @@ describe('zectre CLI operates apps end to end', { timeout: 900_000 }, () => {
     assert.match(missing.stderr, /^error: .*API_KEY.*\(env_var_not_found\)\n$/);
   });
 
-  test('rollback (default: previous good release) and rollback to an id: health-gated, no failed request', async () => {
-    const back = await underLoad(() => ok('rollback', 'ops'));
+  test('rollback (default: previous good release) and rollback to an id: no failed request', async () => {
+    let run: CliRun | undefined;
+    const back = await underLoad(async () => (run = await ok('rollback', 'ops')));
     assertNoFailures(back, 'rollback');
+    assert.match(run!.stdout, /switched routing to running release d\w+ \(no new tasks\)/); // the standby runs
     await serves(/version 2/); // the previous good release is the env-set one (HELLO_VERSION=2, API_KEY set)
     // Its env is the project's env again (as on Heroku): env list agrees with what runs, and the next deploy keeps it.
     const restored = await json<{ vars: { key: string; value?: string }[] }>('env', 'list', 'ops', '--reveal', '--json');
     assert.deepEqual(restored.vars.map((v) => [v.key, v.value]), [['API_KEY', 's3cr3t'], ['HELLO_VERSION', '2']]);
     await ok('deploy', join(dir, 'hello'), '--project', 'ops');
     await serves(/version 2/);
-    const toV1 = await underLoad(() => ok('rollback', 'ops', v1.id, '--json'));
+    const toV1 = await underLoad(async () => (run = await ok('rollback', 'ops', v1.id, '--json')));
     assertNoFailures(toV1, `rollback to ${v1.id}`);
+    // Nothing of v1 runs (superseded two deploys ago): a new release with new tasks.
+    assert.match(run!.stderr, new RegExp(`starting release (d\\w+) from ${v1.id} \\(new tasks\\)`));
+    assert.notEqual((JSON.parse(run!.stdout) as Deployment).id, v1.id);
     await serves(/version 1/);
     assert.ok(toV1.bodies.has('hello from zectre (version 1)'), 'the stream saw the rolled-back version');
     assert.deepEqual((await json<{ vars: unknown[] }>('env', 'list', 'ops', '--json')).vars, [], 'v1 ran with no env vars');
@@ -253,6 +258,40 @@ describe('zectre CLI operates apps end to end', { timeout: 900_000 }, () => {
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /\(deployment_not_found\)\n$/);
     assert.equal((await zectre('rollback', 'nope')).code, 1);
+  });
+
+  test('rollback to the standby while it runs switches routing to it: no new task, the old version serves when the command returns', async () => {
+    await ok('env', 'set', 'ops', 'HELLO_VERSION=3');
+    await serves(/version 3/);
+    const { deployments } = await json<{ deployments: Deployment[] }>('deployments', 'list', 'ops', '--json');
+    const live = deployments.find((d) => d.status === 'live')!;
+    const standby = deployments.find((d) => d.status === 'standby')!; // the rollback to v1: version 1
+    const runningIds = (d: Deployment) => d.tasks.filter((t) => t.desiredState === 'running').map((t) => t.id).sort();
+    const standbyTasks = runningIds(standby);
+    assert.equal(standbyTasks.length, 1);
+    const known = new Set(deployments.flatMap((d) => d.tasks.map((t) => t.id)));
+    let run: CliRun | undefined;
+    let first = '';
+    const started = Date.now();
+    let tookMs = 0;
+    const seen = await underLoad(async () => {
+      run = await ok('rollback', 'ops');
+      tookMs = Date.now() - started;
+      const res = await request(`${stack.proxyUrl}/`, { headers: { host: host() } });
+      first = `${res.statusCode} ${(await res.body.text()).trim()}`;
+    });
+    console.log(`# rollback to the standby: the command returned after ${tookMs} ms; the next request got: ${first}`);
+    assert.match(run!.stdout, new RegExp(`switched routing to running release ${standby.id} \\(no new tasks\\)`), run!.stdout);
+    assert.equal(first, '200 hello from zectre (version 1)', 'the proxy serves the old version as soon as the command returns');
+    assertNoFailures(seen, 'rollback to the standby');
+    const after = (await json<{ deployments: Deployment[] }>('deployments', 'list', 'ops', '--json')).deployments;
+    const now = after.find((d) => d.status === 'live')!;
+    assert.equal(now.id, standby.id);
+    assert.deepEqual(runningIds(now), standbyTasks, 'the standby\'s own tasks serve');
+    assert.deepEqual(after.flatMap((d) => d.tasks.map((t) => t.id)).filter((id) => !known.has(id)), [], 'no task was created');
+    assert.equal(after.find((d) => d.id === live.id)!.status, 'standby', 'the release that was live is the standby now');
+    assert.equal(runningIds(after.find((d) => d.id === live.id)!).length, 1, 'and keeps running');
+    assert.deepEqual((await json<{ vars: unknown[] }>('env', 'list', 'ops', '--json')).vars, [], "the standby's env (none) is the project's again");
   });
 
   let extra: CreatedJoinToken;
