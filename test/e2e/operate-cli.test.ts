@@ -263,6 +263,8 @@ describe('zectre CLI operates apps end to end', { timeout: 900_000 }, () => {
   test('rollback to the standby while it runs switches routing to it: no new task, the old version serves when the command returns', async () => {
     await ok('env', 'set', 'ops', 'HELLO_VERSION=3');
     await serves(/version 3/);
+    // A rollout in flight (it never turns healthy) is superseded, or it would cut over on top of the rollback.
+    const inFlight = JSON.parse((await ok('deploy', join(dir, 'hello'), '--project', 'ops', '--cmd', 'sleep 600', '--no-wait', '--json')).stdout) as Deployment;
     const { deployments } = await json<{ deployments: Deployment[] }>('deployments', 'list', 'ops', '--json');
     const live = deployments.find((d) => d.status === 'live')!;
     const standby = deployments.find((d) => d.status === 'standby')!; // the rollback to v1: version 1
@@ -291,6 +293,8 @@ describe('zectre CLI operates apps end to end', { timeout: 900_000 }, () => {
     assert.deepEqual(after.flatMap((d) => d.tasks.map((t) => t.id)).filter((id) => !known.has(id)), [], 'no task was created');
     assert.equal(after.find((d) => d.id === live.id)!.status, 'standby', 'the release that was live is the standby now');
     assert.equal(runningIds(after.find((d) => d.id === live.id)!).length, 1, 'and keeps running');
+    const superseded = after.find((d) => d.id === inFlight.id)!;
+    assert.deepEqual([superseded.status, superseded.statusReason], ['superseded', `rolled back to ${standby.id} before this release went live`]);
     assert.deepEqual((await json<{ vars: unknown[] }>('env', 'list', 'ops', '--json')).vars, [], "the standby's env (none) is the project's again");
   });
 
