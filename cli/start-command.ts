@@ -16,14 +16,18 @@ export type ResourceRequest = { cpuMillis?: number; memoryMb?: number };
 
 /** zectre.json's resources with --cpu/--memory over them; checked against the API's bounds. */
 export async function resourceRequest(dir: string, flags: ResourceRequest): Promise<ResourceRequest> {
-  const merged = { ...(await readZectreJson(dir))?.resources, ...flags };
-  const checked = Resources.partial().safeParse(merged);
+  return checkResources({ ...(await readZectreJson(dir))?.resources, ...flags });
+}
+
+/** A usage error (exit 2) naming the flag when a value is outside the API's bounds. */
+export function checkResources(request: ResourceRequest): ResourceRequest {
+  const checked = Resources.partial().safeParse(request);
   if (!checked.success) {
     const issue = checked.error.issues[0];
     const flag = issue?.path[0] === 'cpuMillis' ? '--cpu (millicores)' : '--memory (MB)';
     throw new CliError(`${flag}: ${issue?.message ?? 'invalid'}`, 2);
   }
-  return merged;
+  return request;
 }
 
 export interface StartCommand {

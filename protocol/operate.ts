@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ENV_KEY, MAX_REPLICAS, type Deployment } from './api.js';
 import { cursor, line, pageLimit } from './fields.js';
 import { SLUG_PATTERN } from './ids.js';
+import { Resources } from './tasks.js';
 
 export const CreateApiToken = z.object({
   name: z.string().trim().pipe(line(100)),
@@ -65,13 +66,39 @@ export const Rollback = z.object({
 });
 export type Rollback = z.input<typeof Rollback>;
 
-export const Scale = z.object({ replicas: z.number().int().min(1).max(MAX_REPLICAS) });
+/**
+ * POST /api/v1/projects/:project/rollback: the deployment that serves the project now, when routing
+ * switched to a release that still ran (`switched`, 200: no new task), else the new release started
+ * from the target (201), which goes live once healthy.
+ */
+export type RollbackAnswer = Deployment & { switched: boolean };
+
+/** New resources per task; an absent field keeps the live deployment's value (no defaults here). */
+const ResourceChange = z.strictObject({
+  cpuMillis: Resources.shape.cpuMillis.unwrap().optional(),
+  memoryMb: Resources.shape.memoryMb.unwrap().optional(),
+});
+
+/**
+ * A replica count alone changes the live deployment in place; resources start a new release of it
+ * (same artifact, command and env; the count given, else the current one), health-gated like a deploy.
+ */
+export const Scale = z
+  .object({
+    replicas: z.number().int().min(1).max(MAX_REPLICAS).optional(),
+    resources: ResourceChange.optional(),
+  })
+  .refine((b) => b.replicas !== undefined || Object.keys(b.resources ?? {}).length > 0, {
+    message: 'give replicas, resources ({cpuMillis, memoryMb}), or both',
+  });
 export type Scale = z.infer<typeof Scale>;
 
-/** POST /api/v1/projects/:project/scale: the live deployment, with its new replica count. */
+/** POST /api/v1/projects/:project/scale: the live deployment with its new count, or the release started with new resources. */
 export interface ScaleAnswer {
   deployment: Deployment;
   previousReplicas: number;
+  /** True when `deployment` is a new release (resources changed), to follow like a deploy. */
+  newRelease: boolean;
 }
 
 export const UnsetEnv = z.object({ keys: z.array(z.string().regex(ENV_KEY, 'not an env var name')).min(1).max(100) });

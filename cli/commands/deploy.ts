@@ -26,7 +26,7 @@ export function registerDeploy(program: Command): void {
     .option('--replicas <n>', 'number of tasks to run (default: as many as the live deployment, else 1)', parseReplicas)
     .option('--deadline <seconds>', 'fail the deployment if it is not healthy within this time (default 120)', parseDeadline)
     .option('-e, --env <KEY=VALUE>', 'env var for this deployment, over the project ones (repeatable)', collectEnv)
-    .option('--cpu <millicores>', "CPU per task, in thousandths of a core (default: zectre.json's resources.cpuMillis, else 100)", parsePositive)
+    .option('--cpu <millicores>', "CPU per task, in thousandths of a core: 250 or 250m (default: zectre.json's resources.cpuMillis, else 100)", parseCpu)
     .option('--memory <MB>', "memory per task, in MB: the task is killed above it (default: zectre.json's resources.memoryMb, else 128)", parsePositive)
     .option('--wait', WAIT_FOR_CAPACITY_HELP)
     .option('--no-wait', 'return once the deployment is created instead of waiting for it to go live')
@@ -46,10 +46,15 @@ export function parseReplicas(value: string): number {
 }
 
 /** A whole number above 0; the API's bounds are checked when the command runs (they live with the schemas). */
-function parsePositive(value: string): number {
+export function parsePositive(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number above 0');
   return n;
+}
+
+/** Millicores, as Kubernetes writes them too: `250` or `250m`. */
+export function parseCpu(value: string): number {
+  return parsePositive(value.endsWith('m') ? value.slice(0, -1) : value);
 }
 
 function parseDeadline(value: string): number {

@@ -1,4 +1,4 @@
-import { newId } from '../../protocol/index.js';
+import { newId, type Resources } from '../../protocol/index.js';
 import type { User } from '../auth.js';
 import { decrypt, encrypt } from '../crypto.js';
 import type { Deps } from '../deps.js';
@@ -13,13 +13,14 @@ export interface ReleaseRow {
   env_enc: string;
   replicas: number;
   health_check: unknown;
-  resources: unknown;
+  resources: Resources;
   kill_timeout_ms: number;
+  restart_policy: string;
 }
 
 export async function loadRelease(deps: Deps, id: string): Promise<ReleaseRow | null> {
   const { rows } = await deps.db().query(
-    `SELECT id, project_id, artifact_digest, command, env_enc, replicas, health_check, resources, kill_timeout_ms
+    `SELECT id, project_id, artifact_digest, command, env_enc, replicas, health_check, resources, kill_timeout_ms, restart_policy
      FROM deployments WHERE id = $1`,
     [id],
   );
@@ -30,14 +31,15 @@ export interface ReleaseChange {
   /** Applied to the source's decrypted env snapshot. */
   env?: (env: Record<string, string>) => Record<string, string>;
   replicas?: number;
+  resources?: Resources;
   deadlineSeconds?: number;
-  /** Why this release exists, for the audit trail: `rollback`, `env.set`, `env.unset`. */
+  /** Why this release exists, for the audit trail: `rollback`, `env.set`, `env.unset`, `scale`. */
   reason: string;
 }
 
 /**
  * Creates a new deployment copying `source` (artifact, command, env snapshot, health check,
- * resources), changed by `change`; it goes through the usual health-gated cutover. Returns its id.
+ * resources, restart policy), changed by `change`; it goes through the usual health-gated cutover. Returns its id.
  */
 export async function createRelease(deps: Deps, user: User, source: ReleaseRow, change: ReleaseChange): Promise<string> {
   const key = deps.env.ENV_ENCRYPTION_KEY;
@@ -48,11 +50,11 @@ export async function createRelease(deps: Deps, user: User, source: ReleaseRow, 
   const db = deps.db();
   await db.query(
     `INSERT INTO deployments (id, project_id, artifact_digest, command, env_enc, replicas, health_check, resources,
-                              kill_timeout_ms, status, created_by, deadline_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, now() + make_interval(secs => $11))`,
+                              kill_timeout_ms, status, created_by, deadline_at, restart_policy)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', $10, now() + make_interval(secs => $11), $12)`,
     [id, source.project_id, source.artifact_digest, source.command, envEnc, change.replicas ?? source.replicas,
-      JSON.stringify(source.health_check), JSON.stringify(source.resources), source.kill_timeout_ms, user.id,
-      change.deadlineSeconds ?? 120],
+      JSON.stringify(source.health_check), JSON.stringify(change.resources ?? source.resources), source.kill_timeout_ms, user.id,
+      change.deadlineSeconds ?? 120, source.restart_policy],
   );
   await db.query(`INSERT INTO events (actor, project_id, kind, data) VALUES ($1, $2, 'deployment.created', $3)`, [
     user.id, source.project_id, JSON.stringify({ deploymentId: id, artifact: source.artifact_digest, from: source.id, reason: change.reason }),

@@ -1,17 +1,20 @@
 import type { IRequest } from 'itty-router';
-import { Rollback } from '../../protocol/index.js';
+import { Rollback, type RollbackAnswer } from '../../protocol/index.js';
 import { requireProject, requireUser } from '../auth.js';
 import type { Deps } from '../deps.js';
 import { HttpError, json, readJson } from '../http.js';
+import { evaluateFor } from '../scheduler/evaluate.js';
 import { loadDeployment } from './deployment-view.js';
 import { restoreReleaseEnv } from './env-restore.js';
 import { createRelease, loadRelease } from './release.js';
+import { switchToRunning } from './rollback-switch.js';
 
 /**
- * POST /api/v1/projects/:project/rollback: a new release copying an earlier one that was live
- * (default: the standby one, else the most recently live superseded one). It keeps the current
- * replica count, so a rollback does not undo a scale, and goes live only once healthy. The target's
- * env becomes the project's env again (env-restore.ts), as on Heroku.
+ * POST /api/v1/projects/:project/rollback, to an earlier release that was live (default: the standby
+ * one, else the most recently live superseded one). Instant when that release still runs in full
+ * (the standby): routing switches to it (rollback-switch.ts). Otherwise a new release copying it,
+ * which goes live only once healthy. Either keeps the current replica count, so a rollback does not
+ * undo a scale, and makes the target's env the project's env again (env-restore.ts), as on Heroku.
  */
 export async function rollback(request: IRequest, deps: Deps): Promise<Response> {
   const user = await requireUser(request, deps);
@@ -30,6 +33,12 @@ export async function rollback(request: IRequest, deps: Deps): Promise<Response>
     throw new HttpError(409, 'never_live', `deployment ${targetId} never went live; roll back to one that did (see \`zectre deployments list ${project.slug}\`)`);
   }
   const source = (await loadRelease(deps, targetId))!;
+  const switched = await switchToRunning(deps, user, project, source);
+  if (switched) {
+    if (switched.needsPass) await evaluateFor(deps, { projects: [project.id] });
+    const answer: RollbackAnswer = { ...(await loadDeployment(deps, targetId))!, switched: true };
+    return json(answer);
+  }
   const live = project.liveDeploymentId ? await loadRelease(deps, project.liveDeploymentId) : null;
   await restoreReleaseEnv(deps, user, source);
   const id = await createRelease(deps, user, source, {
@@ -37,7 +46,8 @@ export async function rollback(request: IRequest, deps: Deps): Promise<Response>
     deadlineSeconds: body.deadlineSeconds,
     reason: `rollback to ${targetId}`,
   });
-  return json(await loadDeployment(deps, id), 201);
+  const answer: RollbackAnswer = { ...(await loadDeployment(deps, id))!, switched: false };
+  return json(answer, 201);
 }
 
 async function previousGoodRelease(deps: Deps, projectId: string, liveId: string | null): Promise<string> {

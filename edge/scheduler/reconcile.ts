@@ -20,8 +20,8 @@ export interface Pass {
  * counts not met), their snapshots and the capacity view read once, the pure reconciler run on each
  * project in turn (they share the view, so they see each other's placements), the decisions
  * applied, then pushed to the nodes whose desired state changed. The Scheduler Durable Object runs
- * these one at a time; the advisory lock is uncontended there and only keeps the two API writers
- * that change tasks directly (scale, project delete) out of a pass. Decisions use `now` (the
+ * these one at a time; the advisory lock is uncontended there and only keeps the API writers that
+ * change tasks or the live deployment directly (scale, project delete, instant rollback) out of a pass. Decisions use `now` (the
  * caller's clock), never the database's.
  */
 export async function reconcileProjects(deps: Deps, evaluation: Evaluation, now = Date.now()): Promise<Pass> {

@@ -139,14 +139,16 @@ describe('dashboard in chromium', { timeout: 300_000 }, () => {
     await page.locator('dl.env code.value', { hasText: /^2$/ }).waitFor(WAIT);
   });
 
-  test('rolling back returns the first release to live', async () => {
+  test('rolling back returns the first release to live: it runs as the standby, so routing switches to it', async () => {
+    const releases = await page.locator('tr[data-release]').count();
     const first = page.locator('tr[data-release]').last();
     const firstId = await first.getAttribute('data-release');
     await first.getByRole('button', { name: 'Roll back to this' }).click();
-    await page.getByRole('status').filter({ hasText: `Rolling back to ${firstId}` }).waitFor(WAIT);
+    await page.getByRole('status').filter({ hasText: `Rolling back to ${firstId}.` }).waitFor(WAIT);
     await eventuallyLive(/version 1/);
-    await page.locator('tr[data-release]').first().and(liveRow()).waitFor(WAIT);
-    await page.locator('ul.activity li', { hasText: `admin started release` }).filter({ hasText: `rollback to ${firstId}` }).waitFor(WAIT);
+    await page.locator(`tr[data-release="${firstId}"]`).and(liveRow()).waitFor(WAIT);
+    await page.locator('ul.activity li', { hasText: `admin release ${firstId} went live (rollback: routing switched` }).waitFor(WAIT);
+    assert.equal(await page.locator('tr[data-release]').count(), releases, 'no release was created');
     await shot('project-after-rollback');
     await page.setViewportSize({ width: 390, height: 844 });
     await shot('project-phone');

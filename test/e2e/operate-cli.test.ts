@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -192,6 +192,24 @@ describe('zectre CLI operates apps end to end', { timeout: 900_000 }, () => {
     const bounds = await zectre('deploy', app, '--project', 'cjs', '--memory', '8');
     assert.equal(bounds.code, 2);
     assert.match(bounds.stderr, /--memory \(MB\): .*>=16/);
+
+    // scale with resources starts a release of the live one: the same placement check, at once.
+    const hugeScale = await zectre('scale', 'cjs', '--memory', '1000000');
+    assert.equal(hugeScale.code, 1, hugeScale.stdout + hugeScale.stderr);
+    assert.match(hugeScale.stdout, /starting release d\w+ with 1000000 MB per task, 1 task\(s\)/);
+    assert.match(hugeScale.stderr, /^error: deployment d\w+ cannot place every task: waiting for capacity for 1 task\(s\): no node has room for 300m CPU and 1000000 MB .*pass --wait/);
+    const scaleBounds = await zectre('scale', 'cjs', '--cpu', '0m');
+    assert.equal(scaleBounds.code, 2);
+    for (const body of [{ resources: { memoryMb: 8 } }, { resources: {} }, { resources: { cpuMillis: '250m' } }]) {
+      const res = await request(`${stack.apiUrl}/api/v1/projects/cjs/scale`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const answer = (await res.body.json()) as { error?: { code: string; message: string } };
+      assert.equal(res.statusCode, 400, JSON.stringify(body));
+      assert.equal(answer.error?.code, 'invalid_request', JSON.stringify(answer));
+    }
     await ok('projects', 'delete', 'cjs', '--yes');
   });
 
@@ -217,17 +235,22 @@ describe('zectre CLI operates apps end to end', { timeout: 900_000 }, () => {
     assert.match(missing.stderr, /^error: .*API_KEY.*\(env_var_not_found\)\n$/);
   });
 
-  test('rollback (default: previous good release) and rollback to an id: health-gated, no failed request', async () => {
-    const back = await underLoad(() => ok('rollback', 'ops'));
+  test('rollback (default: previous good release) and rollback to an id: no failed request', async () => {
+    let run: CliRun | undefined;
+    const back = await underLoad(async () => (run = await ok('rollback', 'ops')));
     assertNoFailures(back, 'rollback');
+    assert.match(run!.stdout, /switched routing to running release d\w+ \(no new tasks\)/); // the standby runs
     await serves(/version 2/); // the previous good release is the env-set one (HELLO_VERSION=2, API_KEY set)
     // Its env is the project's env again (as on Heroku): env list agrees with what runs, and the next deploy keeps it.
     const restored = await json<{ vars: { key: string; value?: string }[] }>('env', 'list', 'ops', '--reveal', '--json');
     assert.deepEqual(restored.vars.map((v) => [v.key, v.value]), [['API_KEY', 's3cr3t'], ['HELLO_VERSION', '2']]);
     await ok('deploy', join(dir, 'hello'), '--project', 'ops');
     await serves(/version 2/);
-    const toV1 = await underLoad(() => ok('rollback', 'ops', v1.id, '--json'));
+    const toV1 = await underLoad(async () => (run = await ok('rollback', 'ops', v1.id, '--json')));
     assertNoFailures(toV1, `rollback to ${v1.id}`);
+    // Nothing of v1 runs (superseded two deploys ago): a new release with new tasks.
+    assert.match(run!.stderr, new RegExp(`starting release (d\\w+) from ${v1.id} \\(new tasks\\)`));
+    assert.notEqual((JSON.parse(run!.stdout) as Deployment).id, v1.id);
     await serves(/version 1/);
     assert.ok(toV1.bodies.has('hello from zectre (version 1)'), 'the stream saw the rolled-back version');
     assert.deepEqual((await json<{ vars: unknown[] }>('env', 'list', 'ops', '--json')).vars, [], 'v1 ran with no env vars');
@@ -235,6 +258,44 @@ describe('zectre CLI operates apps end to end', { timeout: 900_000 }, () => {
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /\(deployment_not_found\)\n$/);
     assert.equal((await zectre('rollback', 'nope')).code, 1);
+  });
+
+  test('rollback to the standby while it runs switches routing to it: no new task, the old version serves when the command returns', async () => {
+    await ok('env', 'set', 'ops', 'HELLO_VERSION=3');
+    await serves(/version 3/);
+    // A rollout in flight (it never turns healthy) is superseded, or it would cut over on top of the rollback.
+    const inFlight = JSON.parse((await ok('deploy', join(dir, 'hello'), '--project', 'ops', '--cmd', 'sleep 600', '--no-wait', '--json')).stdout) as Deployment;
+    const { deployments } = await json<{ deployments: Deployment[] }>('deployments', 'list', 'ops', '--json');
+    const live = deployments.find((d) => d.status === 'live')!;
+    const standby = deployments.find((d) => d.status === 'standby')!; // the rollback to v1: version 1
+    const runningIds = (d: Deployment) => d.tasks.filter((t) => t.desiredState === 'running').map((t) => t.id).sort();
+    const standbyTasks = runningIds(standby);
+    assert.equal(standbyTasks.length, 1);
+    const known = new Set(deployments.flatMap((d) => d.tasks.map((t) => t.id)));
+    let run: CliRun | undefined;
+    let first = '';
+    const started = Date.now();
+    let tookMs = 0;
+    const seen = await underLoad(async () => {
+      run = await ok('rollback', 'ops');
+      tookMs = Date.now() - started;
+      const res = await request(`${stack.proxyUrl}/`, { headers: { host: host() } });
+      first = `${res.statusCode} ${(await res.body.text()).trim()}`;
+    });
+    console.log(`# rollback to the standby: the command returned after ${tookMs} ms; the next request got: ${first}`);
+    assert.match(run!.stdout, new RegExp(`switched routing to running release ${standby.id} \\(no new tasks\\)`), run!.stdout);
+    assert.equal(first, '200 hello from zectre (version 1)', 'the proxy serves the old version as soon as the command returns');
+    assertNoFailures(seen, 'rollback to the standby');
+    const after = (await json<{ deployments: Deployment[] }>('deployments', 'list', 'ops', '--json')).deployments;
+    const now = after.find((d) => d.status === 'live')!;
+    assert.equal(now.id, standby.id);
+    assert.deepEqual(runningIds(now), standbyTasks, 'the standby\'s own tasks serve');
+    assert.deepEqual(after.flatMap((d) => d.tasks.map((t) => t.id)).filter((id) => !known.has(id)), [], 'no task was created');
+    assert.equal(after.find((d) => d.id === live.id)!.status, 'standby', 'the release that was live is the standby now');
+    assert.equal(runningIds(after.find((d) => d.id === live.id)!).length, 1, 'and keeps running');
+    const superseded = after.find((d) => d.id === inFlight.id)!;
+    assert.deepEqual([superseded.status, superseded.statusReason], ['superseded', `rolled back to ${standby.id} before this release went live`]);
+    assert.deepEqual((await json<{ vars: unknown[] }>('env', 'list', 'ops', '--json')).vars, [], "the standby's env (none) is the project's again");
   });
 
   let extra: CreatedJoinToken;
@@ -266,6 +327,27 @@ describe('zectre CLI operates apps end to end', { timeout: 900_000 }, () => {
     await serves(/version 1/);
     const bad = await zectre('scale', 'ops', '0');
     assert.equal(bad.code, 2);
+  });
+
+  test('scale --memory 200 starts a release of the live one with the new limit and the same count; no failed request', async () => {
+    const before = (await json<{ liveDeployment: Deployment }>('status', 'ops', '--json')).liveDeployment;
+    let run: CliRun | undefined;
+    const seen = await underLoad(async () => (run = await ok('scale', 'ops', '--memory', '200')));
+    assertNoFailures(seen, 'scale --memory 200');
+    assert.match(run!.stdout, /starting release d\w+ with 200 MB per task, 2 task\(s\)/);
+    assert.match(run!.stdout, /live at /);
+    const live = (await json<{ liveDeployment: Deployment }>('status', 'ops', '--json')).liveDeployment;
+    assert.notEqual(live.id, before.id);
+    assert.deepEqual([live.artifact, live.command, live.replicas], [before.artifact, before.command, 2]);
+    const running = live.tasks.filter((t) => t.desiredState === 'running');
+    assert.equal(running.length, 2);
+    // What the agents run them with (tasks/<id>/task.json, node-agent/task-record.ts).
+    for (const t of running) {
+      const stateDir = t.nodeName === 'local' ? join(dir, 'state', 'agent') : join(dir, t.nodeName);
+      const record = JSON.parse(await readFile(join(stateDir, 'tasks', t.id, 'task.json'), 'utf8')) as { spec: { resources: unknown } };
+      assert.deepEqual(record.spec.resources, { cpuMillis: 100, memoryMb: 200 });
+    }
+    await serves(/version 1/);
   });
 
   test('nodes drain moves every task off the node, health-gated, with no failed request', async () => {

@@ -14,7 +14,7 @@ function describe(e: EventView): string {
     case 'deployment.created':
       return `started release ${str(d.deploymentId)}${d.reason ? ` (${str(d.reason)})` : ''}`;
     case 'deployment.live':
-      return `release ${str(d.deploymentId)} went live`;
+      return `release ${str(d.deploymentId)} went live${d.reason ? ` (${str(d.reason)})` : ''}`;
     case 'deployment.failed':
       return `release ${str(d.deploymentId)} failed: ${str(d.reason)}`;
     case 'deployment.scaled':
