@@ -62,7 +62,7 @@ export function createHosts(names: string[]): Host[] {
   });
 }
 
-/** Kills every process left in our namespaces (by pid), deletes them and the bridge: also a crashed run's. */
+/** Kills every process left in our namespaces (by pid), deletes them, their links and the bridge: also a crashed run's. */
 export function removeHosts(): void {
   const namespaces = ip('netns', 'list').split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(PREFIX));
   for (const ns of namespaces) {
@@ -73,9 +73,18 @@ export function removeHosts(): void {
         // exited meanwhile
       }
     }
-    ip('netns', 'del', ns); // takes its veth pair with it
+    ip('netns', 'del', ns);
   }
-  if (ip('link', 'show').includes(`${BRIDGE}:`)) ip('link', 'del', BRIDGE);
+  // A deleted namespace is dismantled later (its veth pairs with it), up to minutes later while sockets
+  // to it linger: our ends in the root namespace go now, and the bridge.
+  const links = ip('-o', 'link', 'show').split('\n').map((l) => l.split(': ')[1]?.split('@')[0] ?? '');
+  for (const link of links.filter((l) => l.startsWith(PREFIX))) {
+    try {
+      ip('link', 'del', link);
+    } catch {
+      // went with its peer
+    }
+  }
 }
 
 /** Link down: the host loses every peer (a pulled cable). */
