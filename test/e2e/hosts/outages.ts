@@ -91,7 +91,7 @@ export async function databaseOutage(s: Suite, t: TestContext): Promise<void> {
         if (a.status === 200 && current.has(a.task!)) served++;
         else problems.push(`${w.name}'s proxy: ${a.status} ${a.body.slice(0, 200)}`);
       }
-      for (const path of ['/api/v1/projects', '/healthz']) {
+      for (const path of ['/api/v1/projects', `/api/v1/deployments/${d.id}`, '/api/v1/nodes', '/healthz']) {
         const started = Date.now();
         const res = await fetch(`${s.cp.apiUrl}${path}`, { headers: auth });
         slowestApiMs = Math.max(slowestApiMs, Date.now() - started);
