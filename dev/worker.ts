@@ -13,22 +13,28 @@ export interface WorkerOptions {
    */
   vars: Record<string, string>;
   echo?: boolean;
+  /** Address to listen on (default 127.0.0.1), e.g. a network namespace's own for the multi-host tests. */
+  host?: string;
+  /** Command prefix wrangler runs under, e.g. ['ip', 'netns', 'exec', NAME]. */
+  launcher?: string[];
 }
 
 /** Runs the edge Worker in workerd with `wrangler dev --local`, offline and quiet. */
 export async function startWorker(opts: WorkerOptions): Promise<Child & { url: string }> {
-  const url = `http://127.0.0.1:${opts.port}`;
+  const host = opts.host ?? '127.0.0.1';
+  const url = `http://${host}:${opts.port}`;
   const vars = { PUBLIC_URL: url, ZECTRE_LOCAL_STACK: '1', ...opts.vars };
   // An env file keeps JSON secrets intact (no argv quoting) and out of `ps` output.
   const envFile = join(opts.stateDir, 'worker.env');
   const lines = Object.entries(vars).map(([k, v]) => `${k}='${v.replace(/'/g, '')}'`);
   await writeFile(envFile, lines.join('\n') + '\n', { mode: 0o600 });
   const wrangler = join(ROOT, 'node_modules/.bin/wrangler');
-  const args = ['dev', '--local', '--ip', '127.0.0.1', '--port', String(opts.port), '--env-file', envFile,
+  const args = ['dev', '--local', '--ip', host, '--port', String(opts.port), '--env-file', envFile,
     '--persist-to', join(opts.stateDir, 'wrangler'), '--test-scheduled', '--show-interactive-dev-session=false', '--log-level', 'warn',
     // Its devtools port defaults to 9229: two Workers on one machine (parallel suites) would collide.
     '--inspector-port', String(await freePort())];
-  const child = startChild('edge', wrangler, args, {
+  const [command, ...prefix] = [...(opts.launcher ?? []), wrangler];
+  const child = startChild('edge', command!, [...prefix, ...args], {
     echo: opts.echo,
     cwd: ROOT,
     env: {
