@@ -3,19 +3,22 @@
  * The API is idempotent by (task, seq) and answers the highest contiguous seq stored, so after an
  * outage shipping resumes from that seq: nothing lost, nothing stored twice. A task that is behind
  * gets several batches in flight at once, and rounds follow each other without waiting for the next
- * tick, until it has caught up.
+ * tick, until it has caught up. Batches are bounded by bytes as well as entries, so what is in
+ * flight stays small whatever the lines' length.
  */
 import { rm } from 'node:fs/promises';
 import type { LogAck, LogBatch, LogEntry } from '../protocol/index.js';
 import { Backoff } from './backoff.js';
 import { HttpError, postJson } from './http-json.js';
-import type { LogSpool } from './log-spool.js';
+import { entryBytes, type LogSpool } from './log-spool.js';
 import type { Metrics } from './metrics.js';
 
 const TICK_MS = 100;
 const SHIP_EVERY_MS = 250;
 /** The API's limit per batch (LogBatch). */
 const MAX_BATCH = 1_000;
+/** Bytes of entries per batch at most (counted as in entryBytes): 1,000 lines of 16 KB would be a 16 MB body. */
+export const MAX_BATCH_BYTES = 128 << 10;
 /** Batches of one task in flight at once when it is behind. */
 const MAX_IN_FLIGHT = 4;
 
@@ -96,7 +99,7 @@ export class LogShipper {
     return this.shipping;
   }
 
-  /** True when some spool shipped a full batch, so more may be waiting. */
+  /** True when some spool shipped a batch and more of its entries are waiting. */
   private async shipRound(): Promise<boolean> {
     const now = Date.now();
     const sends: Promise<boolean>[] = [];
@@ -109,15 +112,14 @@ export class LogShipper {
         }
       } else if (s.retryAt <= now) {
         // Behind: up to MAX_IN_FLIGHT batches at once (the API acks the contiguous run, in any order).
-        const entries = s.spool.pending(MAX_BATCH * MAX_IN_FLIGHT);
-        for (let i = 0; i < entries.length; i += MAX_BATCH) sends.push(this.shipBatch(taskId, s, entries.slice(i, i + MAX_BATCH)));
+        for (const batch of batches(s.spool.pending(MAX_BATCH * MAX_IN_FLIGHT, MAX_BATCH_BYTES * MAX_IN_FLIGHT))) sends.push(this.shipBatch(taskId, s, batch));
       }
     }
     const shipped = await Promise.all(sends);
     return shipped.some(Boolean) && !this.stopped;
   }
 
-  /** True when a full batch was stored. */
+  /** True when the batch was stored and more entries wait. */
   private async shipBatch(taskId: string, s: Shipping, entries: LogEntry[]): Promise<boolean> {
     const first = entries[0]!.seq;
     const last = entries[entries.length - 1]!.seq;
@@ -129,7 +131,7 @@ export class LogShipper {
       this.metrics.linesShipped.inc(Math.max(0, s.spool.ackedSeq - before));
       s.backoff.reset();
       s.retryAt = 0;
-      return entries.length === MAX_BATCH;
+      return s.spool.unshipped;
     } catch (err) {
       if (err instanceof HttpError && isRejection(err.status)) {
         // e.g. 404: the task no longer exists on the control plane; these lines have nowhere to go.
@@ -142,6 +144,23 @@ export class LogShipper {
       return false;
     }
   }
+}
+
+/** Consecutive batches of at most MAX_BATCH entries and MAX_BATCH_BYTES (at least one entry each). */
+function batches(entries: LogEntry[]): LogEntry[][] {
+  const out: LogEntry[][] = [];
+  let bytes = 0;
+  for (const e of entries) {
+    const current = out.at(-1);
+    if (!current || current.length === MAX_BATCH || bytes + entryBytes(e) > MAX_BATCH_BYTES) {
+      out.push([e]);
+      bytes = entryBytes(e);
+    } else {
+      current.push(e);
+      bytes += entryBytes(e);
+    }
+  }
+  return out;
 }
 
 /** 4xx other than auth/timeout/rate-limit means the batch itself is refused: resending won't help. */

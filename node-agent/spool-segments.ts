@@ -27,7 +27,8 @@ export interface SpoolBudget {
 }
 
 const SEGMENT_BYTES = 8 << 20;
-const READ_BACK_BYTES = 256 << 10;
+/** Records read back at a time: more than the largest record (a 16,384-char line, every char escaped as \uXXXX). */
+const READ_BACK_BYTES = 128 << 10;
 const readBuffer = Buffer.allocUnsafe(READ_BACK_BYTES);
 
 interface Segment {
