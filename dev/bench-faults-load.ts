@@ -1,9 +1,11 @@
 /**
  * The open-loop load of bench:faults: one GET through the proxy every 50 ms (20 requests/s) on
  * keep-alive connections, whether or not earlier ones have answered, so a hung backend shows as
- * requests that wait rather than as a pause in the load.
+ * requests that wait rather than as a pause in the load. Requests come from several loopback
+ * addresses in turn, as from several clients: from one, requests held by a frozen backend would
+ * soon meet the proxy's per-client limit (429) instead of the fault.
  */
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 
 export interface Outcome {
   sentAt: number;
@@ -16,16 +18,18 @@ export interface Outcome {
 /** An answer slower than this counts against "serving again" (a request that waited on a frozen backend). */
 export const SLOW_MS = 5_000;
 const INTERVAL_MS = 50;
+const CLIENTS = Array.from({ length: 16 }, (_, i) => new Agent({ localAddress: `127.0.0.${i + 2}` }));
 
 export function openLoop(proxyUrl: string, host: string): { outcomes: Outcome[]; send(path: string): void; stop(): void; settled(): Promise<void> } {
   const outcomes: Outcome[] = [];
   const pending = new Set<Promise<void>>();
   const send = (path: string) => {
+    const dispatcher = CLIENTS[outcomes.length % CLIENTS.length];
     const o: Outcome = { sentAt: Date.now() };
     outcomes.push(o);
     const p = (async () => {
       try {
-        const res = await request(`${proxyUrl}${path}`, { headers: { host }, headersTimeout: 120_000, bodyTimeout: 120_000 });
+        const res = await request(`${proxyUrl}${path}`, { dispatcher, headers: { host }, headersTimeout: 120_000, bodyTimeout: 120_000 });
         const body = (await res.body.text()).trim();
         o.ok = res.statusCode === 200;
         if (!o.ok) o.detail = `${res.statusCode} ${body.slice(0, 80)}`;
@@ -62,6 +66,8 @@ export interface Summary {
   slow: number;
   /** From the fault to the first request after the last failed or slow one (0: none was). */
   servingAgainS: number;
+  /** The longest any request waited for its answer. */
+  longestS: number;
   /** The most common failures, "count × detail". */
   kinds: string[];
 }
@@ -79,5 +85,6 @@ export function summarize(outcomes: Outcome[], faultAt: number): Summary {
     counts.set(kind, (counts.get(kind) ?? 0) + 1);
   }
   const kinds = [...counts].sort((a, b) => b[1] - a[1]).slice(0, 2).map(([k, n]) => `${n} × ${k}`);
-  return { sent: outcomes.length, failed: failed.length, slow: slow.length, servingAgainS, kinds };
+  const longestS = Math.max(0, ...outcomes.map((o) => (o.doneAt ?? Date.now()) - o.sentAt)) / 1000;
+  return { sent: outcomes.length, failed: failed.length, slow: slow.length, servingAgainS, longestS, kinds };
 }

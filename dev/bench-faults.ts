@@ -4,8 +4,9 @@
  * stack's own agent is stopped first, so both can be killed and restarted here). Each scenario
  * deploys a fresh app, sends 20 requests/s through the proxy on keep-alive connections, injects its
  * fault into the node running the app's first task ("node A") or into the proxy, and reports the
- * requests sent, failed, answered only after 5 s, and the seconds from the fault until requests
- * serve again (the first request after the last failed or slow one). A measurement, not a test.
+ * requests sent, failed, answered only after 5 s, the seconds from the fault until requests serve
+ * again (the first request after the last failed or slow one) and the longest wait for an answer.
+ * A measurement, not a test.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -178,12 +179,12 @@ try {
   for (const s of SCENARIOS.filter((s) => wanted.includes(s.name))) {
     for (let run = 1; run <= Number(args.runs); run++) {
       const r = await runScenario(s, run);
-      rows.push(`${s.name.padEnd(14)} ${String(run).padStart(3)} ${String(r.sent).padStart(6)} ${String(r.failed).padStart(7)} ${String(r.slow).padStart(5)} ${r.servingAgainS.toFixed(1).padStart(8)}   ${r.kinds.join('; ')}`);
+      rows.push(`${s.name.padEnd(14)} ${String(run).padStart(3)} ${String(r.sent).padStart(6)} ${String(r.failed).padStart(7)} ${String(r.slow).padStart(5)} ${r.servingAgainS.toFixed(1).padStart(8)} ${r.longestS.toFixed(1).padStart(9)}   ${r.kinds.join('; ')}`);
     }
   }
 } finally {
   console.log(`\nfaults (20 requests/s through the proxy, heartbeat 5 s; slow = 200 after over 5 s)`);
-  console.log(`scenario       run   sent  failed  slow  again s   failures`);
+  console.log(`scenario       run   sent  failed  slow  again s  longest s   failures`);
   for (const row of rows) console.log(row);
   await nodes.stop();
   if (proxy !== stack.proxy) await proxy.stop();
