@@ -23,7 +23,7 @@ export const DEFAULT_SPOOL_BYTES = 256 << 20;
  * Bytes of unacked entries kept in memory at most (the rest is read back from disk when it is their
  * turn). A bound on bytes, not entries: 10,000 entries of 16 KB lines would be 160 MB.
  */
-export const WINDOW_BYTES = 256 << 10;
+export const WINDOW_BYTES = 1 << 20;
 /** What an entry is counted as in memory and in a batch besides its line: its object and JSON keys. */
 export const ENTRY_OVERHEAD_BYTES = 64;
 /** Raw bytes read per stream and poll: 5 MB/s per stream at the shipper's tick. */
