@@ -18,7 +18,7 @@ const SHIP_EVERY_MS = 250;
 /** The API's limit per batch (LogBatch). */
 const MAX_BATCH = 1_000;
 /** Bytes of entries per batch at most (counted as in entryBytes): 1,000 lines of 16 KB would be a 16 MB body. */
-export const MAX_BATCH_BYTES = 128 << 10;
+const MAX_BATCH_BYTES = 128 << 10;
 /** Batches of one task in flight at once when it is behind. */
 const MAX_IN_FLIGHT = 4;
 
@@ -99,7 +99,7 @@ export class LogShipper {
     return this.shipping;
   }
 
-  /** True when some spool shipped a batch and more of its entries are waiting. */
+  /** True when some spool shipped a full batch, so more may be waiting. */
   private async shipRound(): Promise<boolean> {
     const now = Date.now();
     const sends: Promise<boolean>[] = [];
@@ -112,15 +112,17 @@ export class LogShipper {
         }
       } else if (s.retryAt <= now) {
         // Behind: up to MAX_IN_FLIGHT batches at once (the API acks the contiguous run, in any order).
-        for (const batch of batches(s.spool.pending(MAX_BATCH * MAX_IN_FLIGHT, MAX_BATCH_BYTES * MAX_IN_FLIGHT))) sends.push(this.shipBatch(taskId, s, batch));
+        for (const { entries, full } of batches(s.spool.pending(MAX_BATCH * MAX_IN_FLIGHT, MAX_BATCH_BYTES * MAX_IN_FLIGHT))) {
+          sends.push(this.shipBatch(taskId, s, entries, full));
+        }
       }
     }
     const shipped = await Promise.all(sends);
     return shipped.some(Boolean) && !this.stopped;
   }
 
-  /** True when the batch was stored and more entries wait. */
-  private async shipBatch(taskId: string, s: Shipping, entries: LogEntry[]): Promise<boolean> {
+  /** True when a full batch was stored. */
+  private async shipBatch(taskId: string, s: Shipping, entries: LogEntry[], full: boolean): Promise<boolean> {
     const first = entries[0]!.seq;
     const last = entries[entries.length - 1]!.seq;
     const url = `${this.apiUrl}/api/v1/tasks/${encodeURIComponent(taskId)}/logs`;
@@ -131,7 +133,7 @@ export class LogShipper {
       this.metrics.linesShipped.inc(Math.max(0, s.spool.ackedSeq - before));
       s.backoff.reset();
       s.retryAt = 0;
-      return s.spool.unshipped;
+      return full;
     } catch (err) {
       if (err instanceof HttpError && isRejection(err.status)) {
         // e.g. 404: the task no longer exists on the control plane; these lines have nowhere to go.
@@ -146,20 +148,26 @@ export class LogShipper {
   }
 }
 
-/** Consecutive batches of at most MAX_BATCH entries and MAX_BATCH_BYTES (at least one entry each). */
-function batches(entries: LogEntry[]): LogEntry[][] {
-  const out: LogEntry[][] = [];
+/**
+ * Consecutive batches of at most MAX_BATCH entries and MAX_BATCH_BYTES (at least one entry each);
+ * `full` when a limit closed it.
+ */
+function batches(entries: LogEntry[]): { entries: LogEntry[]; full: boolean }[] {
+  const out: { entries: LogEntry[]; full: boolean }[] = [];
   let bytes = 0;
   for (const e of entries) {
     const current = out.at(-1);
-    if (!current || current.length === MAX_BATCH || bytes + entryBytes(e) > MAX_BATCH_BYTES) {
-      out.push([e]);
-      bytes = entryBytes(e);
-    } else {
-      current.push(e);
+    if (current && current.entries.length < MAX_BATCH && bytes + entryBytes(e) <= MAX_BATCH_BYTES) {
+      current.entries.push(e);
       bytes += entryBytes(e);
+      continue;
     }
+    if (current) current.full = true;
+    out.push({ entries: [e], full: false });
+    bytes = entryBytes(e);
   }
+  const last = out.at(-1);
+  if (last?.entries.length === MAX_BATCH) last.full = true;
   return out;
 }
 

@@ -25,7 +25,7 @@ export const DEFAULT_SPOOL_BYTES = 256 << 20;
  */
 export const WINDOW_BYTES = 1 << 20;
 /** What an entry is counted as in memory and in a batch besides its line: its object and JSON keys. */
-export const ENTRY_OVERHEAD_BYTES = 64;
+const ENTRY_OVERHEAD_BYTES = 64;
 /** Raw bytes read per stream and poll: 5 MB/s per stream at the shipper's tick. */
 const MAX_READ_BYTES = 512 << 10;
 /**
