@@ -2,7 +2,8 @@
  * `node --import tsx dev/bench-log-flood.ts`: a log flood through the whole pipeline. One app on the
  * local stack (PostgreSQL) prints LINES numbered lines (~50 bytes each) in 10 s; this reports how many
  * reach task_logs, how long that takes, what the agent counted as dropped, and the agent's RSS
- * before the flood and at its peak (VmHWM).
+ * before the flood, at its peak (VmHWM) and the difference. AGENT_NODE_OPTIONS=... runs the agent with
+ * those node flags (e.g. --max-semi-space-size=1).
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -43,7 +44,8 @@ const dir = await mkdtemp(join(tmpdir(), 'zectre-bench-flood-'));
 const stack = await startStack({
   dir: join(dir, 'state'),
   db: { kind: 'postgres', url: `postgres://postgres@127.0.0.1:5432/zectre_bench_flood_${process.pid}`, throwaway: true },
-  agentEnv: { ZECTRE_AGENT_PORT_RANGE: taskPortRange() },
+  // AGENT_NODE_OPTIONS: e.g. V8 heap flags for the agent alone (NODE_OPTIONS would reach every part).
+  agentEnv: { ZECTRE_AGENT_PORT_RANGE: taskPortRange(), ...(process.env.AGENT_NODE_OPTIONS ? { NODE_OPTIONS: process.env.AGENT_NODE_OPTIONS } : {}) },
 });
 const pool = createPool(stack.db.options, 2);
 try {
@@ -73,7 +75,8 @@ try {
   console.log(`\nlog flood: ${LINES} lines in ${SECONDS} s`);
   console.log(`  stored: ${stored} of ${LINES} (${((stored / LINES) * 100).toFixed(1)}%), the last after ${((doneAt - t0) / 1000).toFixed(1)} s`);
   console.log(`  agent counted dropped: ${dropped}; drop notices stored: ${notices.length}${notices[0] ? ` (e.g. "${notices[0]}")` : ''}`);
-  console.log(`  agent RSS: ${rssBefore.toFixed(1)} MB before, peak ${(await status(agentPid, 'VmHWM')).toFixed(1)} MB (VmHWM)`);
+  const peak = await status(agentPid, 'VmHWM');
+  console.log(`  agent RSS: ${rssBefore.toFixed(1)} MB idle before, peak ${peak.toFixed(1)} MB (VmHWM): +${(peak - rssBefore).toFixed(1)} MB over idle`);
 } finally {
   await pool.end();
   await stack.stop();

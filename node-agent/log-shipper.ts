@@ -3,19 +3,22 @@
  * The API is idempotent by (task, seq) and answers the highest contiguous seq stored, so after an
  * outage shipping resumes from that seq: nothing lost, nothing stored twice. A task that is behind
  * gets several batches in flight at once, and rounds follow each other without waiting for the next
- * tick, until it has caught up.
+ * tick, until it has caught up. Batches are bounded by bytes as well as entries, so what is in
+ * flight stays small whatever the lines' length.
  */
 import { rm } from 'node:fs/promises';
 import type { LogAck, LogBatch, LogEntry } from '../protocol/index.js';
 import { Backoff } from './backoff.js';
 import { HttpError, postJson } from './http-json.js';
-import type { LogSpool } from './log-spool.js';
+import { entryBytes, type LogSpool } from './log-spool.js';
 import type { Metrics } from './metrics.js';
 
 const TICK_MS = 100;
 const SHIP_EVERY_MS = 250;
 /** The API's limit per batch (LogBatch). */
 const MAX_BATCH = 1_000;
+/** Bytes of entries per batch at most (counted as in entryBytes): 1,000 lines of 16 KB would be a 16 MB body. */
+const MAX_BATCH_BYTES = 128 << 10;
 /** Batches of one task in flight at once when it is behind. */
 const MAX_IN_FLIGHT = 4;
 
@@ -109,8 +112,9 @@ export class LogShipper {
         }
       } else if (s.retryAt <= now) {
         // Behind: up to MAX_IN_FLIGHT batches at once (the API acks the contiguous run, in any order).
-        const entries = s.spool.pending(MAX_BATCH * MAX_IN_FLIGHT);
-        for (let i = 0; i < entries.length; i += MAX_BATCH) sends.push(this.shipBatch(taskId, s, entries.slice(i, i + MAX_BATCH)));
+        for (const { entries, full } of batches(s.spool.pending(MAX_BATCH * MAX_IN_FLIGHT, MAX_BATCH_BYTES * MAX_IN_FLIGHT))) {
+          sends.push(this.shipBatch(taskId, s, entries, full));
+        }
       }
     }
     const shipped = await Promise.all(sends);
@@ -118,7 +122,7 @@ export class LogShipper {
   }
 
   /** True when a full batch was stored. */
-  private async shipBatch(taskId: string, s: Shipping, entries: LogEntry[]): Promise<boolean> {
+  private async shipBatch(taskId: string, s: Shipping, entries: LogEntry[], full: boolean): Promise<boolean> {
     const first = entries[0]!.seq;
     const last = entries[entries.length - 1]!.seq;
     const url = `${this.apiUrl}/api/v1/tasks/${encodeURIComponent(taskId)}/logs`;
@@ -129,7 +133,7 @@ export class LogShipper {
       this.metrics.linesShipped.inc(Math.max(0, s.spool.ackedSeq - before));
       s.backoff.reset();
       s.retryAt = 0;
-      return entries.length === MAX_BATCH;
+      return full;
     } catch (err) {
       if (err instanceof HttpError && isRejection(err.status)) {
         // e.g. 404: the task no longer exists on the control plane; these lines have nowhere to go.
@@ -142,6 +146,29 @@ export class LogShipper {
       return false;
     }
   }
+}
+
+/**
+ * Consecutive batches of at most MAX_BATCH entries and MAX_BATCH_BYTES (at least one entry each);
+ * `full` when a limit closed it.
+ */
+function batches(entries: LogEntry[]): { entries: LogEntry[]; full: boolean }[] {
+  const out: { entries: LogEntry[]; full: boolean }[] = [];
+  let bytes = 0;
+  for (const e of entries) {
+    const current = out.at(-1);
+    if (current && current.entries.length < MAX_BATCH && bytes + entryBytes(e) <= MAX_BATCH_BYTES) {
+      current.entries.push(e);
+      bytes += entryBytes(e);
+      continue;
+    }
+    if (current) current.full = true;
+    out.push({ entries: [e], full: false });
+    bytes = entryBytes(e);
+  }
+  const last = out.at(-1);
+  if (last?.entries.length === MAX_BATCH) last.full = true;
+  return out;
 }
 
 /** 4xx other than auth/timeout/rate-limit means the batch itself is refused: resending won't help. */

@@ -5,7 +5,8 @@
  * after its line, so a restarted agent resumes exactly where it stopped: no line read twice, none
  * skipped. Raw bytes already spooled are then freed (raw-discard.ts), so unredacted output does not
  * stay on disk. The spool is bounded by bytes on disk (a budget shared by the agent's spools), not by
- * lines; unshipped entries wait on disk, and memory holds only a window of them.
+ * lines; unshipped entries wait on disk, and memory holds only a window of them, bounded by bytes:
+ * raw output is read and spooled a slice at a time, so a flood costs disk, not memory.
  * Everything here is 0600 in 0700 directories of the root-only state.
  */
 import { closeSync, existsSync, fdatasyncSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
@@ -18,11 +19,22 @@ type RawStream = 'stdout' | 'stderr';
 const RAW: RawStream[] = ['stdout', 'stderr'];
 /** Default bytes on disk of all of an agent's spools; beyond it lines are dropped and an explicit "N lines dropped" entry is written. */
 export const DEFAULT_SPOOL_BYTES = 256 << 20;
-/** Unacked entries kept in memory at most (the rest is read back from disk when it is their turn). */
-const WINDOW_ENTRIES = 10_000;
-/** Raw bytes read per stream and poll: 5 MB/s per stream at the shipper's tick, through one reused buffer. */
+/**
+ * Bytes of unacked entries kept in memory at most (the rest is read back from disk when it is their
+ * turn). A bound on bytes, not entries: 10,000 entries of 16 KB lines would be 160 MB.
+ */
+export const WINDOW_BYTES = 1 << 20;
+/** What an entry is counted as in memory and in a batch besides its line: its object and JSON keys. */
+const ENTRY_OVERHEAD_BYTES = 64;
+/** Raw bytes read per stream and poll: 5 MB/s per stream at the shipper's tick. */
 const MAX_READ_BYTES = 512 << 10;
-const readBuffer = Buffer.allocUnsafe(MAX_READ_BYTES);
+/**
+ * Raw bytes taken at a time (through one reused buffer) and spooled before the next slice is read:
+ * the entries of a whole poll alive at once made V8 grow its heap by tens of MB in a flood. Over
+ * twice the longest line waited for (MAX_LINE_CHARS * 4), so an unterminated line is always cut.
+ */
+const SLICE_BYTES = 128 << 10;
+const readBuffer = Buffer.allocUnsafe(SLICE_BYTES);
 /** The protocol's line limit; longer lines are cut. */
 const MAX_LINE_CHARS = 16_384;
 /** Spool bytes a line is counted as before it is written: its record's JSON around the line. */
@@ -37,8 +49,9 @@ export class LogSpool {
   private nextSeq = 1;
   private acked = 0;
   private dropped = 0;
-  /** Unacked entries in memory, oldest first: a window onto the spool on disk. */
+  /** Unacked entries in memory, oldest first: a window onto the spool on disk, and their bytes. */
   private window: LogEntry[] = [];
+  private windowBytes = 0;
   private readonly segments: SpoolSegments;
   /** undefined until the task's env values are known (after an agent restart): raw output is not read meanwhile. */
   private secrets: string[] | undefined;
@@ -76,14 +89,25 @@ export class LogSpool {
     return this.acked;
   }
 
-  /** Unacked entries, oldest first, at most `max` (read back from disk as needed). */
-  pending(max: number): LogEntry[] {
-    while (this.window.length < max) {
+  /**
+   * Unacked entries, oldest first, at most `max` and about `maxBytes` (at least one entry), read
+   * back from disk as needed.
+   */
+  pending(max: number, maxBytes = WINDOW_BYTES): LogEntry[] {
+    while (this.window.length < max && this.windowBytes < maxBytes) {
       const more = this.segments.readBack(Math.max(this.acked, this.window.at(-1)?.seq ?? 0), this.nextSeq - 1);
       if (!more.length) break;
-      this.window.push(...more);
+      this.addToWindow(more);
     }
-    return this.window.slice(0, max);
+    let bytes = 0;
+    let n = 0;
+    while (n < Math.min(max, this.window.length) && (n === 0 || bytes + entryBytes(this.window[n]!) <= maxBytes)) bytes += entryBytes(this.window[n++]!);
+    return this.window.slice(0, n);
+  }
+
+  /** Bytes of entries this spool holds in memory (counted as in entryBytes). */
+  get heldBytes(): number {
+    return this.windowBytes;
   }
 
   /** True while entries wait to be shipped (without reading them back). */
@@ -104,12 +128,13 @@ export class LogSpool {
   /** Reads new complete lines from the raw files; `final` also takes a last unterminated line (the process exited). */
   poll(final = false): number {
     if (!this.secrets) return 0;
-    const entries: LogEntry[] = [];
-    this.reportDropped(entries);
-    RAW.forEach((stream, i) => this.readRaw(stream, i, final, entries));
-    if (entries.length) this.write(entries);
+    const notice: LogEntry[] = [];
+    this.reportDropped(notice);
+    if (notice.length) this.write(notice);
+    let taken = notice.length;
+    RAW.forEach((stream, i) => (taken += this.readRaw(stream, i, final)));
     this.discardSpooled();
-    return entries.length;
+    return taken;
   }
 
   /**
@@ -161,6 +186,7 @@ export class LogSpool {
     if (seq <= this.acked) return;
     this.acked = Math.min(seq, this.nextSeq - 1);
     const keep = this.window.findIndex((e) => e.seq > this.acked);
+    for (const e of keep === -1 ? this.window : this.window.slice(0, keep)) this.windowBytes -= entryBytes(e);
     this.window = keep === -1 ? [] : this.window.slice(keep);
     writeAtomic(join(this.dir, 'acked'), String(this.acked));
     this.segments.dropAcked(this.acked);
@@ -169,31 +195,42 @@ export class LogSpool {
     }
   }
 
-  private readRaw(stream: RawStream, i: number, final: boolean, out: LogEntry[]): void {
+  /** Spools up to MAX_READ_BYTES of new lines of one raw file, a slice at a time; returns the entries taken. */
+  private readRaw(stream: RawStream, i: number, final: boolean): number {
     const path = this.rawPath(stream);
-    if (!existsSync(path)) return;
+    if (!existsSync(path)) return 0;
     const fd = openSync(path, 'r');
+    let taken = 0;
     try {
       const size = fstatSync(fd).size;
       if (size < this.offsets[i]!) this.offsets[i] = 0; // truncated by someone: start over
-      const length = Math.min(size - this.offsets[i]!, MAX_READ_BYTES);
-      if (length <= 0) return;
-      const buf = readBuffer.subarray(0, length); // used synchronously, so one buffer serves every spool
-      readSync(fd, buf, 0, length, this.offsets[i]!);
-      const atEof = this.offsets[i]! + length === size;
-      let start = 0;
-      while (start < length) {
-        let end = buf.indexOf(10, start);
-        // No newline yet: wait for more, unless the line is absurdly long or the process is gone.
-        if (end === -1 && length - start <= MAX_LINE_CHARS * 4 && !(final && atEof)) break;
-        if (end === -1) end = length;
-        this.offsets[i]! += Math.min(end + 1, length) - start;
-        this.take(stream, buf.toString('utf8', start, end), out);
-        start = end + 1;
+      for (let read = 0; read < MAX_READ_BYTES; ) {
+        const length = Math.min(size - this.offsets[i]!, SLICE_BYTES);
+        if (length <= 0) break;
+        const buf = readBuffer.subarray(0, length); // used synchronously, so one buffer serves every spool
+        readSync(fd, buf, 0, length, this.offsets[i]!);
+        const atEof = this.offsets[i]! + length === size;
+        const out: LogEntry[] = [];
+        let start = 0;
+        while (start < length) {
+          let end = buf.indexOf(10, start);
+          // No newline yet: wait for more, unless the line is absurdly long or the process is gone.
+          if (end === -1 && length - start <= MAX_LINE_CHARS * 4 && !(final && atEof)) break;
+          if (end === -1) end = length;
+          this.offsets[i]! += Math.min(end + 1, length) - start;
+          this.take(stream, buf.toString('utf8', start, end), out);
+          start = end + 1;
+        }
+        if (start === 0) break; // only the start of a line: wait for its end
+        // Spooled (or dropped) before the next slice, so at most a slice's entries are alive at once.
+        if (out.length) this.write(out);
+        taken += out.length;
+        read += Math.min(start, length);
       }
     } finally {
       closeSync(fd);
     }
+    return taken;
   }
 
   private take(stream: LogStream, raw: string, out: LogEntry[]): void {
@@ -240,11 +277,19 @@ export class LogSpool {
     // Offsets consumed by dropped lines must survive a restart too.
     if (this.dropped) records.push({ s: this.nextSeq - 1, o, d: this.dropped });
     const before = entries[0] ? entries[0].seq - 1 : this.nextSeq - 1;
-    const caughtUp = this.segments.caughtUp(before) && this.window.length + entries.length <= WINDOW_ENTRIES;
+    const bytes = entries.reduce((sum, e) => sum + entryBytes(e), 0);
+    const caughtUp = this.segments.caughtUp(before) && this.windowBytes + bytes <= WINDOW_BYTES;
     this.segments.append(records, this.nextSeq - 1, () => ({ s: before, o: [...this.offsets] as [number, number], ...(this.dropped ? { d: this.dropped } : {}) }));
     if (!caughtUp) return; // they wait on disk until reading back reaches them
-    this.window.push(...entries);
+    this.addToWindow(entries);
     this.segments.passed(this.nextSeq - 1);
+  }
+
+  private addToWindow(entries: LogEntry[]): void {
+    for (const e of entries) {
+      this.window.push(e);
+      this.windowBytes += entryBytes(e);
+    }
   }
 
   private recover(): void {
@@ -255,6 +300,11 @@ export class LogSpool {
     this.nextSeq = last.s + 1;
     this.dropped = last.d ?? 0;
   }
+}
+
+/** What an entry costs in memory, and in a batch's JSON: its line and ENTRY_OVERHEAD_BYTES. */
+export function entryBytes(entry: LogEntry): number {
+  return entry.line.length + ENTRY_OVERHEAD_BYTES;
 }
 
 function writeAtomic(path: string, text: string): void {

@@ -27,7 +27,8 @@ export interface SpoolBudget {
 }
 
 const SEGMENT_BYTES = 8 << 20;
-const READ_BACK_BYTES = 256 << 10;
+/** Records read back at a time: more than the largest record (a 16,384-char line, every char escaped as \uXXXX). */
+const READ_BACK_BYTES = 128 << 10;
 const readBuffer = Buffer.allocUnsafe(READ_BACK_BYTES);
 
 interface Segment {
@@ -93,11 +94,11 @@ export class SpoolSegments {
       this.segments.push(active);
       if (this.segments.length > 1) records = [checkpoint(), ...records];
     }
-    const text = records.map((r) => JSON.stringify(r)).join('\n') + '\n';
+    // Encoded once: appending a string and measuring it would each encode it again.
+    const text = Buffer.from(records.map((r) => JSON.stringify(r)).join('\n') + '\n');
     appendFileSync(this.path(active), text, { mode: 0o600 });
-    const bytes = Buffer.byteLength(text);
-    active.bytes += bytes;
-    this.budget.usedBytes += bytes;
+    active.bytes += text.length;
+    this.budget.usedBytes += text.length;
   }
 
   /** The path of the segment appended to (fsynced before raw bytes are freed). */

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { appendFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { LogBatch } from '../protocol/index.js';
+import { LogShipper } from './log-shipper.js';
+import { LogSpool } from './log-spool.js';
+import { createMetrics } from './metrics.js';
+import { tempDir, waitFor } from './test-support.js';
+
+let dir: Awaited<ReturnType<typeof tempDir>>;
+before(async () => (dir = await tempDir('shipper')));
+after(() => dir.remove());
+
+/** What the agent may hold of a flood at once: the spool's window and the batches in flight. */
+const BOUND_BYTES = 1 << 20;
+
+test('a flood far larger than memory is shipped in full, once, in order, while the agent holds under 1 MB of it', { timeout: 120_000 }, async () => {
+  const lines = 8_000;
+  const line = (n: number) => `flood ${String(n).padStart(6, '0')} ${'x'.repeat(2_000)}`; // 16 MB in all
+  let next = 1;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let maxHeld = 0;
+  let spool: LogSpool | undefined;
+  // The API, acking what it stored; it records the request bytes the agent has out at once.
+  const server = createServer((req, res) => {
+    const length = Number(req.headers['content-length'] ?? 0);
+    inFlight += length;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    maxHeld = Math.max(maxHeld, spool?.heldBytes ?? Infinity);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const { entries } = JSON.parse(Buffer.concat(chunks).toString()) as LogBatch;
+      // Batches may arrive in any order; the API acks the contiguous run stored.
+      for (const e of entries) if (e.seq === next && e.line === line(next)) next++;
+      inFlight -= length;
+      res.end(JSON.stringify({ ackedSeq: next - 1 }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const shipper = new LogShipper(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, () => 'node-secret', createMetrics(() => []), () => undefined);
+  try {
+    spool = new LogSpool('flood', join(dir.path, 'flood'), { secretValues: [] });
+    // The whole flood is spooled before the shipper sends a line: a backlog of 16 MB.
+    appendFileSync(spool.rawPath('stdout'), Array.from({ length: lines }, (_, i) => `${line(i + 1)}\n`).join(''));
+    while (spool.poll() > 0) maxHeld = Math.max(maxHeld, spool.heldBytes ?? Infinity);
+    shipper.add(spool);
+    shipper.start();
+    await waitFor('every line stored and acknowledged', () => spool!.ackedSeq === lines, 100_000);
+    assert.equal(next, lines + 1, 'every line stored once, in order');
+    assert.ok(maxInFlight <= BOUND_BYTES, `${maxInFlight} bytes of batches in flight at once`);
+    assert.ok(maxHeld <= BOUND_BYTES, `the spool held ${maxHeld} bytes of entries in memory`);
+  } finally {
+    await shipper.stop(1_000);
+    server.close();
+  }
+});
