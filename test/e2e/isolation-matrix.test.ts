@@ -131,7 +131,9 @@ describe('isolation matrix: every route x every principal', { timeout: 300_000 }
         const { answer, sent } = await send(row, p, slots);
         const what = `${p}: expected ${want}, got ${answer.status} ${answer.text.slice(0, 160).replace(/[^\x20-\x7e]/g, '?')}`;
         if (want >= 400 && answer.status < 300) wrong.push(`REFUSAL MISSING ${what}`);
-        else if (answer.status !== want) wrong.push(what);
+        // Who may do what is the point here: any 2xx where one is allowed (rollback answers 200 when it
+        // switches to a running standby, 201 when it has to start a release, depending on capacity).
+        else if (want < 300 ? answer.status < 200 || answer.status >= 300 : answer.status !== want) wrong.push(what);
         if (answer.status >= 500) wrong.push(`${p}: a 5xx`);
         if (OUTSIDERS.has(p)) {
           for (const m of markers) if (!sent.includes(m) && answer.text.includes(m)) wrong.push(`${p}: the answer leaks "${m}": ${answer.text.slice(0, 160)}`);

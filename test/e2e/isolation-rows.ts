@@ -115,7 +115,7 @@ export const ROWS: Row[] = [
   { route: 'DELETE /api/v1/projects/:project/env/:key', path: '/api/v1/projects/{alpha}/env/{key}', expect: onAlpha('developer', 200) },
   { route: 'GET /api/v1/projects/:project/logs', path: '/api/v1/projects/{alpha}/logs', expect: onAlpha('viewer', 200) },
   { route: 'DELETE /api/v1/projects/:project', path: '/api/v1/projects/{gone}', expect: onAlpha('owner', 200) },
-  { route: 'POST /api/v1/projects/:project/rollback', path: '/api/v1/projects/{alpha}/rollback', body: () => ({}), expect: onAlpha('developer', 200) }, // to the running standby: routing switches, no release is created
+  { route: 'POST /api/v1/projects/:project/rollback', path: '/api/v1/projects/{alpha}/rollback', body: () => ({}), expect: onAlpha('developer', 200) }, // 200 to a running standby (routing switches), 201 when a release has to start
   { route: 'POST /api/v1/projects/:project/scale', path: '/api/v1/projects/{alpha}/scale', body: () => ({ replicas: 1 }), expect: onAlpha('developer', 200) },
   {
     route: 'POST /api/v1/projects/:project/env/unset',
