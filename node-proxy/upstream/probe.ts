@@ -14,7 +14,9 @@ export function answers(host: string, port: number, hostHeader: string, timeoutM
       socket.destroy();
       resolve(alive);
     };
-    const timer = setTimeout(() => done(false), timeoutMs);
+    // Neither keeps a proxy that is shutting down alive.
+    socket.unref();
+    const timer = setTimeout(() => done(false), timeoutMs).unref();
     socket.on('connect', () => socket.write(`OPTIONS * HTTP/1.1\r\nHost: ${hostHeader}\r\nConnection: close\r\n\r\n`));
     socket.on('data', () => done(true));
     socket.on('end', () => done(true));
