@@ -1,4 +1,4 @@
-import { backendKey, type Backend } from '../route-table.js';
+import type { Backend } from '../route-table.js';
 import { UpstreamError } from './connection.js';
 import { UpstreamPool, type PoolOptions } from './pool.js';
 import { answers } from './probe.js';
@@ -86,7 +86,7 @@ export class Upstreams {
    * never cut here.
    */
   private async release(key: string, pool: UpstreamPool): Promise<void> {
-    const alive = await answers(pool.host, pool.port, backendKey(pool.host, pool.port), this.probeMs);
+    const alive = await answers(pool.host, pool.port, key, this.probeMs);
     const waiting = pool.waiting();
     if (waiting.length === 0) return;
     if (alive) {
