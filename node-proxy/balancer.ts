@@ -26,7 +26,10 @@ export class Balancer {
     private readonly log: (m: string) => void = () => {},
   ) {}
 
-  /** The least loaded backend from the cursor on, preferring ones not failed; never `exclude` when there is another. */
+  /**
+   * The least loaded backend from the cursor on, preferring ones not failed; never `exclude` when
+   * there is another (compared by key: it may come from an older table).
+   */
   pick(target: Target, exclude?: Backend): Backend | undefined {
     const { backends } = target;
     const n = backends.length;
@@ -39,7 +42,7 @@ export class Balancer {
     for (let i = 0; i < n; i++) {
       const at = (target.cursor + i) % n;
       const backend = backends[at]!;
-      if (backend === exclude) continue;
+      if (exclude !== undefined && backend.key === exclude.key) continue;
       if (now !== 0 && (this.failedUntil.get(backend.key) ?? 0) > now) {
         fallback ??= backend;
         continue;

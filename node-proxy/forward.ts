@@ -94,7 +94,7 @@ export async function forward(deps: ForwarderDeps, req: Inbound, res: Outbound):
   const host = normalizeHost(hostHeader);
   const push = deps.agentPush?.decide(host, req.method, req.path);
   if (push && 'refuse' in push) return sendJson(res, 404, errorBody('not_found', push.refuse));
-  const target = push ? push.target : deps.routes().lookup(hostHeader, req.url);
+  let target = push ? push.target : deps.routes().lookup(hostHeader, req.url);
   if (!target) return sendJson(res, 404, errorBody('unknown_host', `no app is served at ${host}`));
   if (!push && req.proto === 'http' && deps.httpsRedirectPort !== null) return redirectToHttps(res, host, req.url, deps.httpsRedirectPort);
   if (target.backends.length === 0) return noHealthyBackend(res);
@@ -142,6 +142,16 @@ export async function forward(deps: ForwarderDeps, req: Inbound, res: Outbound):
     const code = errorCode(result.error);
     deps.onUpstreamError(code);
     if (code in OWN_ANSWERS) return ownAnswer(res, code);
+    // A retry goes where the current table says: the route may have changed while this one waited.
+    if (!push) target = deps.routes().lookup(hostHeader, req.url) ?? target;
+    if (code === 'UPSTREAM_REMOVED') {
+      // Its instance left routing and stopped answering (upstreams.ts). Like a head that never
+      // came, the app may have the request: only a safe one is sent again.
+      const next = safe ? deps.balancer.pick(target, backend) : undefined;
+      if (!next) return upstreamRemoved(deps, res, backend, result.error);
+      backend = next;
+      continue;
+    }
     const next = nextBackend(deps, target, backend, code, retryable && attempt === 0, safe);
     if (!next) return upstreamFailed(deps, res, backend, code, result.error);
     backend = next;
@@ -175,6 +185,12 @@ function upstreamFailed(deps: ForwarderDeps, res: Outbound, backend: Backend, co
     return sendJson(res, 504, errorBody('gateway_timeout', 'the app did not answer in time'));
   }
   sendJson(res, 502, errorBody('bad_gateway', `the app could not be reached (${code})`));
+}
+
+function upstreamRemoved(deps: ForwarderDeps, res: Outbound, backend: Backend, err: unknown): void {
+  deps.log(`upstream ${backend.key} failed: UPSTREAM_REMOVED ${(err as Error).message}`);
+  const message = 'the app instance handling this request stopped answering and was removed from routing before it responded (it may have acted on the request); retry if that is safe';
+  sendJson(res, 502, errorBody('upstream_removed', message));
 }
 
 /** Routing for a WebSocket upgrade: the same host lookup and balancing as a request. */

@@ -36,6 +36,8 @@ export interface ProxyConfig {
   /** Passive health: consecutive connect failures/timeouts that eject a backend (default 3), and for how long (default 30000). */
   ejectAfter?: number;
   ejectMs?: number;
+  /** A backend that left routing with requests waiting on it gets this long to answer a ping, else they are retried or failed. Default 2000. */
+  removedProbeMs?: number;
   /** Connections to each backend. Default 128. */
   upstreamConnections?: number;
   /** A request waiting this long for a free connection to its backend gets 503 with Retry-After. Default 10000. */
@@ -92,7 +94,8 @@ export async function startProxy(cfg: ProxyConfig): Promise<Proxy> {
     maxConnections: cfg.upstreamConnections ?? 128,
     queueMs: cfg.queueTimeoutMs ?? 10_000,
     maxPerClient: cfg.maxPerClient ?? 32,
-  });
+    probeMs: cfg.removedProbeMs,
+  }, log);
   const trustedProxies = cfg.trustedProxies?.length ? new TrustedProxies(cfg.trustedProxies) : null;
   const balancer = new Balancer(2_000, (b) => upstreams.inflight(b), cfg.ejectAfter ?? 3, cfg.ejectMs ?? 30_000, log);
   const websockets = new WebSockets(cfg.websocketDrainMs ?? 10_000, (d) => metrics.websocketCount(d), log);

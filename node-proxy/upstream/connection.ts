@@ -143,6 +143,11 @@ export class Connection {
     this.socket.destroy();
   }
 
+  /** Fails the request on this connection with `err` (the backend is given up on). */
+  abandon(err: UpstreamError): void {
+    this.fail(err);
+  }
+
   /** Called by the sweeper when the deadline passed. */
   timeOut(): void {
     const what = this.deadlineCode === 'UPSTREAM_CONNECT_TIMEOUT' ? 'connect to the app' : this.deadlineCode === 'UPSTREAM_HEADERS_TIMEOUT' ? 'the app to answer' : 'more of the response';

@@ -8,6 +8,9 @@
 import { Connection, UpstreamError, type ConnectionOwner, type ResponseSink, type Timeouts, type UpstreamRequest } from './connection.js';
 import type { ResponseHead } from './response-parser.js';
 
+/** Failures where the app may have the request: never resent to the same backend. */
+const NOT_RESENT = new Set(['UPSTREAM_HEADERS_TIMEOUT', 'UPSTREAM_REMOVED']);
+
 export interface PoolOptions extends Timeouts {
   maxConnections: number;
   /** Idle connections are closed after this long; below the apps' own keep-alive timeout (Node: 5 s). */
@@ -84,8 +87,8 @@ export class UpstreamPool implements ConnectionOwner {
   private closing = false;
 
   constructor(
-    private readonly host: string,
-    private readonly port: number,
+    readonly host: string,
+    readonly port: number,
     private readonly opts: PoolOptions,
   ) {}
 
@@ -165,7 +168,7 @@ export class UpstreamPool implements ConnectionOwner {
     const exchange = conn.current as Exchange | null;
     if (exchange && !exchange.aborted) {
       // A keep-alive socket the app closed as we wrote to it: the request never reached the app.
-      if (conn.reused && !conn.gotBytes && exchange.request.retryable && !exchange.retried && err.code !== 'UPSTREAM_HEADERS_TIMEOUT') {
+      if (conn.reused && !conn.gotBytes && exchange.request.retryable && !exchange.retried && !NOT_RESENT.has(err.code)) {
         exchange.retried = true;
         exchange.conn = null;
         this.dispatch(exchange, true);
@@ -225,6 +228,11 @@ export class UpstreamPool implements ConnectionOwner {
         conn.destroy();
       }
     }
+  }
+
+  /** Requests sent that have had no byte of answer yet. */
+  waiting(): Connection[] {
+    return [...this.connections].filter((conn) => conn.busy && !conn.gotBytes);
   }
 
   /** Closes idle connections now and the others once their responses end. */
