@@ -10,8 +10,13 @@ export function shardOf(nodeId: string): number {
   return (last * 31 + before) % SHARDS;
 }
 
+/** Ids by shard: idFromName hashes the name, on every heartbeat otherwise. */
+const ids = new WeakMap<DurableObjectNamespace, ReturnType<DurableObjectNamespace['idFromName']>[]>();
+
 export function shardStub(ns: DurableObjectNamespace, shard: number): DurableObjectStub {
-  return ns.get(ns.idFromName(`shard-${shard}`));
+  let known = ids.get(ns);
+  if (!known) ids.set(ns, (known = []));
+  return ns.get((known[shard] ??= ns.idFromName(`shard-${shard}`)));
 }
 
 /** Groups node ids by shard. */
