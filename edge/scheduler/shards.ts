@@ -19,6 +19,13 @@ export function shardStub(ns: DurableObjectNamespace, shard: number): DurableObj
   return ns.get((known[shard] ??= ns.idFromName(`shard-${shard}`)));
 }
 
+/** A node registered: its shard starts its liveness clock (node-shard.ts) before any heartbeat. */
+export async function announceNode(ns: DurableObjectNamespace, nodeId: string): Promise<void> {
+  const shard = shardOf(nodeId);
+  const res = await shardStub(ns, shard).fetch(`https://shard/registered?shard=${shard}&node=${encodeURIComponent(nodeId)}`, { method: 'POST' });
+  await res.body?.cancel();
+}
+
 /** Groups node ids by shard. */
 export function byShard<T extends { id: string }>(items: T[]): Map<number, T[]> {
   const groups = new Map<number, T[]>();
