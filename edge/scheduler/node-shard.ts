@@ -142,7 +142,10 @@ export class NodeShard {
       if (lost.length) {
         const { down, projects } = await this.db((db) => markLost(db, lost, Date.now()));
         for (const id of down) this.table.get(id)!.status = 'down';
-        console.warn(`node shard ${this.shard}: ${down.length} node(s) silent for ${this.table.times.lostAfterMs} ms declared lost: ${down.join(', ')}`);
+        // Skipped (its row was busy): looked at again in a second, if it is still silent then.
+        const retryAt = Date.now() + RETRY_MS;
+        for (const n of lost) if (n.status === 'ready' && n.deadline < retryAt) n.deadline = retryAt;
+        if (down.length) console.warn(`node shard ${this.shard}: ${down.length} node(s) silent for ${this.table.times.lostAfterMs} ms declared lost: ${down.join(', ')}`);
         if (projects.length) await evaluate(this.env, { projects }).catch((err) => console.error(`evaluation after node loss failed: ${(err as Error).message}`));
       }
     } catch (err) {

@@ -164,6 +164,23 @@ test('a node its shard declares lost goes down; its task keeps routing until a r
   assert.ok((await epoch()) > before);
 });
 
+test('declaring nodes lost skips a node whose row another transaction holds, instead of waiting for it', { timeout: 60_000 }, async () => {
+  await addNode('n1');
+  await addNode('n2');
+  const holder = await (db as unknown as { connect(): Promise<{ query(sql: string): Promise<unknown>; release(): void }> }).connect();
+  try {
+    await holder.query('BEGIN');
+    await holder.query(`SELECT 1 FROM nodes WHERE id = 'n1' FOR UPDATE`); // as a heartbeat of n1 being written
+    const silent = (id: string) => ({ id, lastSeen: Date.now() - 12_000 }) as NodeEntry;
+    const lost = await markLost(db, [silent('n1'), silent('n2')], Date.now());
+    assert.deepEqual(lost.down, ['n2']);
+  } finally {
+    await holder.query('ROLLBACK');
+    holder.release();
+  }
+  assert.deepEqual(await q(`SELECT id, status FROM nodes ORDER BY id`), [{ id: 'n1', status: 'ready' }, { id: 'n2', status: 'down' }]);
+});
+
 test('a node that flapped: the port of a lost task its agent still runs is not placed again until the agent stops it', async () => {
   await addNode('n1');
   await addNode('n2');
