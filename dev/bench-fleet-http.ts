@@ -25,7 +25,10 @@ export class ApiClient {
   private readonly pool: Pool;
 
   constructor(readonly baseUrl: string, maxConnections: number) {
-    this.pool = new Pool(baseUrl, { connections: maxConnections, keepAliveTimeout: 60_000, keepAliveMaxTimeout: 60_000 });
+    // Idle connections close after 4 s, as Node's fetch (the agent's client) closes them: workerd
+    // drops a connection idle for 5 s, and a heartbeat sent on one just as it drops fails with
+    // "other side closed" (a 5 s heartbeat interval makes such idle gaps common).
+    this.pool = new Pool(baseUrl, { connections: maxConnections, keepAliveTimeout: 4_000, keepAliveMaxTimeout: 4_000 });
   }
 
   /** Sends JSON (or raw bytes) and parses the JSON answer; any non-2xx or transport failure throws ApiError. */

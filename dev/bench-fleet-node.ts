@@ -150,7 +150,9 @@ export class SimNode {
       this.ctx.stats.heartbeatFailed(e.kind, e.message, e.status !== undefined);
       this.inFlight = false;
       this.failing = true;
-      this.schedule(this.backoff.next());
+      // As the agent: never longer than one interval, or a few failed heartbeats in a row would
+      // outlast the loss threshold (two intervals and a margin) and a live node would flap.
+      this.schedule(this.backoff.next(this.intervalMs));
     }
   }
 

@@ -63,6 +63,9 @@ export interface FleetResult {
 export async function runFleet(size: number, config: FleetConfig, teardown: Teardown, say: (msg: string) => void): Promise<FleetResult> {
   say(`starting the control plane (PostgreSQL database, bridge, workerd)…`);
   const stack = await startFleetStack({ postgres: config.postgres, intervalMs: config.intervalMs, echo: config.verbose }, teardown);
+  say(stack.apiUrl === stack.proxyUrl
+    ? `requests go through wrangler dev's proxy (the Worker's own socket was not found): it may be what is measured`
+    : `requests go to the Worker's own workerd socket (${stack.apiUrl}), not through wrangler dev's proxy`);
   const monitor = await Monitor.open(stack.db.options);
   teardown.add(() => monitor.close());
   const fleet = new SimFleet(stack.apiUrl, size, config.push);

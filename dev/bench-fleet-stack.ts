@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBridge, type Bridge } from './bridge.js';
 import { BackendCpu, WorkerCpu } from './bench-fleet-cpu.js';
+import { workerSocketUrl } from './bench-fleet-direct.js';
 import { createAdminToken, createJoinToken } from './bootstrap.js';
 import { buildAssets } from './build.js';
 import { openDatabase, type LocalDatabase } from './database.js';
@@ -20,7 +21,10 @@ import { loadOrCreateSecrets } from './secrets.js';
 import { startWorker } from './worker.js';
 
 export interface FleetStack {
+  /** The Worker's own workerd socket (bench-fleet-direct.ts), or wrangler's proxy if it was not found. */
   apiUrl: string;
+  /** wrangler dev's URL: its proxy in front of the Worker. */
+  proxyUrl: string;
   adminToken: string;
   joinToken: string;
   db: LocalDatabase;
@@ -77,7 +81,8 @@ export async function startFleetStack(opts: { postgres: string; intervalMs: numb
   worker.proc.stdout!.on('data', onOutput);
   worker.proc.stderr!.on('data', onOutput);
   return {
-    apiUrl: worker.url,
+    apiUrl: (await workerSocketUrl(worker.proc.pid!, worker.url)) ?? worker.url,
+    proxyUrl: worker.url,
     adminToken: await createAdminToken(db.options),
     joinToken: await createJoinToken(db.options),
     db,

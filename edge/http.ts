@@ -118,6 +118,13 @@ export async function readLimited(request: Request, limit: number): Promise<Uint
   const declared = Number(request.headers.get('content-length') ?? NaN);
   if (declared > limit) throw tooLarge();
   if (!request.body) return new Uint8Array();
+  // A declared length within the limit frames the body: one native read instead of a loop over
+  // chunks, which profiled as the costliest step of a steady heartbeat (it is read twice: Worker, shard).
+  if (Number.isFinite(declared)) {
+    const whole = new Uint8Array(await request.arrayBuffer());
+    if (whole.byteLength > limit) throw tooLarge();
+    return whole;
+  }
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;

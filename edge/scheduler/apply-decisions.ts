@@ -45,7 +45,7 @@ export async function applyDecisions(tx: Tx, batch: Decisions[], now: number, ro
   if (retire.length) {
     await tx.query(
       `UPDATE tasks SET retire_epoch = $2, retire_requested_at = $3 WHERE id = ANY($1) AND desired_state = 'running' AND retire_epoch IS NULL`,
-      [retire, epoch, at],
+      [retire.map((t) => t.id), epoch, at],
     );
   }
   const updates = all((d) => d.deployments);
@@ -103,12 +103,8 @@ async function lockNodes(tx: Tx, batch: Decisions[]): Promise<void> {
   for (const d of batch) {
     for (const t of d.stopTasks) nodes.add(t.nodeId);
     for (const t of d.lostTasks) nodes.add(t.nodeId);
+    for (const t of d.retireTasks) nodes.add(t.nodeId);
     for (const p of d.place) nodes.add(p.nodeId);
-  }
-  const retiring = batch.flatMap((d) => d.retireTasks);
-  if (retiring.length) {
-    const { rows } = await tx.query('SELECT DISTINCT node_id FROM tasks WHERE id = ANY($1)', [retiring]);
-    for (const r of rows) nodes.add(r.node_id as string);
   }
   if (nodes.size) await tx.query('SELECT 1 FROM nodes WHERE id = ANY($1) ORDER BY id FOR UPDATE', [[...nodes].sort()]);
 }

@@ -55,6 +55,9 @@ export class NodeShard {
       switch (url.pathname) {
         case '/heartbeat':
           return json(await this.heartbeat(request, url.searchParams.get('node') ?? ''));
+        case '/registered':
+          await this.know(url.searchParams.get('node') ?? '');
+          return json({ ok: true });
         case '/generations':
           for (const bump of ((await request.json()) as { nodes: GenerationBump[] }).nodes) this.table.raiseGeneration(bump.id, bump.generation);
           return json({ ok: true });
@@ -69,7 +72,8 @@ export class NodeShard {
   private async heartbeat(request: Request, nodeId: string): Promise<HeartbeatResponse> {
     const node = await this.authenticate(request, nodeId);
     const body = await readJson(request, HeartbeatRequest);
-    if (body.pushUrl) requirePushUrl(this.env, body.pushUrl);
+    // Checked when it changes: a node repeats its push URL in every heartbeat.
+    if (body.pushUrl && body.pushUrl !== node.pushUrl) requirePushUrl(this.env, body.pushUrl);
     const now = Date.now();
     // Heard from, whatever happens to the write below: a database problem is not the node's.
     this.table.seen(node, now);
@@ -99,14 +103,22 @@ export class NodeShard {
   /** The node's credential against the hash this shard holds (read once per node per instance). */
   private async authenticate(request: Request, nodeId: string): Promise<NodeEntry> {
     const hash = await hashToken(bearer(request));
-    let node = this.table.get(nodeId);
-    if (!node && nodeId) {
-      const row = await this.db((db) => loadNode(db, nodeId));
-      // Into a table loaded at start-up, a node that just registered; into one that could not load, a grace period.
-      if (row) node = this.table.add(row, Date.now(), !this.loaded || this.dbDown);
-      if (node) await this.scheduleAlarm(node.deadline);
-    }
+    const node = await this.know(nodeId);
     if (!node || node.credentialHash !== hash) throw new HttpError(401, 'unknown_node', 'node credential not recognised; register the node again');
+    return node;
+  }
+
+  /**
+   * The node's entry, read from the database the first time this instance hears of it (its
+   * registration, or its heartbeat), which starts its liveness clock: into a table loaded at
+   * start-up the usual deadline, into one that could not load a grace period.
+   */
+  private async know(nodeId: string): Promise<NodeEntry | undefined> {
+    let node = this.table.get(nodeId);
+    if (node || !nodeId) return node;
+    const row = await this.db((db) => loadNode(db, nodeId));
+    if (row) node = this.table.add(row, Date.now(), !this.loaded || this.dbDown);
+    if (node) await this.scheduleAlarm(node.deadline);
     return node;
   }
 
@@ -130,7 +142,10 @@ export class NodeShard {
       if (lost.length) {
         const { down, projects } = await this.db((db) => markLost(db, lost, Date.now()));
         for (const id of down) this.table.get(id)!.status = 'down';
-        console.warn(`node shard ${this.shard}: ${down.length} node(s) silent for ${this.table.times.lostAfterMs} ms declared lost: ${down.join(', ')}`);
+        // Skipped (its row was busy): looked at again in a second, if it is still silent then.
+        const retryAt = Date.now() + RETRY_MS;
+        for (const n of lost) if (n.status === 'ready' && n.deadline < retryAt) n.deadline = retryAt;
+        if (down.length) console.warn(`node shard ${this.shard}: ${down.length} node(s) silent for ${this.table.times.lostAfterMs} ms declared lost: ${down.join(', ')}`);
         if (projects.length) await evaluate(this.env, { projects }).catch((err) => console.error(`evaluation after node loss failed: ${(err as Error).message}`));
       }
     } catch (err) {

@@ -7,7 +7,7 @@ import { heartbeatIntervalMs } from '../env.js';
 import { HttpError, json, readJson, readLimited } from '../http.js';
 import { evaluate } from './evaluate.js';
 import { requirePushUrl } from './push-url.js';
-import { shardOf, shardStub } from './shards.js';
+import { announceNode, shardOf, shardStub } from './shards.js';
 import { ISSUER, jwks } from './signing.js';
 
 /** A join token that may register a node: not revoked, not expired, and not a single-use one already used. */
@@ -51,6 +51,9 @@ export async function register(request: IRequest, deps: Deps): Promise<Response>
   // A new node may unblock deployments waiting for capacity: the sweep finds them (not awaited:
   // a fleet registering at once must not queue behind passes).
   deps.defer(evaluate(deps.env, { sweep: true }));
+  // A node that never heartbeats (an agent that died at once, a registration retried after its
+  // answer was lost) must be lost like any silent node; a running shard would only hear of it then.
+  deps.defer(announceNode(deps.env.NODE_SHARDS, nodeId));
   const answer: RegisterResponse = {
     nodeId,
     credential,

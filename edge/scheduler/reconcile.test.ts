@@ -11,9 +11,11 @@ import { testDatabase } from '../../test/support/database.js';
 import { transaction, type Db } from '../db.js';
 import type { Deps } from '../deps.js';
 import type { Env } from '../env.js';
+import { writeHeartbeat } from './heartbeat-write.js';
 import type { NodeEntry } from './node-table.js';
 import { reconcile, reconcileProjects } from './reconcile.js';
 import { markLost } from './shard-sql.js';
+import { loadCapacity } from './snapshot.js';
 import { retireTasks } from './retire.js';
 
 let local: LocalDatabase;
@@ -160,6 +162,48 @@ test('a node its shard declares lost goes down; its task keeps routing until a r
   assert.deepEqual(await q(`SELECT desired_state, observed_state FROM tasks WHERE id = 't1'`), [{ desired_state: 'stopped', observed_state: 'lost' }]);
   assert.deepEqual(await routed(), [replacement.id]);
   assert.ok((await epoch()) > before);
+});
+
+test('declaring nodes lost skips a node whose row another transaction holds, instead of waiting for it', { timeout: 60_000 }, async () => {
+  await addNode('n1');
+  await addNode('n2');
+  const holder = await (db as unknown as { connect(): Promise<{ query(sql: string): Promise<unknown>; release(): void }> }).connect();
+  try {
+    await holder.query('BEGIN');
+    await holder.query(`SELECT 1 FROM nodes WHERE id = 'n1' FOR UPDATE`); // as a heartbeat of n1 being written
+    const silent = (id: string) => ({ id, lastSeen: Date.now() - 12_000 }) as NodeEntry;
+    const lost = await markLost(db, [silent('n1'), silent('n2')], Date.now());
+    assert.deepEqual(lost.down, ['n2']);
+  } finally {
+    await holder.query('ROLLBACK');
+    holder.release();
+  }
+  assert.deepEqual(await q(`SELECT id, status FROM nodes ORDER BY id`), [{ id: 'n1', status: 'ready' }, { id: 'n2', status: 'down' }]);
+});
+
+test('a node that flapped: the port of a lost task its agent still runs is not placed again until the agent stops it', async () => {
+  await addNode('n1');
+  await addNode('n2');
+  await addDeployment('d1', 'live');
+  await addTask('t1', 'd1', 'n1', 20000);
+  const lost = await markLost(db, [{ id: 'n1', lastSeen: Date.now() - 10_000 } as NodeEntry], Date.now());
+  await reconcileProjects(deps, { projects: lost.projects, sweep: false });
+  await db.query(`UPDATE tasks SET observed_state = 'healthy' WHERE id <> 't1'`);
+  await reconcileProjects(deps, { projects: ['p1'], sweep: false });
+  assert.deepEqual(await q(`SELECT desired_state, observed_state FROM tasks WHERE id = 't1'`), [{ desired_state: 'stopped', observed_state: 'lost' }]);
+
+  // n1 was alive all along: its next heartbeat brings it back, still running t1 on port 20000.
+  const { generation } = await writeHeartbeat(db, 'n1', { appliedGeneration: 1, tasks: [{ id: 't1', state: 'healthy', restarts: 0 }] });
+  assert.ok(generation > 1, 'n1 has yet to hear that t1 stopped');
+  await db.query(`UPDATE deployments SET replicas = 2`);
+  await reconcileProjects(deps, { projects: ['p1'], sweep: false });
+  assert.deepEqual(await q(`SELECT node_id, port FROM tasks WHERE desired_state = 'running' AND node_id = 'n1'`), [{ node_id: 'n1', port: 20001 }]);
+
+  // Once the agent stopped t1 and no longer reports it, its port is free again.
+  await writeHeartbeat(db, 'n1', { appliedGeneration: generation, tasks: [] });
+  const view = await transaction(db, loadCapacity);
+  const ports = view.ports[view.indexOf('n1')]!;
+  assert.deepEqual([ports.has(20000), ports.has(20001)], [false, true]);
 });
 
 test('drain plus scale-down never retires the last routable task of a deployment', async () => {

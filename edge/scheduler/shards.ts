@@ -10,8 +10,20 @@ export function shardOf(nodeId: string): number {
   return (last * 31 + before) % SHARDS;
 }
 
+/** Ids by shard: idFromName hashes the name, on every heartbeat otherwise. */
+const ids = new WeakMap<DurableObjectNamespace, ReturnType<DurableObjectNamespace['idFromName']>[]>();
+
 export function shardStub(ns: DurableObjectNamespace, shard: number): DurableObjectStub {
-  return ns.get(ns.idFromName(`shard-${shard}`));
+  let known = ids.get(ns);
+  if (!known) ids.set(ns, (known = []));
+  return ns.get((known[shard] ??= ns.idFromName(`shard-${shard}`)));
+}
+
+/** A node registered: its shard starts its liveness clock (node-shard.ts) before any heartbeat. */
+export async function announceNode(ns: DurableObjectNamespace, nodeId: string): Promise<void> {
+  const shard = shardOf(nodeId);
+  const res = await shardStub(ns, shard).fetch(`https://shard/registered?shard=${shard}&node=${encodeURIComponent(nodeId)}`, { method: 'POST' });
+  await res.body?.cancel();
 }
 
 /** Groups node ids by shard. */

@@ -26,20 +26,29 @@ export async function projectsToEvaluate(tx: Tx): Promise<string[]> {
   return rows.map((r) => r.project_id as string);
 }
 
-/** Free capacity of the nodes that take new tasks: ready and not draining. */
+/**
+ * Free capacity of the nodes that take new tasks (ready and not draining), in one statement: read
+ * in two, a node declared lost between them was in the view with none of its tasks' ports, and a
+ * placement on one of those ports hit tasks_node_port. A port stays held by every task on the node
+ * that is not finally stopped, whatever its desired state or its node's past status: a task stopped
+ * or lost while its node was away may still run there when the node returns, until its agent
+ * reports it gone. CPU and memory count the tasks meant to run, as the planner releases them.
+ */
 export async function loadCapacity(tx: Tx): Promise<CapacityView> {
-  const nodes = await tx.query(
-    `SELECT id, cpu_millis, memory_mb, port_min, port_max FROM nodes WHERE status = 'ready' AND draining_since IS NULL ORDER BY id`,
-  );
-  const held = await tx.query(
-    `SELECT t.node_id, sum((d.resources->>'cpuMillis')::int) AS cpu, sum((d.resources->>'memoryMb')::int) AS mem, array_agg(t.port) AS ports
-     FROM tasks t JOIN deployments d ON d.id = t.deployment_id JOIN nodes n ON n.id = t.node_id
-     WHERE t.desired_state = 'running' AND n.status = 'ready' AND n.draining_since IS NULL GROUP BY t.node_id`,
+  const { rows } = await tx.query(
+    `SELECT n.id, n.cpu_millis, n.memory_mb, n.port_min, n.port_max,
+            coalesce(sum((d.resources->>'cpuMillis')::int) FILTER (WHERE t.desired_state = 'running'), 0) AS cpu,
+            coalesce(sum((d.resources->>'memoryMb')::int) FILTER (WHERE t.desired_state = 'running'), 0) AS mem,
+            coalesce(array_agg(t.port) FILTER (WHERE t.id IS NOT NULL), '{}') AS ports
+     FROM nodes n
+     LEFT JOIN tasks t ON t.node_id = n.id AND (t.desired_state = 'running' OR t.observed_state NOT IN ('stopped', 'lost'))
+     LEFT JOIN deployments d ON d.id = t.deployment_id
+     WHERE n.status = 'ready' AND n.draining_since IS NULL GROUP BY n.id ORDER BY n.id`,
   );
   const view = new CapacityView(
-    nodes.rows.map((n) => ({ id: n.id, cpuMillis: n.cpu_millis, memoryMb: n.memory_mb, portMin: n.port_min, portMax: n.port_max })),
+    rows.map((n) => ({ id: n.id, cpuMillis: n.cpu_millis, memoryMb: n.memory_mb, portMin: n.port_min, portMax: n.port_max })),
   );
-  for (const h of held.rows) view.holdMany(h.node_id, Number(h.cpu), Number(h.mem), (h.ports as (number | string)[]).map(Number));
+  for (const n of rows) view.holdMany(n.id, Number(n.cpu), Number(n.mem), (n.ports as (number | string)[]).map(Number));
   return view;
 }
 

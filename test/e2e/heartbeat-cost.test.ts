@@ -69,6 +69,11 @@ describe('heartbeat cost', { skip: onPglite && 'needs PostgreSQL (the counting b
 
   after(() => teardown.run());
 
+  test("the bench's requests reach the Worker's own workerd socket, not wrangler dev's proxy", () => {
+    // Every request above went to stack.apiUrl; bench:fleet measures through the same.
+    assert.notEqual(new URL(stack.apiUrl).port, new URL(stack.proxyUrl).port);
+  });
+
   test('a heartbeat that reports nothing new makes no database round trip', async () => {
     await beat([task]);
     const before = roundTrips();

@@ -158,7 +158,7 @@ export class Evaluation {
   retire(t: TaskSnap): void {
     if (this.ended?.has(t.id) || t.retirement) return;
     (this.ended ??= new Set()).add(t.id);
-    this.out.retireTasks.push(t.id);
+    this.out.retireTasks.push({ id: t.id, nodeId: t.nodeId });
     this.out.routingChanged = true;
     this.wake(this.now + this.config.ackPollMs);
   }
@@ -187,7 +187,7 @@ export class Evaluation {
 
   /** The decisions, in an order that does not depend on the snapshot's row order. */
   finish(): Decisions {
-    this.out.retireTasks.sort();
+    this.out.retireTasks.sort(byId);
     this.out.stopTasks.sort(byId);
     this.out.lostTasks.sort(byId);
     return this.out;

@@ -177,7 +177,7 @@ test('a rollout never leaves the app fewer routable tasks than before (or than i
         const p = c.projects[k]!;
         const before = p.liveDeploymentId;
         if (!before) return;
-        const out = new Set([...d.retireTasks, ...d.stopTasks.map((t) => t.id), ...d.lostTasks.map((t) => t.id)]);
+        const out = new Set([...d.retireTasks.map((t) => t.id), ...d.stopTasks.map((t) => t.id), ...d.lostTasks.map((t) => t.id)]);
         const serving = (id: string, drop: boolean) =>
           p.tasks.filter((t) => t.deploymentId === id && routable(p, t) && !(drop && out.has(t.id))).length;
         const liveAfter = d.live ?? before;
@@ -256,6 +256,18 @@ test('wakeAt is never in the past, and is set whenever a deadline or an acknowle
           d.retireTasks.length > 0 ||
           d.retireDeployments.length > 0;
         if (pending) assert.notEqual(d.wakeAt, null, 'something is pending but no wake-up is asked for');
+      });
+    }),
+    RUNS,
+  );
+});
+
+test('every task decision names the node its task is on (applyDecisions locks those nodes first)', () => {
+  fc.assert(
+    fc.property(clusterArb, (c) => {
+      pass(c).forEach((d, k) => {
+        const on = new Map(c.projects[k]!.tasks.map((t) => [t.id, t.nodeId]));
+        for (const t of [...d.retireTasks, ...d.stopTasks, ...d.lostTasks]) assert.equal(t.nodeId, on.get(t.id), `task ${t.id}`);
       });
     }),
     RUNS,

@@ -127,7 +127,7 @@ test('tasks on a down node keep routing until their replacements are healthy, th
 
 test('the node comes back before its replacement is healthy: one of the two is retired, the unhealthy one', () => {
   const d = evaluate({ deployments: [live], tasks: [task('t1', 'd1', 'n9', 20000), task('t2', 'd1', 'n1', 20000, { observed: 'starting' })], nodes: [node('n1'), node('n9')] });
-  assert.deepEqual([d.lostTasks, d.retireTasks], [[], ['t2']]);
+  assert.deepEqual([d.lostTasks, d.retireTasks], [[], [{ id: 't2', nodeId: 'n1' }]]);
 });
 
 test('a superseded deployment on a down node is lost at once', () => {
@@ -176,7 +176,7 @@ test('scale down retires unhealthy tasks first, then the newest; a retiring task
     task('te', 'd1', 'n1', 20004, retiring(3)),
   ];
   const d = evaluate({ deployments: [deployment('d1', { replicas: 2 })], tasks, proxies: [proxy('a', 2)] });
-  assert.deepEqual(d.retireTasks, ['tc', 'td']);
+  assert.deepEqual(d.retireTasks, [{ id: 'tc', nodeId: 'n1' }, { id: 'td', nodeId: 'n1' }]);
   assert.equal(d.routingChanged, true);
 });
 
@@ -194,7 +194,7 @@ test('drain: a replacement is placed elsewhere, and the drained task retires onl
   const starting = evaluate({ ...s, tasks: [...s.tasks!, task('tr', 'd1', 'n1', 20000, { observed: 'starting' })] });
   assert.deepEqual([starting.place, starting.retireTasks], [[], []]);
   const healthy = evaluate({ ...s, tasks: [...s.tasks!, task('tr', 'd1', 'n1', 20000)] });
-  assert.deepEqual([healthy.place, healthy.retireTasks], [[], ['ta']]);
+  assert.deepEqual([healthy.place, healthy.retireTasks], [[], [{ id: 'ta', nodeId: 'nd' }]]);
 });
 
 test('drain plus scale-down never retires the last routable task of a deployment', () => {

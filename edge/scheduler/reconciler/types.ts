@@ -107,7 +107,7 @@ export interface Decisions {
   projectId: string;
   place: Placement[];
   /** Tasks leaving routing at this pass's epoch; they stop once the proxies acknowledge it. */
-  retireTasks: string[];
+  retireTasks: TaskRef[];
   /** Tasks to stop now (acknowledged retirements, failed deployments). */
   stopTasks: TaskRef[];
   /** Tasks on down nodes: stopped and marked lost (their replacements are in `place`). */
