@@ -45,7 +45,7 @@ const stack = await startStack({
   dir: join(dir, 'state'),
   db: { kind: 'postgres', url: `postgres://postgres@127.0.0.1:5432/zectre_bench_flood_${process.pid}`, throwaway: true },
   // AGENT_NODE_OPTIONS: e.g. V8 heap flags for the agent alone (NODE_OPTIONS would reach every part).
-  agentEnv: { ZECTRE_AGENT_PORT_RANGE: taskPortRange(), ...(process.env.AGENT_NODE_OPTIONS ? { NODE_OPTIONS: process.env.AGENT_NODE_OPTIONS } : {}) },
+  agentEnv: { ZECTRE_AGENT_PORT_RANGE: taskPortRange(), ZECTRE_AGENT_MEMORY_TRACE: join(dir, 'memory.jsonl'), ...(process.env.AGENT_NODE_OPTIONS ? { NODE_OPTIONS: process.env.AGENT_NODE_OPTIONS } : {}) },
 });
 const pool = createPool(stack.db.options, 2);
 try {
@@ -77,6 +77,12 @@ try {
   console.log(`  agent counted dropped: ${dropped}; drop notices stored: ${notices.length}${notices[0] ? ` (e.g. "${notices[0]}")` : ''}`);
   const peak = await status(agentPid, 'VmHWM');
   console.log(`  agent RSS: ${rssBefore.toFixed(1)} MB idle before, peak ${peak.toFixed(1)} MB (VmHWM): +${(peak - rssBefore).toFixed(1)} MB over idle`);
+  // Which memory rose (samples every 200 ms): V8's heap, Buffers, or neither (malloc, native).
+  const samples = (await readFile(join(dir, 'memory.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+  const idle = samples.filter((m) => m.t! < Date.now() - (performance.now() - t0)).at(-1) ?? samples[0]!;
+  const mb = (n: number) => (n / 1048576).toFixed(1);
+  const rise = (k: string) => `${k} ${mb(idle[k]!)} -> max ${mb(Math.max(...samples.map((m) => m[k]!)))}`;
+  console.log(`  agent memoryUsage() over ${samples.length} samples, idle -> max (MB): ${['rss', 'heapTotal', 'heapUsed', 'external', 'arrayBuffers'].map(rise).join(', ')}`);
 } finally {
   await pool.end();
   await stack.stop();

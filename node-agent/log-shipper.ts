@@ -6,6 +6,7 @@
  * tick, until it has caught up. Batches are bounded by bytes as well as entries, so what is in
  * flight stays small whatever the lines' length.
  */
+import { appendFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { LogAck, LogBatch, LogEntry } from '../protocol/index.js';
 import { Backoff } from './backoff.js';
@@ -21,6 +22,8 @@ const MAX_BATCH = 1_000;
 const MAX_BATCH_BYTES = 128 << 10;
 /** Batches of one task in flight at once when it is behind. */
 const MAX_IN_FLIGHT = 4;
+/** How often ZECTRE_AGENT_MEMORY_TRACE samples process.memoryUsage(). */
+const MEMORY_TRACE_MS = 200;
 
 interface Shipping {
   spool: LogSpool;
@@ -36,6 +39,7 @@ export class LogShipper {
   private shipping: Promise<void> | undefined;
   private lastShip = 0;
   private stopped = false;
+  private memoryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly apiUrl: string,
@@ -46,6 +50,12 @@ export class LogShipper {
 
   start(): void {
     this.timer = setInterval(() => this.tick(), TICK_MS);
+    // Debugging aid for operators: where the agent's memory goes during a log flood (README).
+    const trace = process.env.ZECTRE_AGENT_MEMORY_TRACE;
+    if (trace) {
+      this.memoryTimer = setInterval(() => appendFileSync(trace, `${JSON.stringify({ t: Date.now(), ...process.memoryUsage() })}\n`), MEMORY_TRACE_MS);
+      this.memoryTimer.unref();
+    }
   }
 
   add(spool: LogSpool): void {
@@ -63,6 +73,7 @@ export class LogShipper {
   /** Best-effort final delivery, bounded by timeoutMs; what is left stays spooled for the next start. */
   async stop(timeoutMs: number): Promise<void> {
     clearInterval(this.timer);
+    clearInterval(this.memoryTimer);
     this.stopped = true;
     const deadline = Date.now() + timeoutMs;
     for (const s of this.spools.values()) {

@@ -30,6 +30,8 @@ const SEGMENT_BYTES = 8 << 20;
 /** Records read back at a time: more than the largest record (a 16,384-char line, every char escaped as \uXXXX). */
 const READ_BACK_BYTES = 128 << 10;
 const readBuffer = Buffer.allocUnsafe(READ_BACK_BYTES);
+/** Where appended records are encoded (used synchronously, so one serves every spool); grows to the largest append. */
+let writeBuffer = Buffer.allocUnsafe(512 << 10);
 
 interface Segment {
   name: string;
@@ -94,11 +96,18 @@ export class SpoolSegments {
       this.segments.push(active);
       if (this.segments.length > 1) records = [checkpoint(), ...records];
     }
-    // Encoded once: appending a string and measuring it would each encode it again.
-    const text = Buffer.from(records.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    appendFileSync(this.path(active), text, { mode: 0o600 });
-    active.bytes += text.length;
-    this.budget.usedBytes += text.length;
+    // Encoded a record at a time into one buffer: joining a slice's records would make a string of
+    // hundreds of KB, a large object that V8 frees only by a full GC (a flood grew the heap by tens of MB).
+    let bytes = 0;
+    for (const r of records) {
+      const json = JSON.stringify(r);
+      if (writeBuffer.length < bytes + json.length * 3 + 1) writeBuffer = Buffer.concat([writeBuffer.subarray(0, bytes)], 2 * (bytes + json.length * 3 + 1));
+      bytes += writeBuffer.write(json, bytes);
+      writeBuffer[bytes++] = 10;
+    }
+    appendFileSync(this.path(active), writeBuffer.subarray(0, bytes), { mode: 0o600 });
+    active.bytes += bytes;
+    this.budget.usedBytes += bytes;
   }
 
   /** The path of the segment appended to (fsynced before raw bytes are freed). */
@@ -131,9 +140,10 @@ export class SpoolSegments {
       }
       const end = buf.lastIndexOf(10) + 1; // whole records only (a record is far smaller than a read)
       if (end === 0) throw new Error(`spool segment ${this.path(segment)} holds a record over ${READ_BACK_BYTES} bytes`);
-      for (const line of buf.toString('utf8', 0, end).split('\n')) {
-        if (!line) continue;
-        const r = JSON.parse(line) as SpoolRecord;
+      // A record at a time: a string of the whole read would be a large object, freed only by a full GC.
+      for (let start = 0, nl = buf.indexOf(10); nl !== -1 && nl < end; start = nl + 1, nl = buf.indexOf(10, start)) {
+        if (nl === start) continue;
+        const r = JSON.parse(buf.toString('utf8', start, nl)) as SpoolRecord;
         this.readSeq = Math.max(this.readSeq, r.s);
         if (r.k && r.s > after) out.push({ seq: r.s, ts: r.t!, stream: r.k, line: r.l! });
       }
