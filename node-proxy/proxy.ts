@@ -5,13 +5,13 @@ import { startAdminServer, type AdminServer } from './admin.js';
 import { answerChallenge, isChallengeRequest } from './acme/challenges.js';
 import { DomainCertificates } from './acme/certs.js';
 import { Issuer, type IssuerConfig } from './acme/issuer.js';
-import { AcmeStore } from './acme/store.js';
+import { AcmeStore, type StoredCertificate } from './acme/store.js';
 import { AgentPush, type AgentPushConfig } from './agent-push.js';
 import { Balancer } from './balancer.js';
 import { EpochReporter } from './epoch-report.js';
 import { forward, routeUpgrade, type ForwarderDeps, type Inbound, type Outbound } from './forward.js';
 import { ProxyMetrics } from './metrics.js';
-import { RouteSnapshot } from './route-snapshot.js';
+import { RouteSnapshot, Snapshot } from './route-snapshot.js';
 import { RouteSync } from './route-sync.js';
 import { startHttpServer, type HttpServer, type ServerOptions } from './server.js';
 import type { TlsCertificate } from './tls.js';
@@ -54,7 +54,7 @@ export interface ProxyConfig {
   shutdownGraceMs?: number;
   /** WebSockets to a backend that left the route table stay open this long, then get 1001. Default 10000. */
   websocketDrainMs?: number;
-  /** Directory where the last routes are kept (route-snapshot.ts); none when undefined. */
+  /** Directory where the last routes and custom domains' certificates are kept (route-snapshot.ts); none when undefined. */
   stateDir?: string;
   /** Default 1 GiB; bigger bodies get 413. */
   maxBodyBytes?: number;
@@ -103,7 +103,8 @@ export async function startProxy(cfg: ProxyConfig): Promise<Proxy> {
   const acmePool = cfg.acme ? createPool(cfg.db, 2) : null;
   acmePool?.on('error', () => {});
   const acmeStore = acmePool ? new AcmeStore(acmePool, cfg.acme!.certKey) : null;
-  const domainCerts = acmeStore ? new DomainCertificates(acmeStore, log) : null;
+  const certSnapshot = cfg.stateDir ? new Snapshot<StoredCertificate[]>(cfg.stateDir, 'certificates', cfg.db.databaseUrl, cfg.appsDomain) : undefined;
+  const domainCerts = acmeStore ? new DomainCertificates(acmeStore, log, certSnapshot) : null;
   let issuer: Issuer | null = null;
   const routes = new RouteSync({
     db: cfg.db,

@@ -2,7 +2,8 @@
  * The last routes loaded, kept on disk (issue 14 point 8): a proxy that starts while the database
  * is unreachable serves them instead of failing, until the database answers. Written after every
  * load that changed the epoch, atomically (a temporary file renamed over the old one), 0600 in a
- * 0700 directory: it names every app's hosts and backend addresses.
+ * 0700 directory: it names every app's hosts and backend addresses. Custom domains' certificates
+ * are kept the same way, next to them (acme/certs.ts).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -12,15 +13,16 @@ import type { RouteRows } from './route-queries.js';
 
 const VERSION = 1;
 
-export interface SavedRoutes {
-  rows: RouteRows;
+export interface Saved<T> {
+  rows: T;
   savedAt: string;
 }
 
-export class RouteSnapshot {
+/** `<dir>/<what>-<hash>.json`, its latest rows. */
+export class Snapshot<T> {
   readonly file: string;
   private writing: Promise<void> = Promise.resolve();
-  private next: RouteRows | null = null;
+  private next: T | null = null;
 
   /**
    * One file per database and apps domain (a hash of both names it), so proxies of different
@@ -28,15 +30,16 @@ export class RouteSnapshot {
    */
   constructor(
     readonly dir: string,
+    private readonly what: string,
     databaseUrl: string,
     appsDomain: string,
   ) {
     const key = createHash('sha256').update(`${databaseUrl}\n${appsDomain}`).digest('hex').slice(0, 16);
-    this.file = join(dir, `routes-${key}.json`);
+    this.file = join(dir, `${what}-${key}.json`);
   }
 
-  /** The saved routes, or null when there are none (or they cannot be read: then the reason is thrown). */
-  load(): SavedRoutes | null {
+  /** The saved rows, or null when there are none (or they cannot be read: then the reason is thrown). */
+  load(): Saved<T> | null {
     let text: string;
     try {
       text = readFileSync(this.file, 'utf8');
@@ -44,13 +47,13 @@ export class RouteSnapshot {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw err;
     }
-    const saved = JSON.parse(text) as { version: number; savedAt: string; rows: RouteRows };
+    const saved = JSON.parse(text) as { version: number; savedAt: string; rows: T };
     if (saved.version !== VERSION) return null;
     return { rows: saved.rows, savedAt: saved.savedAt };
   }
 
   /** Saves in the background; writes never overlap and only the newest pending rows are written. */
-  save(rows: RouteRows, log: (m: string) => void): void {
+  save(rows: T, log: (m: string) => void): void {
     const idle = this.next === null;
     this.next = rows;
     if (!idle) return;
@@ -60,7 +63,7 @@ export class RouteSnapshot {
       try {
         await this.write(latest);
       } catch (err) {
-        log(`cannot save the routes to ${this.file}: ${(err as Error).message}`);
+        log(`cannot save the ${this.what} to ${this.file}: ${(err as Error).message}`);
       }
     });
   }
@@ -70,11 +73,17 @@ export class RouteSnapshot {
     return this.writing;
   }
 
-  private async write(rows: RouteRows): Promise<void> {
+  private async write(rows: T): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const tmp = `${this.file}.${process.pid}.tmp`;
     await writeFile(tmp, JSON.stringify({ version: VERSION, savedAt: new Date().toISOString(), rows }), { mode: 0o600 });
     await rename(tmp, this.file);
+  }
+}
+
+export class RouteSnapshot extends Snapshot<RouteRows> {
+  constructor(dir: string, databaseUrl: string, appsDomain: string) {
+    super(dir, 'routes', databaseUrl, appsDomain);
   }
 }
 

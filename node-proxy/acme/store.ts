@@ -6,10 +6,11 @@
 import type { Pool } from '@neondatabase/serverless';
 import { decrypt, encrypt } from '../../edge/crypto.js';
 
+/** As the database holds it: the key is still encrypted (and stays so on disk, acme/certs.ts). */
 export interface StoredCertificate {
   hostname: string;
   certPem: string;
-  keyPem: string;
+  keyEnc: string;
 }
 
 export interface DueDomain {
@@ -37,7 +38,12 @@ export class AcmeStore {
 
   async certificates(): Promise<StoredCertificate[]> {
     const { rows } = await this.pool.query<{ hostname: string; cert_pem: string; key_enc: string }>('SELECT hostname, cert_pem, key_enc FROM routing.certificates');
-    return Promise.all(rows.map(async (r) => ({ hostname: r.hostname, certPem: r.cert_pem, keyPem: await decrypt(this.certKey, r.key_enc) })));
+    return rows.map((r) => ({ hostname: r.hostname, certPem: r.cert_pem, keyEnc: r.key_enc }));
+  }
+
+  /** A certificate's PEM private key, in memory only. */
+  keyPem(c: StoredCertificate): Promise<string> {
+    return decrypt(this.certKey, c.keyEnc);
   }
 
   async challenge(token: string): Promise<string | null> {
