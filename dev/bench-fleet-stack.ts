@@ -62,6 +62,7 @@ export async function startFleetStack(opts: { postgres: string; intervalMs: numb
     port: await freePort(),
     stateDir: dir,
     echo: opts.echo,
+    inspector: false,
     vars: {
       ...secrets,
       DATABASE_URL: db.options.databaseUrl,
