@@ -60,12 +60,21 @@ export async function partitionHost(s: Suite, t: TestContext): Promise<void> {
 
 export async function healPartition(s: Suite, t: TestContext): Promise<void> {
   assert.ok(stale, 'the partition scenario did not run');
-  const d = await liveDeployment(s);
-  const current = new Set(running(d).map((task) => task.id));
-  assert.equal(current.size, 2);
-  assert.ok(!current.has(stale.taskId), 'the copy on the lost node is still desired running');
   const workDir = join(s.w1.prefix, 'work');
-  assert.equal(taskGroupsUnder(workDir).size, 1, `the copy on ${s.w1.name} did not outlive the partition`);
+  let current = new Set<string>();
+  try {
+    // The copy on the lost node keeps routing until its replacement is healthy and leaves the desired
+    // tasks only after every live proxy acknowledged: a condition to wait on, not an instant.
+    const lostId = stale.taskId;
+    current = await waitFor('the copy on the lost node to leave the desired tasks', async () => {
+      const ids = running(await liveDeployment(s)).map((task) => task.id);
+      return ids.length === 2 && !ids.includes(lostId) && new Set(ids);
+    }, 60_000);
+    assert.equal(taskGroupsUnder(workDir).size, 1, `the copy on ${s.w1.name} did not outlive the partition`);
+  } catch (err) {
+    setLink(s.w1, true); // the scenarios after this one need the host back
+    throw err;
+  }
   const healedAt = Date.now();
   setLink(s.w1, true);
   // Through both proxies, from now on: any answer from the stale copy is a duplicate serve.
