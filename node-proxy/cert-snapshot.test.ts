@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, test } from 'node:test';
-import { encrypt } from '../edge/crypto.js';
+import { encrypt } from '../protocol/crypto.js';
 import { startProxy, type ProxyConfig } from './proxy.js';
 import { createTestDb, eventually, seedLiveApp, seedNode, startBackend, type Backend, type TestDb } from './testing.js';
 

@@ -1,7 +1,7 @@
 import type { IRequest } from 'itty-router';
 import { CreateDeployment, newId } from '../../protocol/index.js';
 import { requireProject, requireUser } from '../auth.js';
-import { decrypt, encrypt } from '../crypto.js';
+import { decrypt, encrypt } from '../../protocol/crypto.js';
 import type { Deps } from '../deps.js';
 import { HttpError, json, notFound, readJson } from '../http.js';
 import { evaluateFor } from '../scheduler/evaluate.js';

@@ -1,5 +1,5 @@
 import type { User } from '../auth.js';
-import { decrypt, encrypt } from '../crypto.js';
+import { decrypt, encrypt } from '../../protocol/crypto.js';
 import { transaction, type Tx } from '../db.js';
 import type { Deps } from '../deps.js';
 import type { ReleaseRow } from './release.js';

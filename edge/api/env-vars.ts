@@ -1,7 +1,7 @@
 import type { IRequest } from 'itty-router';
 import { SetEnv, type EnvVar } from '../../protocol/index.js';
 import { requireProject, requireUser } from '../auth.js';
-import { decrypt, encrypt } from '../crypto.js';
+import { decrypt, encrypt } from '../../protocol/crypto.js';
 import type { Deps } from '../deps.js';
 import { HttpError, json, readJson } from '../http.js';
 import { releaseEnvChange } from './env-release.js';

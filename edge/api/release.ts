@@ -1,6 +1,6 @@
 import { newId, type Resources } from '../../protocol/index.js';
 import type { User } from '../auth.js';
-import { decrypt, encrypt } from '../crypto.js';
+import { decrypt, encrypt } from '../../protocol/crypto.js';
 import type { Deps } from '../deps.js';
 import { evaluateFor } from '../scheduler/evaluate.js';
 

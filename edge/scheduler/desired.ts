@@ -1,5 +1,5 @@
 import type { DesiredState, TaskSpec } from '../../protocol/index.js';
-import { decrypt } from '../crypto.js';
+import { decrypt } from '../../protocol/crypto.js';
 import type { Db, Tx } from '../db.js';
 import type { Env } from '../env.js';
 

@@ -4,7 +4,7 @@
  * `routing.acme_*` functions. Private keys cross the database encrypted under ZECTRE_CERT_KEY.
  */
 import type { Pool } from '@neondatabase/serverless';
-import { decrypt, encrypt } from '../../edge/crypto.js';
+import { decrypt, encrypt } from '../../protocol/crypto.js';
 
 /** As the database holds it: the key is still encrypted (and stays so on disk, acme/certs.ts). */
 export interface StoredCertificate {

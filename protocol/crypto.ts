@@ -1,11 +1,11 @@
-/** AES-256-GCM for env values at rest; the key is the Worker secret ENV_ENCRYPTION_KEY (base64, 32 bytes). */
+/** AES-256-GCM for secrets at rest (env values: the Worker's ENV_ENCRYPTION_KEY; certificate keys: ZECTRE_CERT_KEY), base64 of 32 bytes; WebCrypto, so the Worker and the proxy share it. */
 const keys = new Map<string, Promise<CryptoKey>>();
 
 function key(secret: string): Promise<CryptoKey> {
   let k = keys.get(secret);
   if (!k) {
     const raw = Uint8Array.from(atob(secret), (c) => c.charCodeAt(0));
-    if (raw.byteLength !== 32) throw new Error('ENV_ENCRYPTION_KEY must be base64 of exactly 32 bytes');
+    if (raw.byteLength !== 32) throw new Error('the encryption key must be base64 of exactly 32 bytes');
     k = crypto.subtle.importKey('raw', raw, 'AES-GCM', false, ['encrypt', 'decrypt']);
     keys.set(secret, k);
   }
