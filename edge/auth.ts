@@ -1,4 +1,5 @@
 import { CSRF_HEADER, SESSION_COOKIE, hashToken } from '../protocol/index.js';
+import { looksLikeJwt, verifyAccessToken } from './catalog/verify.js';
 import type { Deps } from './deps.js';
 import { HttpError } from './http.js';
 
@@ -8,6 +9,8 @@ export interface User {
   isAdmin: boolean;
   /** A project-scoped token may only touch that project. */
   tokenProjectId: string | null;
+  /** How the caller proved who they are. */
+  via: 'api_token' | 'access_token' | 'session';
 }
 
 export type Role = 'viewer' | 'developer' | 'owner';
@@ -25,16 +28,32 @@ export async function requireUser(request: Request, deps: Deps): Promise<User> {
   const session = request.headers.has('authorization') ? null : sessionId(request);
   if (session) return sessionUser(request, deps, session);
   const token = bearer(request);
+  if (looksLikeJwt(token)) return accessTokenUser(deps, token);
   const { rows } = await deps
     .db()
     .query(
-      `SELECT u.id, u.name, u.is_admin, t.project_id FROM api_tokens t JOIN users u ON u.id = t.user_id
+      `SELECT u.id, u.name, u.is_admin, u.disabled_at, t.project_id FROM api_tokens t JOIN users u ON u.id = t.user_id
        WHERE t.token_hash = $1 AND t.revoked_at IS NULL`,
       [await hashToken(token)],
     );
   const row = rows[0];
   if (!row) throw new HttpError(401, 'unauthorized', 'invalid or revoked API token');
-  return { id: row.id, name: row.name, isAdmin: row.is_admin, tokenProjectId: row.project_id };
+  return enabled(row, 'api_token');
+}
+
+/** A catalog access token (JWT): verified against the JWKS; the user must still exist and be enabled. */
+async function accessTokenUser(deps: Deps, token: string): Promise<User> {
+  const claims = await verifyAccessToken(deps.env, deps.db(), token);
+  const { rows } = await deps
+    .db()
+    .query('SELECT id, name, is_admin, disabled_at, NULL AS project_id FROM users WHERE id = $1', [claims.sub]);
+  if (!rows[0]) throw new HttpError(401, 'invalid_token', 'the access token names a user that no longer exists');
+  return enabled(rows[0], 'access_token');
+}
+
+function enabled(row: { id: string; name: string; is_admin: boolean; disabled_at: unknown; project_id: string | null }, via: User['via']): User {
+  if (row.disabled_at) throw new HttpError(403, 'user_disabled', `user ${row.name} is disabled; an admin can enable it again`);
+  return { id: row.id, name: row.name, isAdmin: row.is_admin, tokenProjectId: row.project_id, via };
 }
 
 /** The dashboard session id from the cookie, if the request carries one. */
@@ -46,20 +65,25 @@ export function sessionId(request: Request): string | null {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-/** A session acts as the token it was made from: same user, same project scope, ends when the token is revoked. */
+/**
+ * A session made from an API token acts as that token (same user, same project scope, ends when the
+ * token is revoked); a session made by a passkey sign-in acts as its user.
+ */
 async function sessionUser(request: Request, deps: Deps, id: string): Promise<User> {
   // Browsers attach cookies by themselves; a custom header proves the request came from our own page.
   if (!SAFE_METHODS.has(request.method) && !request.headers.get(CSRF_HEADER)) {
     throw new HttpError(403, 'csrf_header_missing', `cookie-authenticated ${request.method} requests must send the ${CSRF_HEADER} header`);
   }
   const { rows } = await deps.db().query(
-    `SELECT u.id, u.name, u.is_admin, t.project_id FROM sessions s JOIN api_tokens t ON t.id = s.token_id
-     JOIN users u ON u.id = t.user_id WHERE s.id_hash = $1 AND s.expires_at > now() AND t.revoked_at IS NULL`,
+    `SELECT u.id, u.name, u.is_admin, u.disabled_at, t.project_id FROM sessions s
+     LEFT JOIN api_tokens t ON t.id = s.token_id
+     JOIN users u ON u.id = COALESCE(s.user_id, t.user_id)
+     WHERE s.id_hash = $1 AND s.expires_at > now() AND (s.token_id IS NULL OR t.revoked_at IS NULL)`,
     [await hashToken(id)],
   );
   const row = rows[0];
   if (!row) throw new HttpError(401, 'session_expired', 'your session has ended or was signed out; sign in again');
-  return { id: row.id, name: row.name, isAdmin: row.is_admin, tokenProjectId: row.project_id };
+  return enabled(row, 'session');
 }
 
 export interface ProjectRef {

@@ -27,6 +27,12 @@ export interface Env {
   ZECTRE_LOCAL_STACK?: string;
   /** Comma-separated domains push URLs may point into (a host equal to one or below it); default `nodes.<APPS_DOMAIN>`. */
   PUSH_URL_DOMAINS?: string;
+  /** The catalog's `iss`; default PUBLIC_URL. Set it when the catalog is reached at another origin. */
+  CATALOG_ISSUER?: string;
+  /** The `aud` of the API's access tokens; default "zectre-api". */
+  CATALOG_API_AUDIENCE?: string;
+  /** Where the API reads the catalog's JWKS when the catalog runs as a separate Worker; default: this Worker's own key table. */
+  CATALOG_JWKS_URL?: string;
 }
 
 export function heartbeatIntervalMs(env: Env): number {

@@ -22,6 +22,7 @@ import { healthz } from './health.js';
 import { HttpError, decodePathParams, errorResponse } from './http.js';
 import { installScript } from './install/install-script.js';
 import { getBlob } from './registry/blobs.js';
+import { getCatalogJwks } from './catalog/jwks-route.js';
 import { getJwks, heartbeat, register } from './scheduler/nodes.js';
 import { evaluate, wakeScheduler } from './scheduler/evaluate.js';
 
@@ -67,6 +68,7 @@ router
   .get('/scheduler/v1/jwks', getJwks)
   .get('/registry/v1/blobs/:digest', getBlob)
   .get('/install.sh', installScript)
+  .get('/.well-known/jwks.json', getCatalogJwks)
   .all('*', (request) => {
     throw new HttpError(404, 'route_not_found', `no route for ${request.method} ${new URL(request.url).pathname}`);
   });

@@ -178,6 +178,7 @@ export const ROWS: Row[] = [
     expect: nodeOnly(200),
   },
   { route: 'GET /scheduler/v1/jwks', path: '/scheduler/v1/jwks', expect: everyone(200) },
+  { route: 'GET /.well-known/jwks.json', path: '/.well-known/jwks.json', expect: everyone(200) },
   {
     route: 'GET /registry/v1/blobs/:digest',
     path: '/registry/v1/blobs/{digest}',
