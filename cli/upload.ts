@@ -1,6 +1,7 @@
 import { SingleBar } from 'cli-progress';
 import type { Artifact } from '../protocol/index.js';
 import type { ApiClient } from './api-client.js';
+import { ApiError } from './errors.js';
 import { formatBytes } from './output.js';
 import type { PackedArtifact } from './pack.js';
 
@@ -59,5 +60,20 @@ export async function uploadArtifact(
     });
   } finally {
     bar?.stop();
+  }
+}
+
+/**
+ * The artifact when `project` already has these bytes in the registry (a redeploy of an unchanged
+ * tree), else null. Only this project's artifacts count: bytes another project uploaded answer 404
+ * like unknown ones and are uploaded again, which is what makes them this project's. A server
+ * without the route (404 route_not_found) also means "upload".
+ */
+export async function findArtifact(client: ApiClient, project: string, digest: string): Promise<Artifact | null> {
+  try {
+    return await client.get<Artifact>(`/api/v1/projects/${encodeURIComponent(project)}/artifacts/${encodeURIComponent(digest)}`);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return null;
+    throw err;
   }
 }

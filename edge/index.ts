@@ -1,5 +1,5 @@
 import { Router, type IRequest } from 'itty-router';
-import { putArtifact } from './api/artifacts.js';
+import { getArtifact, putArtifact } from './api/artifacts.js';
 import { createDeployment, getDeployment, listDeployments } from './api/deployments.js';
 import { listEnv, setEnv, unsetEnv } from './api/env-vars.js';
 import { addDomain, getDomain, listDomains, removeDomain } from './api/domains.js';
@@ -39,6 +39,7 @@ router
   .get('/api/v1/projects', listProjects)
   .get('/api/v1/projects/:project', getProject)
   .put('/api/v1/projects/:project/artifacts', putArtifact)
+  .get('/api/v1/projects/:project/artifacts/:digest', getArtifact)
   .post('/api/v1/projects/:project/deployments', createDeployment)
   .get('/api/v1/projects/:project/deployments', listDeployments)
   .get('/api/v1/deployments/:id', getDeployment)

@@ -19,7 +19,7 @@ export interface DeployOptions {
 export function registerDeploy(program: Command): void {
   program
     .command('deploy')
-    .description('pack DIR, upload it and start it as a new deployment of a project')
+    .description('pack DIR, upload it (unless the project has those exact bytes already) and start it as a new deployment of a project')
     .argument('[dir]', 'app directory', '.')
     .requiredOption('-p, --project <name>', 'project to deploy')
     .option('--cmd <command>', "start command (default: zectre.json's command, the Procfile's web: line, npm start)")

@@ -8,10 +8,10 @@ import { checkEnv } from '../env-pairs.js';
 import { ApiError, CliError } from '../errors.js';
 import { IGNORE_FILE } from '../ignore.js';
 import { formatBytes, printJson, shortDigest } from '../output.js';
-import { packDir, type PackedArtifact } from '../pack.js';
+import { packDir, type PackedArtifact, type PackProgress } from '../pack.js';
 import { finishRelease, watchDeployment } from '../rollout.js';
 import { detectStartCommand, resourceRequest, type ResourceRequest } from '../start-command.js';
-import { uploadArtifact } from '../upload.js';
+import { findArtifact, uploadArtifact } from '../upload.js';
 
 export async function deploy(dir: string, opts: DeployOptions): Promise<void> {
   // Progress is for people; with --json, stdout carries only the deployment.
@@ -33,14 +33,19 @@ export async function deploy(dir: string, opts: DeployOptions): Promise<void> {
   if (Object.keys(resources).length) say(`resources per task: ${describeResources(resources)}`);
 
   say(`packing ${root}…`);
-  const packed = await packDir(root);
+  const packed = await packDir(root, { onProgress: packProgress(say) });
   say(`packed ${packed.entries} files and directories into ${formatBytes(packed.size)}`);
-  if (packed.size > project.limits.artifactBytes) throw tooLarge(packed, project.limits.artifactBytes);
-  const artifact = await uploadArtifact(client, opts.project, packed, bars, say).catch((err: unknown) => {
-    // A server configured below what it announced (or an older one) still gets the same advice.
-    throw err instanceof ApiError && err.status === 413 ? tooLarge(packed, null) : err;
-  });
-  say(`uploaded ${shortDigest(artifact.digest)} (${formatBytes(artifact.size)})`);
+  let artifact = await findArtifact(client, opts.project, packed.digest);
+  if (artifact) {
+    say(`artifact ${shortDigest(artifact.digest)} already uploaded, skipping`);
+  } else {
+    if (packed.size > project.limits.artifactBytes) throw tooLarge(packed, project.limits.artifactBytes);
+    artifact = await uploadArtifact(client, opts.project, packed, bars, say).catch((err: unknown) => {
+      // A server configured below what it announced (or an older one) still gets the same advice.
+      throw err instanceof ApiError && err.status === 413 ? tooLarge(packed, null) : err;
+    });
+    say(`uploaded ${shortDigest(artifact.digest)} (${formatBytes(artifact.size)})`);
+  }
 
   const body: CreateDeployment = {
     artifact: artifact.digest,
@@ -66,6 +71,18 @@ export async function deploy(dir: string, opts: DeployOptions): Promise<void> {
   });
   if (opts.json) printJson(final);
   await finishRelease(client, final, say);
+}
+
+/** Time between progress lines while packing: a large tree (node_modules) takes tens of seconds, a small one prints none. */
+const PACK_PROGRESS_EVERY_MS = 2_000;
+
+function packProgress(say: (line: string) => void): (p: PackProgress) => void {
+  let next = Date.now() + PACK_PROGRESS_EVERY_MS;
+  return (p) => {
+    if (Date.now() < next) return;
+    next = Date.now() + PACK_PROGRESS_EVERY_MS;
+    say(`packing: ${p.entries} files and directories, ${formatBytes(p.bytesRead)} read, ${formatBytes(p.bytesPacked)} packed`);
+  };
 }
 
 /** The API's defaults fill in what was not asked for. */

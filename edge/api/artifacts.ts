@@ -52,3 +52,21 @@ export async function projectOwnsArtifact(deps: Deps, projectId: string, digest:
   const { rows } = await deps.db().query('SELECT 1 FROM artifact_owners WHERE project_id = $1 AND digest = $2', [projectId, digest]);
   return rows.length > 0;
 }
+
+/**
+ * GET /api/v1/projects/:project/artifacts/:digest (viewer): 200 with the artifact when this project
+ * owns it, so `zectre deploy` skips uploading unchanged bytes. Bytes only other projects uploaded
+ * answer the same 404 as bytes nobody uploaded: the answer says nothing about other projects.
+ */
+export async function getArtifact(request: IRequest, deps: Deps): Promise<Response> {
+  const user = await requireUser(request, deps);
+  const project = await requireProject(deps, user, request.params.project!, 'viewer');
+  const digest = request.params.digest!;
+  if (!DIGEST_PATTERN.test(digest)) throw new HttpError(400, 'invalid_digest', `expected sha256:<64 lowercase hex digits>, got ${digest.slice(0, 80)}`);
+  const { rows } = await deps.db().query(
+    'SELECT a.size FROM artifact_owners o JOIN artifacts a ON a.digest = o.digest WHERE o.project_id = $1 AND o.digest = $2',
+    [project.id, digest],
+  );
+  if (!rows[0]) throw new HttpError(404, 'artifact_not_found', `artifact ${digest.slice(0, 19)}… not found in the registry of ${project.slug}`);
+  return json({ digest, size: Number(rows[0].size) } satisfies Artifact);
+}

@@ -155,10 +155,32 @@ describe('the Worker trusts configuration, not requests', { timeout: 240_000 }, 
       assert.equal((await call(api(), 'GET', `/registry/v1/blobs/${artifact.digest}`, { token: scoped })).status, 404);
     });
 
+    test('the "already uploaded?" check answers for the project asked about only: alpha\'s bytes are unknown to beta', async () => {
+      const ownCheck = (token: string, project: string, digest = artifact.digest) =>
+        call(api(), 'GET', `/api/v1/projects/${project}/artifacts/${encodeURIComponent(digest)}`, { token });
+      const mine = await ownCheck(admin(), 'alpha');
+      assert.equal(mine.status, 200, mine.text);
+      assert.deepEqual(mine.body, { digest: artifact.digest, size: artifact.bytes.byteLength });
+      // The admin sees both projects, bob is a developer of beta: for beta, alpha's bytes look like bytes nobody uploaded.
+      for (const token of [admin(), bob.token]) {
+        const theirs = await ownCheck(token, 'beta');
+        const nobody = await ownCheck(token, 'beta', `sha256:${'e'.repeat(64)}`);
+        assert.equal(theirs.status, 404, theirs.text);
+        assert.equal(nobody.status, 404);
+        assert.equal(theirs.body.error.code, nobody.body.error.code);
+        assert.equal(theirs.body.error.message.replace(/sha256:\w+/, ''), nobody.body.error.message.replace(/sha256:\w+/, ''));
+        assert.doesNotMatch(theirs.text, /alpha/);
+      }
+      assert.equal((await ownCheck(bob.token, 'alpha')).status, 404, 'bob is not a member of alpha');
+      assert.equal((await ownCheck(bob.token, 'beta', 'sha256:nope')).status, 400);
+    });
+
     test('uploading the same bytes makes them the uploader\'s project\'s too', async () => {
       const again = await call(api(), 'PUT', '/api/v1/projects/beta/artifacts', { token: bob.token, body: artifact.bytes });
       assert.equal(again.status, 200, again.text);
       assert.deepEqual(again.body, { digest: artifact.digest, size: artifact.bytes.byteLength });
+      const check = await call(api(), 'GET', `/api/v1/projects/beta/artifacts/${artifact.digest}`, { token: bob.token });
+      assert.equal(check.status, 200, check.text);
       await expectStatus(201, api(), 'POST', '/api/v1/projects/beta/deployments', {
         token: bob.token,
         body: { artifact: artifact.digest, command: 'node server.js', deadlineSeconds: 5 },

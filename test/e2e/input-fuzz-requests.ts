@@ -256,6 +256,8 @@ export function requestArbitrary(t: Targets): fc.Arbitrary<FuzzRequest> {
       route: 'PUT /api/v1/projects/:project/artifacts', method: 'PUT', path: `/api/v1/projects/${p}/artifacts`, body: bytes, auth: 'admin' as const,
       headers: { 'content-type': 'application/gzip', ...(digest === null ? {} : { 'x-zectre-digest': digest }) },
     })),
+    get('GET /api/v1/projects/:project/artifacts/:digest', fc.tuple(project, fc.oneof(anyDigest.map(encoded), segment([t.digest])))
+      .map(([p, d]) => `/api/v1/projects/${p}/artifacts/${d}`)),
     json('POST /api/v1/projects/:project/deployments', 'POST', project.map((p) => `/api/v1/projects/${p}/deployments`), body({
       artifact: str(anyDigest),
       command: str(fc.constantFrom('node server.js', 'sleep 1')),

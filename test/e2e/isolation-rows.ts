@@ -97,6 +97,12 @@ export const ROWS: Row[] = [
     expect: onAlpha('developer', 200),
   },
   {
+    route: 'GET /api/v1/projects/:project/artifacts/:digest',
+    path: '/api/v1/projects/{alpha}/artifacts/{digest}',
+    note: "alpha's artifact, as alpha's: viewers of alpha",
+    expect: onAlpha('viewer', 200),
+  },
+  {
     route: 'POST /api/v1/projects/:project/deployments',
     path: '/api/v1/projects/{alpha}/deployments',
     body: () => ({ artifact: '{digest}', command: 'node server.js', deadlineSeconds: 5 }),

@@ -72,6 +72,8 @@ export function spineScenario(dbKind: string): void {
       assert.equal(run.code, 0, `deploy failed:\n${run.stdout}\n${run.stderr}`);
       first = JSON.parse(run.stdout);
       assert.equal(first.status, 'live');
+      assert.match(run.stderr, /\nuploaded sha256:/);
+      assert.doesNotMatch(run.stderr, /already uploaded/);
       assert.match(run.stderr, /live at http:\/\/hello\.zectre\.localhost:\d+\//);
       assert.match(run.stderr, /preview at http:\/\/d[a-z0-9]+--hello\.zectre\.localhost:\d+\//);
       await eventually(`hello.${stack.appsDomain}`, /hello from zectre \(version 1\)/);
@@ -106,6 +108,9 @@ export function spineScenario(dbKind: string): void {
     test('a deployment that never turns healthy fails, the CLI says why, and the live one keeps serving', async () => {
       const run = await zectre('deploy', app(), '--project', 'hello', '--cmd', 'echo crashing; exit 3', '--deadline', '5');
       assert.equal(run.code, 1, `expected exit 1:\n${run.stdout}\n${run.stderr}`);
+      // The tree is the one deployed just before: packed to the same digest, asked about, not uploaded again.
+      assert.ok(run.stdout.includes(`\nartifact ${second.artifact.slice(0, 19)}… already uploaded, skipping\n`), run.stdout);
+      assert.doesNotMatch(run.stdout, /uploading|uploaded sha256/);
       assert.match(run.stderr, /failed: not healthy before its deadline/);
       assert.match(run.stderr, /exit code 3/);
       const status = JSON.parse((await zectre('status', 'hello', '--json')).stdout);
@@ -131,6 +136,8 @@ export function spineScenario(dbKind: string): void {
     test('a third deploy retires the oldest release: its tasks stop', async () => {
       const run = await zectre('deploy', app(), '--project', 'hello', '--json');
       assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stderr, /already uploaded, skipping/);
+      assert.equal((JSON.parse(run.stdout) as Deployment).artifact, second.artifact, 'the unchanged tree deploys the bytes uploaded before');
       await eventually(`hello.${stack.appsDomain}`, /version 3/);
       const status = await zectre('status', 'hello', '--json');
       assert.equal(status.code, 0, status.stderr);
