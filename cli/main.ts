@@ -6,6 +6,8 @@ import { registerDomains } from './commands/domains.js';
 import { registerEnv } from './commands/env.js';
 import { registerLogin } from './commands/login.js';
 import { registerLogs } from './commands/logs.js';
+import { registerMembers } from './commands/members.js';
+import { registerUsers } from './commands/users.js';
 import { registerNodes } from './commands/nodes.js';
 import { registerProjects } from './commands/projects.js';
 import { registerRollback } from './commands/rollback.js';
@@ -49,6 +51,8 @@ registerDomains(program);
 registerNodes(program);
 registerJoinTokens(program);
 registerTokens(program);
+registerMembers(program);
+registerUsers(program);
 
 try {
   await program.parseAsync();
