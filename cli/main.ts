@@ -4,6 +4,7 @@ import { registerDeploy } from './commands/deploy.js';
 import { registerDeployments } from './commands/deployments.js';
 import { registerDomains } from './commands/domains.js';
 import { registerEnv } from './commands/env.js';
+import { registerEvents } from './commands/events.js';
 import { registerLogin } from './commands/login.js';
 import { registerLogs } from './commands/logs.js';
 import { registerMembers } from './commands/members.js';
@@ -53,6 +54,7 @@ registerJoinTokens(program);
 registerTokens(program);
 registerMembers(program);
 registerUsers(program);
+registerEvents(program);
 
 try {
   await program.parseAsync();

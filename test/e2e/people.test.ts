@@ -242,6 +242,8 @@ describe('people and roles: invites, members, users', { timeout: 600_000 }, () =
     ]) assert.ok(seen.includes(want), `no "${want}" in ${JSON.stringify([...new Set(seen)])}`);
     const cli = await ok(admin, 'members', 'list', 'team', '--invites');
     assert.match(cli.stdout, /INVITE\s+ROLE\s+STATE/);
+    const trail = await ok(ada.token, 'events', 'team', '-n', '500');
+    assert.match(trail.stdout, /admin\s+member\.removed\s+\{.*"user":"gone".*\}/);
   });
 
   test('two admins disabling each other at once: one admin stays enabled', async () => {
