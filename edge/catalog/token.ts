@@ -37,7 +37,7 @@ export const token = oauthEndpoint(async (request: IRequest, deps: Deps) => {
 async function deviceGrant(tx: Tx, deps: Deps, deviceCode: string, clientId: string): Promise<RefreshOutcome> {
   const { rows } = await tx.query(
     `SELECT id, client_id, client_name, status, user_id, expires_at <= now() AS expired,
-            last_polled_at > now() - make_interval(secs => interval_s - $2) AS too_fast
+            last_polled_at > now() - make_interval(secs => interval_s - $2::float8) AS too_fast
      FROM oauth_device_codes WHERE device_code_hash = $1 FOR UPDATE`,
     [await hashToken(deviceCode), POLL_SLACK_S],
   );

@@ -7,9 +7,12 @@ import { apiAudience, catalogIssuer, publishedJwks } from './keys.js';
 /**
  * The API's side of the catalog: it trusts access tokens through the published JWKS, as a separate
  * service would, never through the signing keys. The key set is cached; an unknown `kid` refreshes
- * it, at most every REFRESH_MIN_MS, so random kids cannot turn into a database read each.
+ * it, at most REFRESH_BURST times per REFRESH_WINDOW_MS, so random kids cannot turn into a database
+ * read each, while two rotations in quick succession (each kid new here) still both get through.
  */
-const REFRESH_MIN_MS = 10_000;
+const REFRESH_WINDOW_MS = 10_000;
+const REFRESH_BURST = 3;
+let forcedRefreshes: number[] = [];
 /**
  * Without an unknown kid the set is still re-read this often, so a key that left the JWKS (retired
  * long enough ago, or removed after a compromise) stops verifying here too, as with jose's remote set.
@@ -25,7 +28,12 @@ async function keyResolver(env: Env, db: Db, refresh: boolean): Promise<JWTVerif
     return refresh ? null : remote.getKey;
   }
   if (local && !refresh && Date.now() - local.refreshedAt < MAX_AGE_MS) return local.getKey;
-  if (local && refresh && Date.now() - local.refreshedAt < REFRESH_MIN_MS) return null;
+  if (local && refresh) {
+    const now = Date.now();
+    forcedRefreshes = forcedRefreshes.filter((at) => now - at < REFRESH_WINDOW_MS);
+    if (forcedRefreshes.length >= REFRESH_BURST) return null;
+    forcedRefreshes.push(now);
+  }
   local = { getKey: createLocalJWKSet(await publishedJwks(env, db, true)), refreshedAt: Date.now() };
   return local.getKey;
 }
