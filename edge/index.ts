@@ -25,6 +25,7 @@ import { getBlob } from './registry/blobs.js';
 import { getCatalogJwks } from './catalog/jwks-route.js';
 import { getJwks, heartbeat, register } from './scheduler/nodes.js';
 import { evaluate, wakeScheduler } from './scheduler/evaluate.js';
+import { issueIdentityTokens } from './scheduler/identity-tokens.js';
 
 export { NodeShard } from './scheduler/node-shard.js';
 export { SchedulerObject } from './scheduler/scheduler-object.js';
@@ -69,6 +70,7 @@ router
   .get('/registry/v1/blobs/:digest', getBlob)
   .get('/install.sh', installScript)
   .get('/.well-known/jwks.json', getCatalogJwks)
+  .post('/scheduler/v1/nodes/:id/identity-tokens', issueIdentityTokens)
   .all('*', (request) => {
     throw new HttpError(404, 'route_not_found', `no route for ${request.method} ${new URL(request.url).pathname}`);
   });
