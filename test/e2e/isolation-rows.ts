@@ -186,4 +186,18 @@ export const ROWS: Row[] = [
     expect: { ...onAlpha('viewer', 200), node: 404 },
   },
   { route: 'GET /install.sh', path: '/install.sh', expect: everyone(200) },
+  {
+    route: 'POST /scheduler/v1/nodes/:id/identity-tokens',
+    path: '/scheduler/v1/nodes/{agentNode}/identity-tokens',
+    note: "the node that runs alpha's task: only its own credential",
+    body: () => ({ taskIds: ['{task}'] }),
+    expect: everyone(401),
+  },
+  {
+    route: 'POST /scheduler/v1/nodes/:id/identity-tokens',
+    path: '/scheduler/v1/nodes/{bystander}/identity-tokens',
+    note: "its own node id, alpha's task (another node's): no token",
+    body: () => ({ taskIds: ['{task}'] }),
+    expect: nodeOnly(404),
+  },
 ];
