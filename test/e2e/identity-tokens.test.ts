@@ -32,7 +32,7 @@ http.createServer((req, res) => {
   let file = null;
   try { file = readFileSync(path, 'utf8'); } catch {}
   res.setHeader('content-type', 'application/json');
-  res.end(JSON.stringify({ env: process.env.ZECTRE_IDENTITY_TOKEN ?? null, path: path ?? null, file, uid: process.getuid() }));
+  res.end(JSON.stringify({ env: process.env.ZECTRE_IDENTITY_TOKEN ?? null, path: path ?? null, file, uid: process.getuid(), pid: process.pid }));
 }).listen(Number(process.env.PORT), '127.0.0.1');
 `,
 };
@@ -42,6 +42,7 @@ interface Seen {
   path: string | null;
   file: string | null;
   uid: number;
+  pid: number;
 }
 
 describe('workload identity tokens on the real stack', { timeout: 240_000 }, () => {
@@ -122,6 +123,28 @@ describe('workload identity tokens on the real stack', { timeout: 240_000 }, () 
   test('the API refuses an identity token as a bearer', async () => {
     const answer = await call(stack.apiUrl, 'GET', '/api/v1/whoami', { token: first.env! });
     assert.equal(answer.status, 401, answer.text);
+  });
+
+  test('with the control plane down the task restarts without a token, and its file gets one once the control plane is back', async () => {
+    await stack.stopWorker();
+    await waitFor('a failed renewal', async () => /identity tokens for 1 task\(s\) not renewed/.test(stack.agent.output()), 60_000);
+    const crashed = await seen();
+    process.kill(crashed.pid, 'SIGKILL');
+    const restarted: Seen = await waitFor('the task restarted', async () => {
+      const now = await seen().catch(() => undefined);
+      return now && now.pid !== crashed.pid ? now : undefined;
+    }, 60_000);
+    assert.equal(restarted.env, null, 'started without ZECTRE_IDENTITY_TOKEN rather than not at all');
+    assert.equal(restarted.path, first.path, 'the file to read is named all the same');
+    assert.match(stack.agent.output(), /starting without ZECTRE_IDENTITY_TOKEN/);
+    await stack.startWorker();
+    const back: Seen = await waitFor('a valid token in the file again', async () => {
+      const now = await seen();
+      if (!now.file || now.file === crashed.file) return undefined;
+      const valid = await verify(now.file).then((v) => v.payload.exp! * 1000 > Date.now(), () => false);
+      return valid ? now : undefined;
+    }, 90_000);
+    assert.equal(back.pid, restarted.pid, 'the renewal did not restart the task');
   });
 
   test("another node's credential gets no token for the task", async () => {
