@@ -28,6 +28,8 @@ interface Entry extends IdentityTask {
   token?: string;
   /** When the agent (its own clock) should ask for the next one: half the lifetime after receipt. */
   renewAt: number;
+  /** When the token expires, by the agent's clock (counted from the request, so never later than by the issuer's). */
+  expiresAt: number;
 }
 
 /** A request (and a start waiting for its token) takes at most this long; then the task starts without. */
@@ -40,7 +42,10 @@ export class IdentityTokens {
   /** Ids to ask for in the next request; a request in flight takes all there are when it starts. */
   private readonly wanted = new Set<string>();
   private draining: Promise<void> | undefined;
+  /** Starts waiting for the request that carries their task's id. */
+  private readonly waiters = new Map<string, (() => void)[]>();
   private timer: NodeJS.Timeout | undefined;
+  private timerPending = false;
   private readonly backoff = new Backoff(1_000, 60_000, true);
   /** The last request failed: starts do not wait for the control plane until one succeeds. */
   private failing = false;
@@ -62,18 +67,21 @@ export class IdentityTokens {
    */
   async forStart(task: IdentityTask): Promise<string | undefined> {
     const entry = this.track(task);
-    if (entry.token && Date.now() < entry.renewAt) {
-      // A restart after a crash: the same token, and its file again in case the app removed it.
+    // A restart after a crash: the same token while it is fresh, or while the control plane is away and
+    // it is still valid, and its file again in case the app removed it.
+    if (entry.token && Date.now() < (this.failing ? entry.expiresAt : entry.renewAt)) {
       await this.write(entry, entry.token);
       return entry.token;
     }
     if (this.failing) {
+      if (!this.timerPending) this.scheduleNext(); // the retry asks for this task too
       this.opts.log(`task ${task.id}: starting without ${IDENTITY_TOKEN_ENV}: the control plane did not answer the last token request; its token file is written once it does`);
       return undefined;
     }
     this.wanted.add(task.id);
-    const done = this.drain();
-    const timedOut = await Promise.race([done.then(() => false), new Promise<boolean>((r) => setTimeout(r, REQUEST_TIMEOUT_MS, true).unref())]);
+    const answered = new Promise<boolean>((resolve) => this.waiters.set(task.id, [...(this.waiters.get(task.id) ?? []), () => resolve(false)]));
+    void this.drain();
+    const timedOut = await Promise.race([answered, new Promise<boolean>((r) => setTimeout(r, REQUEST_TIMEOUT_MS, true).unref())]);
     const token = this.tasks.get(task.id)?.token;
     if (!token) {
       const why = timedOut ? `no answer within ${REQUEST_TIMEOUT_MS} ms` : 'the control plane gave none (see above)';
@@ -92,17 +100,26 @@ export class IdentityTokens {
   forget(taskId: string): void {
     this.tasks.delete(taskId);
     this.wanted.delete(taskId);
+    this.settle([taskId]);
   }
 
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.settle([...this.waiters.keys()]);
+  }
+
+  private settle(ids: string[]): void {
+    for (const id of ids) {
+      for (const resolve of this.waiters.get(id) ?? []) resolve();
+      this.waiters.delete(id);
+    }
   }
 
   private track(task: IdentityTask): Entry {
     let entry = this.tasks.get(task.id);
     if (!entry) {
-      entry = { ...task, renewAt: 0 };
+      entry = { ...task, renewAt: 0, expiresAt: 0 };
       this.tasks.set(task.id, entry);
     }
     entry.file = task.file;
@@ -110,21 +127,28 @@ export class IdentityTokens {
     return entry;
   }
 
-  /** One request at a time; ids wanted meanwhile go in the next. Resolves when nothing is wanted any more. */
+  /** One request at a time; ids wanted meanwhile go in the next. */
   private drain(): Promise<void> {
-    this.draining ??= (async () => {
-      try {
-        while (this.wanted.size && !this.stopped) {
-          const ids = [...this.wanted].filter((id) => this.tasks.has(id));
-          this.wanted.clear();
-          await this.request(ids);
-        }
-      } finally {
-        this.draining = undefined;
-        this.scheduleNext();
-      }
-    })();
+    // `finally` runs after the assignment even when there was nothing to ask for (no stale promise stays).
+    this.draining ??= this.askForWanted().finally(() => {
+      this.draining = undefined;
+      if (this.wanted.size && !this.stopped) void this.drain(); // wanted after the last request left
+      else this.scheduleNext();
+    });
     return this.draining;
+  }
+
+  private async askForWanted(): Promise<void> {
+    while (this.wanted.size && !this.stopped) {
+      const ids = [...this.wanted];
+      this.wanted.clear();
+      const known = ids.filter((id) => this.tasks.has(id));
+      await this.request(known).catch((err: Error) => {
+        this.failing = true; // an answer not as expected: retried like an unreachable control plane
+        this.opts.log(`identity tokens for ${known.length} task(s) not renewed: ${err.message}; retrying (tasks keep running)`);
+      });
+      this.settle(ids);
+    }
   }
 
   private async request(ids: string[]): Promise<void> {
@@ -155,6 +179,7 @@ export class IdentityTokens {
         if (!entry) continue;
         entry.token = token;
         entry.renewAt = renewAt;
+        entry.expiresAt = started + answer.expiresInS * 1000;
         await this.write(entry, token);
       }
       for (const [id, why] of Object.entries(answer.refused)) this.refuse(id, why);
@@ -183,10 +208,13 @@ export class IdentityTokens {
   private schedule(delayMs: number): void {
     if (this.stopped) return;
     clearTimeout(this.timer);
+    this.timerPending = true;
     this.timer = setTimeout(() => {
+      this.timerPending = false;
       // Due: every task (they stay in step); otherwise only those a failed request left without a token.
       const entries = [...this.tasks.values()];
-      const due = entries.some((e) => e.token && e.renewAt <= Date.now());
+      // (A timer may fire a millisecond before Date.now() reaches its time.)
+      const due = entries.some((e) => e.token && e.renewAt <= Date.now() + 100);
       for (const e of entries) if (due || !e.token) this.wanted.add(e.id);
       void this.drain();
     }, delayMs);

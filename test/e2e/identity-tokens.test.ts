@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload } from 'jose';
 import { IDENTITY_TOKEN_TYPE, type Deployment } from '../../protocol/index.js';
 import { waitFor } from '../../dev/processes.js';
 import { startStack, type Stack } from '../../dev/stack.js';
@@ -120,15 +120,30 @@ describe('workload identity tokens on the real stack', { timeout: 240_000 }, () 
     assert.equal(task.restarts, 0);
   });
 
+  test('an agent restarted with SIGKILL re-adopts the task and keeps renewing its file', async () => {
+    const before = await seen();
+    await stack.restartAgent('SIGKILL');
+    const renewed: Seen = await waitFor('a token renewed by the new agent', async () => {
+      const now = await seen();
+      return now.file !== null && now.file !== before.file ? now : undefined;
+    }, 60_000);
+    assert.equal(renewed.pid, before.pid, 're-adopted, not restarted');
+    await verify(renewed.file!);
+  });
+
   test('the API refuses an identity token as a bearer', async () => {
     const answer = await call(stack.apiUrl, 'GET', '/api/v1/whoami', { token: first.env! });
     assert.equal(answer.status, 401, answer.text);
   });
 
-  test('with the control plane down the task restarts without a token, and its file gets one once the control plane is back', async () => {
+  test('with the control plane down and its token expired, a crashed task restarts without one, and its file gets one once the control plane is back', async () => {
     await stack.stopWorker();
     await waitFor('a failed renewal', async () => /identity tokens for 1 task\(s\) not renewed/.test(stack.agent.output()), 60_000);
-    const crashed = await seen();
+    // While its token is valid a restarted task keeps it; once it has expired there is none to give.
+    const crashed: Seen = await waitFor('the token in the file to expire', async () => {
+      const now = await seen();
+      return now.file && decodeJwt(now.file).exp! * 1000 < Date.now() ? now : undefined;
+    }, 60_000);
     process.kill(crashed.pid, 'SIGKILL');
     const restarted: Seen = await waitFor('the task restarted', async () => {
       const now = await seen().catch(() => undefined);
