@@ -33,6 +33,8 @@ export interface Env {
   CATALOG_API_AUDIENCE?: string;
   /** Where the API reads the catalog's JWKS when the catalog runs as a separate Worker; default: this Worker's own key table. */
   CATALOG_JWKS_URL?: string;
+  /** Lifetime of workload identity tokens in seconds (default and most 3600, least 10); tests shorten it. */
+  IDENTITY_TOKEN_TTL_S?: string;
 }
 
 export function heartbeatIntervalMs(env: Env): number {

@@ -34,6 +34,7 @@ import { rotateKeys } from './catalog/rotate-route.js';
 import { token } from './catalog/token.js';
 import { getJwks, heartbeat, register } from './scheduler/nodes.js';
 import { evaluate, wakeScheduler } from './scheduler/evaluate.js';
+import { issueIdentityTokens } from './scheduler/identity-tokens.js';
 
 export { NodeShard } from './scheduler/node-shard.js';
 export { SchedulerObject } from './scheduler/scheduler-object.js';
@@ -98,6 +99,7 @@ router
   .post('/api/v1/device/approve', approveDevice)
   .post('/api/v1/device/deny', denyDevice)
   .post('/api/v1/admin/catalog-keys/rotate', rotateKeys)
+  .post('/scheduler/v1/nodes/:id/identity-tokens', issueIdentityTokens)
   .all('*', (request) => {
     throw new HttpError(404, 'route_not_found', `no route for ${request.method} ${new URL(request.url).pathname}`);
   });

@@ -11,6 +11,7 @@ import { PauseWatch } from './pause-watch.js';
 import { ProcessTracker, type TrackerKind } from './process-tracker.js';
 import { HttpError } from './http-json.js';
 import { deleteIdentity, loadIdentity, register, saveIdentity, type Identity } from './identity.js';
+import { IdentityTokens } from './identity-tokens.js';
 import { LogShipper } from './log-shipper.js';
 import { createMetrics } from './metrics.js';
 import { startPushServer } from './push-server.js';
@@ -80,6 +81,8 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
 
   let identity: Identity | undefined = await loadIdentity(config.stateDir);
   const credential = () => identity?.credential ?? '';
+  // Workload identity tokens of the tasks (ZECTRE_IDENTITY_TOKEN), asked for with the node credential.
+  const identityTokens = new IdentityTokens({ apiUrl, nodeId: () => identity?.nodeId ?? '', credential, log });
   let tasks: TaskSet | undefined;
   const metrics = createMetrics(() => tasks?.observed() ?? []);
   const logs = new LogShipper(apiUrl, credential, metrics, log);
@@ -99,6 +102,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       onLinesDropped: (n) => metrics.linesDropped.inc(n),
       onChange: () => heartbeat?.poke(),
       mayStart: () => pauses.mayStart(),
+      identity: identityTokens,
       spoolBudget: { limitBytes: config.logSpoolBytes, usedBytes: 0 },
       tracker,
       ...(config.cgroupRoot ? { cgroup: new CgroupLimiter(config.cgroupRoot) } : {}),
@@ -156,6 +160,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   const shutdown = async () => {
     server.close(); // first, so no push starts a task during shutdown
     pauses.stop();
+    identityTokens.stop();
     await heartbeat.stop();
     if (config.stopTasksOnExit) {
       await taskSet.stopAll();

@@ -6,10 +6,11 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ObservedState, ObservedTask, TaskSpec } from '../protocol/index.js';
+import { IDENTITY_TOKEN_ENV, IDENTITY_TOKEN_FILE, IDENTITY_TOKEN_FILE_ENV, type ObservedState, type ObservedTask, type TaskSpec } from '../protocol/index.js';
 import { ArtifactError, type ArtifactCache } from './artifact-cache.js';
 import { Backoff } from './backoff.js';
 import { HealthChecker, type HealthStatus } from './health-check.js';
+import type { IdentityTask, IdentityTokens } from './identity-tokens.js';
 import { LogSpool } from './log-spool.js';
 import { portIsFree } from './port-check.js';
 import { groupMembers, killGroup, procStat, sameProcessAlive, signalGroup, spawnInGroup } from './process-group.js';
@@ -41,6 +42,8 @@ export interface TaskDeps {
   tracker?: ProcessTracker;
   /** Resolves when processes may be (re)started: after the agent was paused, only once the control plane answered (PauseWatch). */
   mayStart?: () => Promise<void>;
+  /** Workload identity tokens (ZECTRE_IDENTITY_TOKEN and its file); absent: tasks get none. */
+  identity?: IdentityTokens;
 }
 
 /** A running process group of this task, spawned by this agent or re-adopted from an earlier one. */
@@ -151,6 +154,8 @@ export class Task {
     const { pid, startTime } = saved;
     if (pid !== undefined && startTime !== undefined && sameProcessAlive(pid, startTime)) {
       this.note(`re-adopted pid ${pid} after an agent restart${saved.health ? ` (last health: ${saved.health})` : ''}`);
+      const identity = this.identityTask();
+      if (identity) this.deps.identity?.adopt(identity); // its token file keeps being renewed
       this.attach({ pid, startTime, exited: watchAdopted(pid, startTime, this.abort.signal) }, saved.health);
       return `re-adopted pid ${pid}`;
     }
@@ -166,6 +171,7 @@ export class Task {
     this.abort.abort();
     clearTimeout(this.restartTimer);
     this.health?.stop();
+    this.deps.identity?.forget(this.spec.id);
     const running = this.running;
     this.deps.tracker?.signal(this.spec.id, 'SIGTERM'); // those that left the group get the same grace
     if (running) {
@@ -242,10 +248,23 @@ export class Task {
       this.set({ state: 'pending', message });
       await sleep(delay, undefined, { signal: this.abort.signal }).catch(() => undefined);
     }
-    this.spawn();
+    const identity = this.identityTask();
+    const token = identity && !this.stopping ? await this.deps.identity?.forStart(identity) : undefined;
+    this.spawn(token);
   }
 
-  private spawn(): void {
+  /** Where the task's identity token file goes: directly in its own directory, owned by its uid. */
+  private identityTask(): IdentityTask | undefined {
+    if (!this.deps.identity) return undefined;
+    try {
+      return { id: this.spec.id, file: join(this.appDir, IDENTITY_TOKEN_FILE), owner: this.runAs() };
+    } catch {
+      return undefined; // no uid for the project: spawn() fails the task with the reason
+    }
+  }
+
+  /** `identityToken`: the first token for ZECTRE_IDENTITY_TOKEN (absent: the control plane gave none in time). */
+  private spawn(identityToken?: string): void {
     if (this.stopping) return;
     let user: TaskUser | undefined;
     try {
@@ -259,7 +278,7 @@ export class Task {
     const child = spawnInGroup(
       this.spec.command,
       this.appDir,
-      this.processEnv(),
+      this.processEnv(identityToken),
       { stdout: this.spool.rawPath('stdout'), stderr: this.spool.rawPath('stderr') },
       user,
       tracker?.cgroupPath(this.spec.id),
@@ -366,8 +385,11 @@ export class Task {
     await this.spawnWhenPortFree();
   }
 
-  /** PATH and LANG from the agent, HOME = the task's directory, PYTHONUNBUFFERED=1, the spec's env, PORT, ZECTRE_TASK_ID. Nothing else of the agent's. */
-  private processEnv(): Record<string, string> {
+  /**
+   * PATH and LANG from the agent, HOME = the task's directory, PYTHONUNBUFFERED=1, the spec's env, PORT, ZECTRE_TASK_ID,
+   * ZECTRE_IDENTITY_TOKEN(_FILE). Nothing else of the agent's.
+   */
+  private processEnv(identityToken: string | undefined): Record<string, string> {
     const env: Record<string, string> = {};
     for (const key of INHERITED_ENV) {
       const value = process.env[key];
@@ -375,7 +397,13 @@ export class Task {
     }
     // ZECTRE_TASK_ID: how the /proc fallback of the ProcessTracker finds the task's escaped processes.
     // PYTHONUNBUFFERED as on Heroku: Python would otherwise hold its output back (stdout is a file), the app's env may say otherwise.
-    return { ...env, HOME: this.appDir, PYTHONUNBUFFERED: '1', ...this.env, PORT: String(this.spec.port), [TASK_ID_ENV]: this.spec.id };
+    // The identity variables come last: a project env var of the same name must not pass for the agent's.
+    const identity = this.deps.identity
+      ? { [IDENTITY_TOKEN_FILE_ENV]: join(this.appDir, IDENTITY_TOKEN_FILE), ...(identityToken ? { [IDENTITY_TOKEN_ENV]: identityToken } : {}) }
+      : {};
+    const all: Record<string, string> = { ...env, HOME: this.appDir, PYTHONUNBUFFERED: '1', ...this.env, PORT: String(this.spec.port), [TASK_ID_ENV]: this.spec.id, ...identity };
+    if (this.deps.identity && !identityToken) delete all[IDENTITY_TOKEN_ENV];
+    return all;
   }
 
   private fail(message: string): false {

@@ -345,6 +345,9 @@ export function requestArbitrary(t: Targets): fc.Arbitrary<FuzzRequest> {
       tasks: array(observed, 0, 2),
       pushUrl: opt({ valid: fc.oneof(fc.constant(null), pushUrl.valid), hostile: pushUrl.hostile }),
     }), 'node'),
+    json('POST /scheduler/v1/nodes/:id/identity-tokens', 'POST', segment([t.nodeId]).map((id) => `/scheduler/v1/nodes/${id}/identity-tokens`), body({
+      taskIds: array(str(fc.constantFrom(t.taskId, 't1234abcd5678')), 1, 3),
+    }), 'node'),
     fc.tuple(fc.oneof(anyDigest.map(encoded), segment([t.digest, `sha256%3A${t.digest.slice(7)}`])), fc.constantFrom<Auth>('admin', 'node'))
       .map(([d, auth]) => ({ route: 'GET /registry/v1/blobs/:digest', method: 'GET', path: `/registry/v1/blobs/${d}`, auth })),
     // People and roles (issue 12). Only hostile member, user and invite references: the fuzz must not

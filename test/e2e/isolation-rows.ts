@@ -248,4 +248,18 @@ export const ROWS: Row[] = [
   { route: 'POST /api/v1/device/approve', path: '/api/v1/device/approve', body: () => ({ userCode: 'BCDF-GHJK' }), expect: anyUser(404, 403) },
   { route: 'POST /api/v1/device/deny', path: '/api/v1/device/deny', body: () => ({ userCode: 'BCDF-GHJK' }), expect: anyUser(404, 403) },
   { route: 'POST /api/v1/admin/catalog-keys/rotate', path: '/api/v1/admin/catalog-keys/rotate', expect: adminOnly(200) },
+  {
+    route: 'POST /scheduler/v1/nodes/:id/identity-tokens',
+    path: '/scheduler/v1/nodes/{agentNode}/identity-tokens',
+    note: "the node that runs alpha's task: only its own credential",
+    body: () => ({ taskIds: ['{task}'] }),
+    expect: everyone(401),
+  },
+  {
+    route: 'POST /scheduler/v1/nodes/:id/identity-tokens',
+    path: '/scheduler/v1/nodes/{bystander}/identity-tokens',
+    note: "its own node id, alpha's task (another node's): no token",
+    body: () => ({ taskIds: ['{task}'] }),
+    expect: nodeOnly(404),
+  },
 ];
