@@ -90,7 +90,7 @@ export async function publishedJwks(env: Env, db: Db, fresh = false): Promise<{ 
 
 export interface SignOptions {
   subject: string;
-  audience: string;
+  audience: string | string[];
   expiresInS: number;
   /** The JWT `typ` header, so one kind of token can never be replayed as another (RFC 8725 §3.11). */
   type: string;

@@ -79,7 +79,7 @@ export async function issueIdentityTokens(request: IRequest, deps: Deps): Promis
     // signCatalogJwt wants one audience string; jose's setAudience takes a list too, hence the cast.
     answer.tokens[r.id] = await signCatalogJwt(env, deps.db(), { ...claims }, {
       subject: `task:${r.id}`,
-      audience: audience as string,
+      audience,
       expiresInS,
       type: IDENTITY_TOKEN_TYPE,
     });
