@@ -15,6 +15,9 @@ import { deleteProject } from './api/project-delete.js';
 import { rollback } from './api/rollback.js';
 import { scale } from './api/scale.js';
 import { createToken, listTokens, revokeToken } from './api/tokens.js';
+import { acceptInviteRoute, createInvite, listInvites, previewInvite, revokeInvite } from './api/invites.js';
+import { listMembers, removeMember, setMemberRole } from './api/members.js';
+import { disableUser, enableUser, listUsers } from './api/users.js';
 import { createDeps, type Deps } from './deps.js';
 import type { ExecutionContext, ScheduledController } from './cf.js';
 import type { Env } from './env.js';
@@ -69,6 +72,17 @@ router
   .get('/registry/v1/blobs/:digest', getBlob)
   .get('/install.sh', installScript)
   .get('/.well-known/jwks.json', getCatalogJwks)
+  .post('/api/v1/projects/:project/invites', createInvite)
+  .get('/api/v1/projects/:project/invites', listInvites)
+  .delete('/api/v1/projects/:project/invites/:id', revokeInvite)
+  .get('/api/v1/invites/:token', previewInvite)
+  .post('/api/v1/invites/:token/accept', acceptInviteRoute)
+  .get('/api/v1/projects/:project/members', listMembers)
+  .put('/api/v1/projects/:project/members/:user', setMemberRole)
+  .delete('/api/v1/projects/:project/members/:user', removeMember)
+  .get('/api/v1/users', listUsers)
+  .post('/api/v1/users/:user/disable', disableUser)
+  .post('/api/v1/users/:user/enable', enableUser)
   .all('*', (request) => {
     throw new HttpError(404, 'route_not_found', `no route for ${request.method} ${new URL(request.url).pathname}`);
   });

@@ -9,3 +9,4 @@ export * from './tokens.js';
 export * from './dashboard.js';
 export * from './operate.js';
 export * from './domains.js';
+export * from './people.js';

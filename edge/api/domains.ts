@@ -72,10 +72,10 @@ export async function getDomain(request: IRequest, deps: Deps): Promise<Response
   return json({ domain: view(rows[0]) });
 }
 
-/** DELETE: the host stops routing at the next epoch; its certificate and challenges go with the row. */
+/** DELETE (owner, like every delete): the host stops routing at the next epoch; its certificate and challenges go with the row. */
 export async function removeDomain(request: IRequest, deps: Deps): Promise<Response> {
   const user = await requireUser(request, deps);
-  const project = await requireProject(deps, user, request.params.project!, 'developer');
+  const project = await requireProject(deps, user, request.params.project!, 'owner');
   const hostname = request.params.hostname!.toLowerCase();
   await transaction(deps.db(), async (tx) => {
     const { rowCount } = await tx.query('DELETE FROM domains WHERE project_id = $1 AND hostname = $2', [project.id, hostname]);

@@ -321,6 +321,22 @@ export function requestArbitrary(t: Targets): fc.Arbitrary<FuzzRequest> {
     }), 'node'),
     fc.tuple(fc.oneof(anyDigest.map(encoded), segment([t.digest, `sha256%3A${t.digest.slice(7)}`])), fc.constantFrom<Auth>('admin', 'node'))
       .map(([d, auth]) => ({ route: 'GET /registry/v1/blobs/:digest', method: 'GET', path: `/registry/v1/blobs/${d}`, auth })),
+    // People and roles (issue 12). Only hostile member, user and invite references: the fuzz must not
+    // demote, remove or disable what it runs as.
+    json('POST /api/v1/projects/:project/invites', 'POST', project.map((p) => `/api/v1/projects/${p}/invites`), body({
+      role: str(fc.constantFrom('viewer', 'developer', 'owner')),
+      expiresInHours: opt(num(fc.integer({ min: 1, max: 720 }))),
+    })),
+    get('GET /api/v1/projects/:project/invites', project.map((p) => `/api/v1/projects/${p}/invites`)),
+    del('DELETE /api/v1/projects/:project/invites/:id', fc.tuple(project, segment(['i0000nothere0'])).map(([p, id]) => `/api/v1/projects/${p}/invites/${id}`)),
+    get('GET /api/v1/invites/:token', segment(['zi_nope']).map((tok) => `/api/v1/invites/${tok}`), 'none'),
+    json('POST /api/v1/invites/:token/accept', 'POST', segment(['zi_nope']).map((tok) => `/api/v1/invites/${tok}/accept`), fc.constant('{}')),
+    get('GET /api/v1/projects/:project/members', project.map((p) => `/api/v1/projects/${p}/members`)),
+    json('PUT /api/v1/projects/:project/members/:user', 'PUT', fc.tuple(project, segment([])).map(([p, u]) => `/api/v1/projects/${p}/members/${u}`),
+      body({ role: str(fc.constantFrom('viewer', 'developer', 'owner')) })),
+    del('DELETE /api/v1/projects/:project/members/:user', fc.tuple(project, segment([])).map(([p, u]) => `/api/v1/projects/${p}/members/${u}`)),
+    json('POST /api/v1/users/:user/disable', 'POST', segment([]).map((u) => `/api/v1/users/${u}/disable`), fc.constant('{}')),
+    json('POST /api/v1/users/:user/enable', 'POST', segment([]).map((u) => `/api/v1/users/${u}/enable`), fc.constant('{}')),
   ];
   return fc.oneof(...endpoints);
 }
