@@ -33,6 +33,11 @@ export interface Env {
   CATALOG_API_AUDIENCE?: string;
   /** Where the API reads the catalog's JWKS when the catalog runs as a separate Worker; default: this Worker's own key table. */
   CATALOG_JWKS_URL?: string;
+  /**
+   * Optional secret (wrangler secret put SETUP_SECRET, 16+ characters): opening <PUBLIC_URL>/setup#<secret>
+   * enrols the first admin's passkey, as a link from `npm run setup` does, while no admin has one.
+   */
+  SETUP_SECRET?: string;
 }
 
 export function heartbeatIntervalMs(env: Env): number {
