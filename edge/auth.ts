@@ -41,14 +41,25 @@ export async function requireUser(request: Request, deps: Deps): Promise<User> {
   return enabled(row, 'api_token');
 }
 
-/** A catalog access token (JWT): verified against the JWKS; the user must still exist and be enabled. */
+/**
+ * A catalog access token (JWT): verified against the JWKS; the user must still exist and be enabled,
+ * and its sign-in (the refresh family named by `sid`) must not be revoked: one primary-key lookup
+ * joined to the user's, so sign-out and refresh-token reuse end access tokens before they expire.
+ */
 async function accessTokenUser(deps: Deps, token: string): Promise<User> {
   const claims = await verifyAccessToken(deps.env, deps.db(), token);
-  const { rows } = await deps
-    .db()
-    .query('SELECT id, name, is_admin, disabled_at, NULL AS project_id FROM users WHERE id = $1', [claims.sub]);
-  if (!rows[0]) throw new HttpError(401, 'invalid_token', 'the access token names a user that no longer exists');
-  return enabled(rows[0], 'access_token');
+  if (typeof claims.sid !== 'string') throw new HttpError(401, 'invalid_token', 'the access token names no sign-in (sid); sign in again');
+  const { rows } = await deps.db().query(
+    `SELECT u.id, u.name, u.is_admin, u.disabled_at, NULL AS project_id, f.user_id AS family_user, f.revoked_at AS family_revoked_at
+     FROM users u LEFT JOIN oauth_refresh_families f ON f.id = $2 WHERE u.id = $1`,
+    [claims.sub, claims.sid],
+  );
+  const row = rows[0];
+  if (!row) throw new HttpError(401, 'invalid_token', 'the access token names a user that no longer exists');
+  if (row.family_user !== row.id || row.family_revoked_at) {
+    throw new HttpError(401, 'token_revoked', 'this sign-in was revoked (signed out, or a refresh token was used twice); sign in again with `zectre login`');
+  }
+  return enabled(row, 'access_token');
 }
 
 function enabled(row: { id: string; name: string; is_admin: boolean; disabled_at: unknown; project_id: string | null }, via: User['via']): User {

@@ -29,6 +29,12 @@ import { HttpError, decodePathParams, errorResponse } from './http.js';
 import { installScript } from './install/install-script.js';
 import { getBlob } from './registry/blobs.js';
 import { getCatalogJwks } from './catalog/jwks-route.js';
+import { deviceAuthorization } from './catalog/device.js';
+import { approveDevice, denyDevice, getDeviceRequest } from './catalog/device-approval.js';
+import { getOpenIdConfiguration } from './catalog/discovery.js';
+import { revoke } from './catalog/revoke.js';
+import { rotateKeys } from './catalog/rotate-route.js';
+import { token } from './catalog/token.js';
 import { getJwks, heartbeat, register } from './scheduler/nodes.js';
 import { evaluate, wakeScheduler } from './scheduler/evaluate.js';
 
@@ -94,6 +100,14 @@ router
   .get('/api/v1/passkeys', listPasskeys)
   .delete('/api/v1/passkeys/:id', removePasskey)
   .post('/api/v1/recovery-codes', renewRecoveryCodes)
+  .get('/.well-known/openid-configuration', getOpenIdConfiguration)
+  .post('/oauth/device_authorization', deviceAuthorization)
+  .post('/oauth/token', token)
+  .post('/oauth/revoke', revoke)
+  .get('/api/v1/device', getDeviceRequest)
+  .post('/api/v1/device/approve', approveDevice)
+  .post('/api/v1/device/deny', denyDevice)
+  .post('/api/v1/admin/catalog-keys/rotate', rotateKeys)
   .all('*', (request) => {
     throw new HttpError(404, 'route_not_found', `no route for ${request.method} ${new URL(request.url).pathname}`);
   });

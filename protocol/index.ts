@@ -11,3 +11,4 @@ export * from './operate.js';
 export * from './domains.js';
 export * from './people.js';
 export * from './passkeys.js';
+export * from './oauth.js';

@@ -2,6 +2,7 @@ import { SignJWT, exportJWK, generateKeyPair, importJWK, type JWK, type JWTPaylo
 import { decrypt, encrypt } from '../../protocol/crypto.js';
 import type { Db } from '../db.js';
 import type { Env } from '../env.js';
+import { HttpError } from '../http.js';
 
 /**
  * The catalog's signing keys (sql/migrations/014_catalog_keys.sql): `current` signs, `next` is
@@ -112,7 +113,8 @@ export async function signCatalogJwt(env: Env, db: Db, claims: JWTPayload, opts:
 /** The `iss` of every catalog token: CATALOG_ISSUER, else the control plane's PUBLIC_URL. */
 export function catalogIssuer(env: Env): string {
   const issuer = env.CATALOG_ISSUER?.trim() || env.PUBLIC_URL?.trim().replace(/\/+$/, '');
-  if (!issuer) throw new Error('the catalog needs an issuer: set PUBLIC_URL (or CATALOG_ISSUER) on the Worker');
+  // A configuration gap, not a crash: 503 naming the setting, as publicUrl() does.
+  if (!issuer) throw new HttpError(503, 'catalog_issuer_not_set', 'the catalog needs an issuer: set PUBLIC_URL (or CATALOG_ISSUER) on the Worker');
   return issuer;
 }
 

@@ -7,9 +7,17 @@ import { apiAudience, catalogIssuer, publishedJwks } from './keys.js';
 /**
  * The API's side of the catalog: it trusts access tokens through the published JWKS, as a separate
  * service would, never through the signing keys. The key set is cached; an unknown `kid` refreshes
- * it, at most every REFRESH_MIN_MS, so random kids cannot turn into a database read each.
+ * it, at most REFRESH_BURST times per REFRESH_WINDOW_MS, so random kids cannot turn into a database
+ * read each, while two rotations in quick succession (each kid new here) still both get through.
  */
-const REFRESH_MIN_MS = 10_000;
+const REFRESH_WINDOW_MS = 10_000;
+const REFRESH_BURST = 3;
+let forcedRefreshes: number[] = [];
+/**
+ * Without an unknown kid the set is still re-read this often, so a key that left the JWKS (retired
+ * long enough ago, or removed after a compromise) stops verifying here too, as with jose's remote set.
+ */
+const MAX_AGE_MS = 5 * 60_000;
 let local: { getKey: JWTVerifyGetKey; refreshedAt: number } | null = null;
 let remote: { url: string; getKey: JWTVerifyGetKey } | null = null;
 
@@ -19,15 +27,20 @@ async function keyResolver(env: Env, db: Db, refresh: boolean): Promise<JWTVerif
     if (remote?.url !== env.CATALOG_JWKS_URL) remote = { url: env.CATALOG_JWKS_URL, getKey: createRemoteJWKSet(new URL(env.CATALOG_JWKS_URL)) };
     return refresh ? null : remote.getKey;
   }
-  if (local && !refresh) return local.getKey;
-  if (local && refresh && Date.now() - local.refreshedAt < REFRESH_MIN_MS) return null;
+  if (local && !refresh && Date.now() - local.refreshedAt < MAX_AGE_MS) return local.getKey;
+  if (local && refresh) {
+    const now = Date.now();
+    forcedRefreshes = forcedRefreshes.filter((at) => now - at < REFRESH_WINDOW_MS);
+    if (forcedRefreshes.length >= REFRESH_BURST) return null;
+    forcedRefreshes.push(now);
+  }
   local = { getKey: createLocalJWKSet(await publishedJwks(env, db, true)), refreshedAt: Date.now() };
   return local.getKey;
 }
 
-/** A JWT has three base64url parts; API tokens (zt_…) never do. */
+/** A JWT has three base64url parts (the last empty for `alg: none`, refused as such); API tokens (zt_…) never do. */
 export function looksLikeJwt(token: string): boolean {
-  return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token);
+  return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token);
 }
 
 /** Verifies a catalog access token (ES256, our issuer, the API audience, typ at+jwt) and returns its claims. */
@@ -41,7 +54,15 @@ export async function verifyCatalogJwt(
   token: string,
   expect: { audience: string; type: string },
 ): Promise<JWTPayload & { sub: string }> {
-  const options = { algorithms: ['ES256'], issuer: catalogIssuer(env), audience: expect.audience, typ: expect.type, clockTolerance: 5 };
+  const options = {
+    algorithms: ['ES256'],
+    issuer: catalogIssuer(env),
+    audience: expect.audience,
+    typ: expect.type,
+    clockTolerance: 5,
+    // jose checks exp only when present: a token without one must not live forever.
+    requiredClaims: ['exp', 'iat', 'sub'],
+  };
   for (const refresh of [false, true]) {
     const getKey = await keyResolver(env, db, refresh);
     if (!getKey) break;

@@ -200,6 +200,26 @@ function query(params: Record<string, fc.Arbitrary<string>>): fc.Arbitrary<strin
     });
 }
 
+/**
+ * An application/x-www-form-urlencoded body (the OAuth endpoints): each parameter absent, valid or
+ * hostile (raw or percent-encoded), sometimes repeated, sometimes not a form at all.
+ */
+function form(params: Record<string, fc.Arbitrary<string>>): fc.Arbitrary<string> {
+  const keys = Object.keys(params);
+  const value = (k: string) => fc.oneof(
+    { weight: 4, arbitrary: params[k]!.map(encoded) },
+    { weight: 2, arbitrary: hostileString.map(encoded) },
+    { weight: 1, arbitrary: badEscape },
+    { weight: 1, arbitrary: nastyString },
+  );
+  const pairs = fc.tuple(...keys.map((k) => fc.option(value(k).map((v) => `${k}=${v}`), { nil: undefined, freq: 5 })));
+  return fc.oneof(
+    { weight: 6, arbitrary: pairs.map((ps) => ps.filter((p) => p !== undefined).join('&')) },
+    { weight: 1, arbitrary: fc.tuple(pairs, fc.constantFrom(...keys)).map(([ps, k]) => [...ps.filter((p) => p !== undefined), `${k}=again`].join('&')) },
+    { weight: 1, arbitrary: garbageBody },
+  );
+}
+
 // --- the endpoints ---
 
 const ENV_KEY = fc.stringMatching(/^[A-Z_][A-Z0-9_]{0,8}$/);
@@ -337,6 +357,22 @@ export function requestArbitrary(t: Targets): fc.Arbitrary<FuzzRequest> {
     del('DELETE /api/v1/projects/:project/members/:user', fc.tuple(project, segment([])).map(([p, u]) => `/api/v1/projects/${p}/members/${u}`)),
     json('POST /api/v1/users/:user/disable', 'POST', segment([]).map((u) => `/api/v1/users/${u}/disable`), fc.constant('{}')),
     json('POST /api/v1/users/:user/enable', 'POST', segment([]).map((u) => `/api/v1/users/${u}/enable`), fc.constant('{}')),
+    ...(['/oauth/device_authorization', '/oauth/token', '/oauth/revoke'] as const).map((path) =>
+      fc.tuple(
+        form({
+          client_id: fc.constantFrom('zectre-cli', 'other'),
+          client_name: fc.string({ maxLength: 30 }),
+          grant_type: fc.constantFrom('urn:ietf:params:oauth:grant-type:device_code', 'refresh_token', 'password'),
+          device_code: fc.constantFrom('zd_nope', ''),
+          refresh_token: fc.constantFrom('zr_nope', 'a.b.c', 'eyJhbGciOiJub25lIn0.e30.'),
+          token: fc.constantFrom('zr_nope', 'a.b.c', 'eyJhbGciOiJub25lIn0.e30.'),
+          token_type_hint: fc.constantFrom('refresh_token', 'access_token'),
+        }),
+        fc.constantFrom('application/x-www-form-urlencoded', 'application/x-www-form-urlencoded; charset=utf-8', 'application/json', 'text/plain'),
+      ).map(([b, type]): FuzzRequest => ({ route: `POST ${path}`, method: 'POST', path, body: b, auth: 'none', headers: { 'content-type': type } }))),
+    get('GET /api/v1/device', query({ user_code: fc.constantFrom('BCDF-GHJK', 'bcdfghjk', 'AAAA-AAAA') }).map((q) => `/api/v1/device${q}`)),
+    json('POST /api/v1/device/approve', 'POST', fc.constant('/api/v1/device/approve'), body({ userCode: str(fc.constantFrom('BCDF-GHJK', 'bcdf ghjk')) })),
+    json('POST /api/v1/device/deny', 'POST', fc.constant('/api/v1/device/deny'), body({ userCode: str(fc.constantFrom('BCDF-GHJK', 'bcdf ghjk')) })),
   ];
   return fc.oneof(...endpoints);
 }

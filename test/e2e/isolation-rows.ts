@@ -228,4 +228,18 @@ export const ROWS: Row[] = [
   { route: 'GET /api/v1/users', path: '/api/v1/users', expect: adminOnly(200) },
   { route: 'POST /api/v1/users/:user/disable', path: '/api/v1/users/{dora}/disable', expect: adminOnly(200) },
   { route: 'POST /api/v1/users/:user/enable', path: '/api/v1/users/{dora}/enable', expect: adminOnly(200) },
+  { route: 'GET /.well-known/openid-configuration', path: '/.well-known/openid-configuration', expect: everyone(200) },
+  // The OAuth endpoints take no bearer: credentials are form parameters, so a caller's token changes nothing (none sent here: 400).
+  { route: 'POST /oauth/device_authorization', path: '/oauth/device_authorization', note: 'no form body', expect: everyone(400) },
+  { route: 'POST /oauth/token', path: '/oauth/token', note: 'no form body', expect: everyone(400) },
+  { route: 'POST /oauth/revoke', path: '/oauth/revoke', note: 'no form body', expect: everyone(400) },
+  {
+    route: 'GET /api/v1/device',
+    path: '/api/v1/device?user_code=BCDF-GHJK',
+    note: 'a code nobody requested; project-scoped tokens may not approve sign-ins',
+    expect: anyUser(404, 403),
+  },
+  { route: 'POST /api/v1/device/approve', path: '/api/v1/device/approve', body: () => ({ userCode: 'BCDF-GHJK' }), expect: anyUser(404, 403) },
+  { route: 'POST /api/v1/device/deny', path: '/api/v1/device/deny', body: () => ({ userCode: 'BCDF-GHJK' }), expect: anyUser(404, 403) },
+  { route: 'POST /api/v1/admin/catalog-keys/rotate', path: '/api/v1/admin/catalog-keys/rotate', expect: adminOnly(200) },
 ];

@@ -1,0 +1,96 @@
+import type { IRequest } from 'itty-router';
+import { z } from 'zod';
+import { normalizeUserCode, type DeviceRequestStatus, type DeviceRequestView } from '../../protocol/index.js';
+import { text } from '../../protocol/fields.js';
+import { requireUser, type User } from '../auth.js';
+import { transaction } from '../db.js';
+import type { Deps } from '../deps.js';
+import { HttpError, json, readJson, readQuery } from '../http.js';
+
+/**
+ * The dashboard's side of the device grant (contracts-12): a signed-in person looks a user code up,
+ * sees what asks, and approves (binding the code to themself) or denies it.
+ */
+
+const DeviceDecision = z.object({ userCode: text(64, 1) });
+const DeviceQuery = z.object({ user_code: text(64, 1) });
+
+const iso = (v: unknown) => new Date(v as string).toISOString();
+
+/** Approving hands a device a sign-in as this user: a token limited to one project must not do that. */
+async function requirePerson(request: Request, deps: Deps): Promise<User> {
+  const user = await requireUser(request, deps);
+  if (user.tokenProjectId) throw new HttpError(403, 'forbidden', 'a project-scoped token cannot approve device sign-ins; use a global token or the dashboard');
+  return user;
+}
+
+function parseCode(input: string): string {
+  const code = normalizeUserCode(input);
+  if (!code) throw new HttpError(400, 'invalid_user_code', 'a user code is 8 letters, shown as XXXX-XXXX (e.g. BCDF-GHJK)');
+  return code;
+}
+
+const notFound = (code: string) =>
+  new HttpError(404, 'device_code_not_found', `no sign-in request with code ${code}; check the code the device shows, or start again there`);
+
+function status(row: { status: string; expired: boolean }): DeviceRequestStatus {
+  if (row.status === 'denied') return 'denied';
+  if (row.status === 'approved' || row.status === 'used') return 'approved';
+  return row.expired ? 'expired' : 'pending';
+}
+
+/** GET /api/v1/device?user_code=XXXX-XXXX */
+export async function getDeviceRequest(request: IRequest, deps: Deps): Promise<Response> {
+  await requirePerson(request, deps);
+  const code = parseCode(readQuery(request, DeviceQuery).user_code);
+  const { rows } = await deps.db().query(
+    `SELECT user_code, client_name, created_at, expires_at, status, expires_at <= now() AS expired FROM oauth_device_codes WHERE user_code = $1`,
+    [code],
+  );
+  const row = rows[0];
+  if (!row) throw notFound(code);
+  const view: DeviceRequestView = {
+    userCode: row.user_code,
+    clientName: row.client_name,
+    requestedAt: iso(row.created_at),
+    expiresAt: iso(row.expires_at),
+    status: status(row),
+  };
+  return json(view);
+}
+
+/** POST /api/v1/device/approve {userCode}: the device's next poll gets tokens for this user. */
+export async function approveDevice(request: IRequest, deps: Deps): Promise<Response> {
+  await decide(request, deps, 'approved');
+  return json({ approved: true });
+}
+
+/** POST /api/v1/device/deny {userCode}: the device's next poll gets access_denied. */
+export async function denyDevice(request: IRequest, deps: Deps): Promise<Response> {
+  await decide(request, deps, 'denied');
+  return json({ denied: true });
+}
+
+async function decide(request: IRequest, deps: Deps, decision: 'approved' | 'denied'): Promise<void> {
+  const user = await requirePerson(request, deps);
+  const code = parseCode((await readJson(request, DeviceDecision)).userCode);
+  await transaction(deps.db(), async (tx) => {
+    const { rows } = await tx.query(
+      `SELECT id, client_name, status, user_id, expires_at <= now() AS expired FROM oauth_device_codes WHERE user_code = $1 FOR UPDATE`,
+      [code],
+    );
+    const row = rows[0];
+    if (!row) throw notFound(code);
+    // Saying the same thing twice (a double click) is not an error; changing one's mind after is.
+    if (row.status !== 'pending') {
+      const same = status(row) === decision && row.user_id === user.id;
+      if (same) return;
+      throw new HttpError(409, 'device_code_decided', `code ${code} was already ${status(row)}; start again on the device for a new code`);
+    }
+    if (row.expired) throw new HttpError(409, 'device_code_expired', `code ${code} has expired; start again on the device for a new code`);
+    await tx.query(`UPDATE oauth_device_codes SET status = $2, user_id = $3, decided_at = now() WHERE id = $1`, [row.id, decision, user.id]);
+    await tx.query(`INSERT INTO events (actor, kind, data) VALUES ($1, $2, $3)`, [
+      user.id, decision === 'approved' ? 'device.approved' : 'device.denied', JSON.stringify({ clientName: row.client_name }),
+    ]);
+  });
+}
