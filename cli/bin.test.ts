@@ -38,7 +38,9 @@ test('a malformed --env is a usage error: exit 2', async () => {
 test('--help works for every command and shows an example', async () => {
   for (const args of [[], ['login'], ['projects', 'create'], ['projects', 'list'], ['deploy'], ['status'], ['logs'], ['env', 'set'], ['env', 'list'], ['env', 'unset'],
     ['logout'], ['whoami'], ['projects', 'delete'], ['deployments', 'list'], ['rollback'], ['scale'], ['nodes', 'list'],
-    ['nodes', 'drain'], ['join-tokens', 'create'], ['tokens', 'create'], ['tokens', 'list'], ['tokens', 'revoke']]) {
+    ['nodes', 'drain'], ['join-tokens', 'create'], ['tokens', 'create'], ['tokens', 'list'], ['tokens', 'revoke'],
+    ['members', 'list'], ['members', 'invite'], ['members', 'revoke-invite'], ['members', 'set-role'], ['members', 'remove'],
+    ['users', 'list'], ['users', 'disable'], ['users', 'enable'], ['events']]) {
     const run = await runCli([...args, '--help'], noConfig);
     assert.equal(run.code, 0, args.join(' '));
     assert.match(run.stdout, /Examples?:\n {2}\$ zectre /, args.join(' '));

@@ -32,8 +32,14 @@ export class ApiError extends CliError {
     message: string,
   ) {
     // 401/403 share the "not logged in" exit code: the fix is the same (a valid token).
-    super(message, status === 401 || status === 403 ? 3 : 1, code);
+    super(message + roleHint(status, code, message), status === 401 || status === 403 ? 3 : 1, code);
   }
+}
+
+/** A role too low for the request: say who can change that. */
+function roleHint(status: number, code: string, message: string): string {
+  const project = status === 403 && code === 'forbidden' ? /role on project (\S+);/.exec(message)?.[1] : undefined;
+  return project ? `. An owner of ${project} can change your role (zectre members list ${project} shows them)` : '';
 }
 
 export class ConnectionError extends CliError {

@@ -4,8 +4,11 @@ import { registerDeploy } from './commands/deploy.js';
 import { registerDeployments } from './commands/deployments.js';
 import { registerDomains } from './commands/domains.js';
 import { registerEnv } from './commands/env.js';
+import { registerEvents } from './commands/events.js';
 import { registerLogin } from './commands/login.js';
 import { registerLogs } from './commands/logs.js';
+import { registerMembers } from './commands/members.js';
+import { registerUsers } from './commands/users.js';
 import { registerNodes } from './commands/nodes.js';
 import { registerProjects } from './commands/projects.js';
 import { registerRollback } from './commands/rollback.js';
@@ -49,6 +52,9 @@ registerDomains(program);
 registerNodes(program);
 registerJoinTokens(program);
 registerTokens(program);
+registerMembers(program);
+registerUsers(program);
+registerEvents(program);
 
 try {
   await program.parseAsync();

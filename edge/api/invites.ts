@@ -4,7 +4,7 @@ import {
   type AcceptedInvite, type CreatedInvite, type InvitePreview, type InviteState, type InviteView, type ProjectRole,
 } from '../../protocol/index.js';
 import { requireProject, requireUser } from '../auth.js';
-import { transaction, type Db } from '../db.js';
+import { transaction, type Db, type Tx } from '../db.js';
 import type { Deps } from '../deps.js';
 import { HttpError, json, readJson } from '../http.js';
 
@@ -93,16 +93,21 @@ export async function revokeInvite(request: IRequest, deps: Deps): Promise<Respo
   return json({ invite: view(row) });
 }
 
-/** GET /api/v1/invites/:token (no sign-in): what the link offers, for the acceptance page. */
-export async function previewInvite(request: IRequest, deps: Deps): Promise<Response> {
-  const { rows } = await deps.db().query(
+/** What a pending invite offers, or null when the link is unknown, used, revoked or expired (e.g. before a sign-up). */
+export async function findInvite(db: Db | Tx, token: string): Promise<InvitePreview | null> {
+  const { rows } = await db.query(
     `SELECT p.slug, i.role, i.expires_at, c.name AS invited_by FROM invites i JOIN projects p ON p.id = i.project_id
      LEFT JOIN users c ON c.id = i.created_by WHERE i.token_hash = $1 AND ${PENDING}`,
-    [await hashToken(request.params.token!)],
+    [await hashToken(token)],
   );
   const r = rows[0];
-  if (!r) throw inviteGone();
-  const answer: InvitePreview = { project: r.slug, role: r.role, invitedBy: r.invited_by ?? null, expiresAt: iso(r.expires_at)! };
+  return r ? { project: r.slug, role: r.role, invitedBy: r.invited_by ?? null, expiresAt: iso(r.expires_at)! } : null;
+}
+
+/** GET /api/v1/invites/:token (no sign-in): what the link offers, for the acceptance page. */
+export async function previewInvite(request: IRequest, deps: Deps): Promise<Response> {
+  const answer = await findInvite(deps.db(), request.params.token!);
+  if (!answer) throw inviteGone();
   return json(answer);
 }
 
@@ -121,40 +126,43 @@ export async function acceptInviteRoute(request: IRequest, deps: Deps): Promise<
  * Also called when a new person registers from an invite (the passkey sign-up creates the user first).
  */
 export async function acceptInvite(db: Db, token: string, userId: string): Promise<AcceptedInvite> {
+  return transaction(db, (tx) => acceptInviteIn(tx, token, userId));
+}
+
+/** acceptInvite inside the caller's transaction: a sign-up creates the user and spends the invite atomically. */
+export async function acceptInviteIn(tx: Tx, token: string, userId: string): Promise<AcceptedInvite> {
   const hash = await hashToken(token);
-  return transaction(db, async (tx) => {
-    const { rows: users } = await tx.query('SELECT disabled_at FROM users WHERE id = $1', [userId]);
-    if (!users[0]) throw new HttpError(404, 'user_not_found', `no user ${userId}`);
-    if (users[0].disabled_at) throw new HttpError(403, 'user_disabled', 'this user is disabled; an admin can enable it again');
-    const { rows } = await tx.query(
-      `UPDATE invites i SET accepted_by = $2, accepted_at = now() WHERE i.token_hash = $1 AND ${PENDING}
-       RETURNING i.id, i.project_id, i.role, (SELECT slug FROM projects WHERE id = i.project_id) AS slug`,
-      [hash, userId],
-    );
-    const invite = rows[0];
-    if (!invite) throw inviteGone();
-    // The CTE reads the membership as it was before this statement: the previous role, if any.
-    const { rows: held } = await tx.query(
-      `WITH prev AS (SELECT role FROM members WHERE project_id = $1 AND user_id = $2)
-       INSERT INTO members (project_id, user_id, role) VALUES ($1, $2, $3)
-       ON CONFLICT (project_id, user_id) DO UPDATE SET role = CASE
-         WHEN array_position(ARRAY['viewer', 'developer', 'owner'], EXCLUDED.role) > array_position(ARRAY['viewer', 'developer', 'owner'], members.role)
-         THEN EXCLUDED.role ELSE members.role END
-       RETURNING role, (SELECT role FROM prev) AS previous`,
-      [invite.project_id, userId, invite.role],
-    );
-    const role = held[0].role as ProjectRole;
-    const previousRole = (held[0].previous as ProjectRole | null) ?? null;
-    const invitedAs = invite.role as ProjectRole;
-    const changed = previousRole !== role;
-    await tx.query(`INSERT INTO events (actor, project_id, kind, data) VALUES ($1, $2, 'invite.accepted', $3)`, [
-      userId, invite.project_id, JSON.stringify({ inviteId: invite.id, role: invitedAs, previousRole, nowRole: role }),
-    ]);
-    const message = !previousRole
-      ? `you are now ${role} of project ${invite.slug}`
-      : changed
-        ? `your role on project ${invite.slug} went from ${previousRole} to ${role}`
-        : `you already were ${previousRole} of project ${invite.slug}${ROLE_RANK[previousRole] > ROLE_RANK[invitedAs] ? `, which is more than ${invitedAs}: you keep ${previousRole}` : ''}; the invite is used up`;
-    return { project: invite.slug, role, invitedAs, previousRole, changed, message };
-  });
+  const { rows: users } = await tx.query('SELECT disabled_at FROM users WHERE id = $1', [userId]);
+  if (!users[0]) throw new HttpError(404, 'user_not_found', `no user ${userId}`);
+  if (users[0].disabled_at) throw new HttpError(403, 'user_disabled', 'this user is disabled; an admin can enable it again');
+  const { rows } = await tx.query(
+    `UPDATE invites i SET accepted_by = $2, accepted_at = now() WHERE i.token_hash = $1 AND ${PENDING}
+     RETURNING i.id, i.project_id, i.role, (SELECT slug FROM projects WHERE id = i.project_id) AS slug`,
+    [hash, userId],
+  );
+  const invite = rows[0];
+  if (!invite) throw inviteGone();
+  // The CTE reads the membership as it was before this statement: the previous role, if any.
+  const { rows: held } = await tx.query(
+    `WITH prev AS (SELECT role FROM members WHERE project_id = $1 AND user_id = $2)
+     INSERT INTO members (project_id, user_id, role) VALUES ($1, $2, $3)
+     ON CONFLICT (project_id, user_id) DO UPDATE SET role = CASE
+       WHEN array_position(ARRAY['viewer', 'developer', 'owner'], EXCLUDED.role) > array_position(ARRAY['viewer', 'developer', 'owner'], members.role)
+       THEN EXCLUDED.role ELSE members.role END
+     RETURNING role, (SELECT role FROM prev) AS previous`,
+    [invite.project_id, userId, invite.role],
+  );
+  const role = held[0].role as ProjectRole;
+  const previousRole = (held[0].previous as ProjectRole | null) ?? null;
+  const invitedAs = invite.role as ProjectRole;
+  const changed = previousRole !== role;
+  await tx.query(`INSERT INTO events (actor, project_id, kind, data) VALUES ($1, $2, 'invite.accepted', $3)`, [
+    userId, invite.project_id, JSON.stringify({ inviteId: invite.id, role: invitedAs, previousRole, nowRole: role }),
+  ]);
+  const message = !previousRole
+    ? `you are now ${role} of project ${invite.slug}`
+    : changed
+      ? `your role on project ${invite.slug} went from ${previousRole} to ${role}`
+      : `you already were ${previousRole} of project ${invite.slug}${ROLE_RANK[previousRole] > ROLE_RANK[invitedAs] ? `, which is more than ${invitedAs}: you keep ${previousRole}` : ''}; the invite is used up`;
+  return { project: invite.slug, role, invitedAs, previousRole, changed, message };
 }
