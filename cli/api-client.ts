@@ -1,5 +1,6 @@
 import type { ErrorBody } from '../protocol/index.js';
-import { resolveConfig } from './config.js';
+import { configPath, resolveConfig } from './config.js';
+import { RefreshingCredentials, type Credentials } from './credentials.js';
 import { ApiError, CliError, ConnectionError } from './errors.js';
 
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -14,13 +15,16 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
-/** Talks to the control plane's /api/v1 with a bearer token; every failure becomes a CliError. */
+/**
+ * Talks to the control plane's /api/v1 with a bearer token: a fixed one (an API token) or a device
+ * sign-in's access token, refreshed before it expires and once more if the API says it has.
+ */
 export class ApiClient {
   readonly apiUrl: string;
 
   constructor(
     apiUrl: string,
-    private readonly token: string,
+    private readonly auth: string | Credentials,
   ) {
     this.apiUrl = apiUrl.replace(/\/+$/, '');
   }
@@ -39,7 +43,27 @@ export class ApiClient {
   }
 
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, ...options.headers };
+    const auth = this.auth;
+    let token = typeof auth === 'string' ? auth : await auth.accessToken();
+    let res = await this.send(method, path, options, token);
+    let text = await res.text();
+    // A stream body is spent: it cannot be sent again (accessToken() refreshes early, so this is rare).
+    if (res.status === 401 && typeof auth !== 'string' && !(options.body instanceof ReadableStream) && errorCode(text) === 'token_expired') {
+      token = await auth.renew(token);
+      res = await this.send(method, path, options, token);
+      text = await res.text();
+    }
+    if (!res.ok) throw apiError(res, text);
+    if (text === '') return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new CliError(`${method} ${path} answered ${res.status} with something that is not JSON`);
+    }
+  }
+
+  private async send(method: string, path: string, options: RequestOptions, token: string): Promise<Response> {
+    const headers: Record<string, string> = { authorization: `Bearer ${token}`, ...options.headers };
     let body: BodyInit | undefined;
     const streamed = options.body instanceof ReadableStream;
     if (streamed) {
@@ -57,31 +81,29 @@ export class ApiClient {
     const timeoutMs = options.timeoutMs ?? (streamed || body instanceof Uint8Array ? UPLOAD_TIMEOUT_MS : REQUEST_TIMEOUT_MS);
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-
-    let res: Response;
     try {
       // Node's fetch needs duplex 'half' to send a stream body.
-      res = await fetch(`${this.apiUrl}${path}`, { method, headers, body, signal, ...(streamed ? { duplex: 'half' } : {}) } as RequestInit);
+      return await fetch(`${this.apiUrl}${path}`, { method, headers, body, signal, ...(streamed ? { duplex: 'half' } : {}) } as RequestInit);
     } catch (err) {
       if (options.signal?.aborted) throw err;
       if (timeout.aborted) throw new ConnectionError(this.apiUrl, `no answer within ${timeoutMs / 1000} s`);
       throw new ConnectionError(this.apiUrl, networkReason(err));
     }
-
-    const text = await res.text();
-    if (!res.ok) throw apiError(res, text);
-    if (text === '') return undefined as T;
-    try {
-      return JSON.parse(text) as T;
-    } catch {
-      throw new CliError(`${method} ${path} answered ${res.status} with something that is not JSON`);
-    }
   }
 }
 
 export async function clientFromConfig(): Promise<ApiClient> {
-  const { apiUrl, token } = await resolveConfig();
-  return new ApiClient(apiUrl, token);
+  const config = await resolveConfig();
+  if (config.token) return new ApiClient(config.apiUrl, config.token);
+  return new ApiClient(config.apiUrl, new RefreshingCredentials(configPath(), { ...config, oauth: config.oauth! }));
+}
+
+function errorCode(text: string): string | undefined {
+  try {
+    return (JSON.parse(text) as Partial<ErrorBody>).error?.code;
+  } catch {
+    return undefined;
+  }
 }
 
 function apiError(res: Response, text: string): ApiError {

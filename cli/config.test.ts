@@ -45,3 +45,21 @@ test('ZECTRE_CONFIG picks the file; ZECTRE_API_URL and ZECTRE_TOKEN override it'
   });
   await assert.rejects(resolveConfig({ ZECTRE_CONFIG: join(scratch, 'absent.json') }), /not logged in/);
 });
+
+test('a device sign-in is saved and read back; ZECTRE_TOKEN still wins over it', async () => {
+  const path = join(scratch, 'oauth', 'config.json');
+  const oauth = {
+    tokenEndpoint: 'http://saved.example/oauth/token',
+    revocationEndpoint: 'http://saved.example/oauth/revoke',
+    refreshToken: 'zr_secret',
+    accessToken: 'a.b.c',
+    accessTokenExpiresAt: 1_800_000_000_000,
+  };
+  await writeConfig(path, { apiUrl: 'http://saved.example', oauth });
+  assert.equal((await stat(path)).mode & 0o777, 0o600);
+  assert.deepEqual(await readConfig(path), { apiUrl: 'http://saved.example', oauth });
+  assert.deepEqual(await resolveConfig({ ZECTRE_CONFIG: path }), { apiUrl: 'http://saved.example', oauth });
+  assert.deepEqual(await resolveConfig({ ZECTRE_CONFIG: path, ZECTRE_TOKEN: 'env' }), { apiUrl: 'http://saved.example', token: 'env' });
+  await writeFile(path, JSON.stringify({ apiUrl: 'http://saved.example', oauth: { ...oauth, tokenEndpoint: 'not a url' } }));
+  await assert.rejects(readConfig(path), /run `zectre login` again/);
+});

@@ -20,7 +20,7 @@ export class UsageError extends CliError {
 
 export class NotLoggedInError extends CliError {
   constructor(detail: string) {
-    super(`not logged in (${detail}): run \`zectre login --api URL --token TOKEN\` or set ZECTRE_API_URL and ZECTRE_TOKEN`, 3);
+    super(`not logged in (${detail}): run \`zectre login --api URL\` (or \`--token TOKEN\`), or set ZECTRE_API_URL and ZECTRE_TOKEN`, 3);
   }
 }
 

@@ -1,5 +1,6 @@
 /** The `zectre` CLI: builds the commander program and turns every failure into one line + exit code. */
 import { Command } from 'commander';
+import { registerAdmin } from './commands/admin.js';
 import { registerDeploy } from './commands/deploy.js';
 import { registerDeployments } from './commands/deployments.js';
 import { registerDomains } from './commands/domains.js';
@@ -32,7 +33,7 @@ const program = new Command('zectre')
   .addHelpText(
     'after',
     examples(
-      'zectre login --api https://zectre.example.com --token zt_abc123',
+      'zectre login --api https://zectre.example.com',
       'zectre projects create hello',
       'zectre deploy examples/hello --project hello',
     ),
@@ -55,6 +56,7 @@ registerTokens(program);
 registerMembers(program);
 registerUsers(program);
 registerEvents(program);
+registerAdmin(program);
 
 try {
   await program.parseAsync();
