@@ -10,12 +10,12 @@
  * (the stack's PUBLIC_URL is http://127.0.0.1:<port>; edge/catalog/webauthn/relying-party.ts).
  */
 import assert from 'node:assert/strict';
-import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
-import { runCli, type CliRun } from '../../cli/run-cli.test-helper.js';
+import { runCli, startCli, type CliRun } from '../../cli/run-cli.test-helper.js';
 import { createSetupToken } from '../../dev/bootstrap.js';
 import { ROOT } from '../../dev/root.js';
 import { startStack, type Stack } from '../../dev/stack.js';
@@ -212,4 +212,74 @@ describe('identity: passkeys, invites, recovery and device approval in chromium'
     await dev.page.getByRole('button', { name: 'Sign in with a passkey' }).click();
     await dev.page.locator('ul.cards a.title', { hasText: 'hello' }).waitFor(WAIT);
   });
+
+  /** `zectre login` (device grant) in a child process, approved on /device in `p`'s browser. */
+  async function cliLogin(p: Person, config: string): Promise<void> {
+    const login = await startCli(['login', '--api', stack.apiUrl, '--no-browser'], { ZECTRE_CONFIG: config });
+    let code = '';
+    for (let i = 0; i < 600 && !code; i++) {
+      code = /user_code=([A-Z]{4}-[A-Z]{4})/.exec(login.output())?.[1] ?? '';
+      if (!code) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(code, `zectre login printed no code:\n${login.output()}`);
+    assert.match(login.output(), new RegExp(`enter the code\\s+${code}`));
+    // The printed URL names PUBLIC_URL (127.0.0.1); the browser is at localhost, where the passkey lives.
+    await p.page.goto(`${base}/device?user_code=${code}`);
+    await p.page.locator('.user-code', { hasText: code }).waitFor(WAIT);
+    assert.match(await p.page.locator('.device-client').innerText(), /^zectre CLI on /);
+    await shot(p, 'device');
+    await p.page.getByRole('button', { name: 'Approve', exact: true }).click();
+    await p.page.getByRole('status').filter({ hasText: 'Approved' }).waitFor(WAIT);
+    const done = await login.done;
+    assert.equal(done.code, 0, `zectre login failed:\n${done.stdout}\n${done.stderr}`);
+  }
+
+  const devConfig = () => join(dir, 'dev-cli.json');
+  test('zectre login prints a code; the developer approves it on /device; the CLI then deploys to the project', async () => {
+    await cliLogin(dev, devConfig());
+    const who = await runCli(['whoami'], { ZECTRE_CONFIG: devConfig() });
+    assert.match(who.stdout + who.stderr, /dana/);
+    const deploy = await runCli(['deploy', join(dir, 'hello'), '--project', 'hello'], { ZECTRE_CONFIG: devConfig() });
+    assert.equal(deploy.code, 0, `the developer's deploy failed:\n${deploy.stdout}\n${deploy.stderr}`);
+    const events = await adminCli('events', 'hello', '--json');
+    assert.match(events.stdout, /dana/, 'the audit trail names who deployed');
+  });
+
+  test("a viewer's CLI gets 403 on deploy with a message that says which role is needed", async () => {
+    await admin.page.goto(`${base}/projects/hello/members`);
+    await admin.page.getByLabel('invite role').selectOption('viewer');
+    await admin.page.getByRole('button', { name: 'Create invite link' }).click();
+    const link = await admin.page.locator('code.invite-link').innerText();
+    const viewer = await person();
+    try {
+      await viewer.page.goto(link);
+      await viewer.page.getByLabel('Your name').fill('vic');
+      await viewer.page.getByRole('button', { name: 'Join with a passkey' }).click();
+      await readCodes(viewer);
+      await viewer.page.getByText('No releases yet.').or(viewer.page.locator('h1', { hasText: 'hello' })).first().waitFor(WAIT);
+      const config = join(dir, 'viewer-cli.json');
+      await cliLogin(viewer, config);
+      const deploy = await runCli(['deploy', join(dir, 'hello'), '--project', 'hello'], { ZECTRE_CONFIG: config });
+      assert.notEqual(deploy.code, 0);
+      assert.match(deploy.stderr, /403|forbidden/i, deploy.stderr);
+      assert.match(deploy.stderr, /needs the developer role on project hello; you are viewer/, deploy.stderr);
+      const status = await runCli(['status', 'hello'], { ZECTRE_CONFIG: config });
+      assert.equal(status.code, 0, `a viewer reads:\n${status.stderr}`);
+    } finally {
+      await viewer.context.close();
+    }
+  });
+
+  test('zectre logout revokes: a copy of the saved sign-in no longer works', async () => {
+    const stolen = join(dir, 'stolen-cli.json');
+    await copyFile(devConfig(), stolen);
+    assert.equal((await runCli(['whoami'], { ZECTRE_CONFIG: stolen })).code, 0);
+    const out = await runCli(['logout'], { ZECTRE_CONFIG: devConfig() });
+    assert.equal(out.code, 0, out.stderr);
+    const after = await runCli(['whoami'], { ZECTRE_CONFIG: stolen });
+    assert.notEqual(after.code, 0, 'the access token outlived the revoked sign-in');
+    // The browser session is separate from the CLI's sign-in: it still works.
+    assert.equal(await status(dev, '/api/v1/whoami'), 200);
+  });
 });
+

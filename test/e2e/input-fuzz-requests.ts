@@ -373,6 +373,34 @@ export function requestArbitrary(t: Targets): fc.Arbitrary<FuzzRequest> {
     get('GET /api/v1/device', query({ user_code: fc.constantFrom('BCDF-GHJK', 'bcdfghjk', 'AAAA-AAAA') }).map((q) => `/api/v1/device${q}`)),
     json('POST /api/v1/device/approve', 'POST', fc.constant('/api/v1/device/approve'), body({ userCode: str(fc.constantFrom('BCDF-GHJK', 'bcdf ghjk')) })),
     json('POST /api/v1/device/deny', 'POST', fc.constant('/api/v1/device/deny'), body({ userCode: str(fc.constantFrom('BCDF-GHJK', 'bcdf ghjk')) })),
+    // Passkeys (issue 12): every ceremony with a made-up challenge or setup/invite token; nothing is enrolled.
+    json('POST /api/v1/webauthn/registration/options', 'POST', fc.constant('/api/v1/webauthn/registration/options'), body({
+      setupToken: opt(str(fc.constantFrom('zs_nope', ''))),
+      inviteToken: opt(str(fc.constantFrom('zi_nope'))),
+      name: opt(str(fc.constantFrom('ada', 'a.b-c_d', '-x'))),
+      passkeyName: opt(str(fc.constantFrom('laptop'))),
+    }), 'none'),
+    json('POST /api/v1/webauthn/registration', 'POST', fc.constant('/api/v1/webauthn/registration'), body({
+      challengeId: str(fc.constantFrom('cnothere')),
+      inviteToken: opt(str(fc.constantFrom('zi_nope'))),
+      response: object({
+        id: str(fc.constantFrom('AA', 'eyJ0eXBlIjoid2ViYXV0aG4uZ2V0In0', '')), rawId: str(fc.constantFrom('AA', 'eyJ0eXBlIjoid2ViYXV0aG4uZ2V0In0', '')), type: str(fc.constantFrom('public-key')),
+        response: object({ clientDataJSON: str(fc.constantFrom('AA', 'eyJ0eXBlIjoid2ViYXV0aG4uZ2V0In0', '')), attestationObject: str(fc.constantFrom('AA', 'eyJ0eXBlIjoid2ViYXV0aG4uZ2V0In0', '')), transports: opt(array(str(fc.constantFrom('internal', 'usb')), 0, 2)) }),
+      }),
+    }), 'none'),
+    json('POST /api/v1/webauthn/authentication/options', 'POST', fc.constant('/api/v1/webauthn/authentication/options'), fc.constant('{}'), 'none'),
+    json('POST /api/v1/webauthn/authentication', 'POST', fc.constant('/api/v1/webauthn/authentication'), body({
+      challengeId: str(fc.constantFrom('cnothere')),
+      response: object({
+        id: str(fc.constantFrom('AA', 'eyJ0eXBlIjoid2ViYXV0aG4uZ2V0In0', '')), rawId: str(fc.constantFrom('AA', 'eyJ0eXBlIjoid2ViYXV0aG4uZ2V0In0', '')), type: str(fc.constantFrom('public-key')),
+        response: object({ clientDataJSON: str(fc.constantFrom('AA', 'eyJ0eXBlIjoid2ViYXV0aG4uZ2V0In0', '')), authenticatorData: str(fc.constantFrom('AA', 'eyJ0eXBlIjoid2ViYXV0aG4uZ2V0In0', '')), signature: str(fc.constantFrom('AA', 'eyJ0eXBlIjoid2ViYXV0aG4uZ2V0In0', '')), userHandle: opt(str(fc.constantFrom('AA', 'eyJ0eXBlIjoid2ViYXV0aG4uZ2V0In0', ''))) }),
+      }),
+    }), 'none'),
+    json('POST /api/v1/sessions/recover', 'POST', fc.constant('/api/v1/sessions/recover'), body({
+      name: str(fc.constantFrom('admin', 'nobody')),
+      code: str(fc.constantFrom('aaaa-bbbb-cccc-dddd', 'x')),
+    }), 'none'),
+    del('DELETE /api/v1/passkeys/:id', segment(['nothere']).map((id) => `/api/v1/passkeys/${id}`)),
   ];
   return fc.oneof(...endpoints);
 }

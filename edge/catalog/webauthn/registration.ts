@@ -10,7 +10,7 @@ import {
   RegistrationFinish, RegistrationStart, hashToken, newId,
   type CeremonyOptions, type Enrolled, type PasskeyView,
 } from '../../../protocol/index.js';
-import { acceptInvite } from '../../api/invites.js';
+import { acceptInviteIn, findInvite } from '../../api/invites.js';
 import { requireJsonBody, startUserSession } from '../../api/sessions.js';
 import { requireUser } from '../../auth.js';
 import { transaction, type Tx } from '../../db.js';
@@ -49,11 +49,7 @@ export async function registrationOptions(request: IRequest, deps: Deps): Promis
   } else if ('inviteToken' in body) {
     ceremony = 'invite';
     tokenHash = await hashToken(body.inviteToken);
-    const { rows } = await db.query(
-      'SELECT 1 FROM invites WHERE token_hash = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > now()',
-      [tokenHash],
-    );
-    if (!rows[0]) throw inviteGone();
+    if (!(await findInvite(db, body.inviteToken))) throw inviteGone();
     const taken = await db.query('SELECT 1 FROM users WHERE name = $1', [body.name]);
     if (taken.rows[0]) throw nameTaken(body.name);
     userName = body.name;
@@ -111,7 +107,8 @@ export async function register(request: IRequest, deps: Deps): Promise<Response>
   const userName = pending.userName!;
   const passkeyName = body.passkeyName ?? (pending.ceremony === 'add' ? 'another passkey' : 'first passkey');
 
-  const { passkey, recoveryCodes } = await transaction(db, async (tx) => {
+  const { passkey, recoveryCodes, invite } = await transaction(db, async (tx) => {
+    let invite: Enrolled['invite'];
     if (pending.ceremony === 'setup') {
       await spendSetupToken(tx, pending.tokenHash!, userId);
       await tx.query(
@@ -122,26 +119,17 @@ export async function register(request: IRequest, deps: Deps): Promise<Response>
     } else if (pending.ceremony === 'invite') {
       const created = await tx.query('INSERT INTO users (id, name) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING id', [userId, userName]);
       if (!created.rows[0]) throw nameTaken(userName);
+      // One transaction: if the invite died meanwhile (revoked, or spent by someone else), no user is left behind.
+      const accepted = await acceptInviteIn(tx, body.inviteToken!, userId);
+      invite = { project: accepted.project, role: accepted.role, message: accepted.message };
     }
     const passkey = await storePasskey(tx, userId, passkeyName, info);
     await tx.query(`INSERT INTO events (actor, kind, data) VALUES ($1, 'passkey.added', $2)`, [userId, JSON.stringify({ passkey: passkey.id, name: passkeyName })]);
     // Codes are made at the first enrolment; adding a passkey later keeps the ones the user has.
     const recoveryCodes = (await hasRecoveryCodes(tx, userId)) ? undefined : await issueRecoveryCodes(tx, userId);
-    return { passkey, recoveryCodes };
+    return { passkey, recoveryCodes, invite };
   });
 
-  let invite: Enrolled['invite'];
-  if (pending.ceremony === 'invite') {
-    // The invite is spent after the user exists (acceptInvite needs the row); if it died meanwhile
-    // (revoked, or accepted by someone else), the new user is taken out again.
-    try {
-      const accepted = await acceptInvite(db, body.inviteToken!, userId);
-      invite = { project: accepted.project, role: accepted.role, message: accepted.message };
-    } catch (err) {
-      await db.query('DELETE FROM users WHERE id = $1', [userId]);
-      throw err;
-    }
-  }
   const started = await startUserSession(db, userId, 'passkey');
   const answer: Enrolled = { session: started.session, passkey, recoveryCodes, invite };
   return json(answer, 201, { 'set-cookie': started.cookie });
