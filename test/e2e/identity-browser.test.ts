@@ -144,6 +144,21 @@ describe('identity: passkeys, invites, recovery and device approval in chromium'
     assert.equal(await status(admin, '/api/v1/whoami'), 200);
   });
 
+  test("a copy of the admin's passkey whose signature counter went backwards (a cloned authenticator) is refused", async () => {
+    const [original] = await credentials(admin);
+    assert.ok(original!.signCount > 0, 'the virtual authenticator counts signatures');
+    const clone = await person();
+    try {
+      await clone.cdp.send('WebAuthn.addCredential', { authenticatorId: clone.authenticatorId, credential: { ...original!, signCount: 0 } });
+      await clone.page.goto(base);
+      await clone.page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+      await clone.page.getByRole('alert').filter({ hasText: /counter/ }).waitFor(WAIT);
+      assert.equal(await status(clone, '/api/v1/whoami'), 401);
+    } finally {
+      await clone.context.close();
+    }
+  });
+
   let inviteLink = '';
   test('the admin invites a second person as developer from the members page; the link is shown once', async () => {
     await admin.page.goto(`${base}/projects/hello`);
