@@ -4,7 +4,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { ApiClient } from '../api-client.js';
 import { configPath, readConfig, writeConfig } from '../config.js';
 import { CliError, UsageError } from '../errors.js';
-import { discover, oauthPost } from '../oauth-client.js';
+import { discover, oauthPost, revokeRefreshToken } from '../oauth-client.js';
 import { examples } from '../output.js';
 import { CLI_CLIENT_ID, DEVICE_CODE_GRANT, type DeviceAuthorization, type TokenAnswer, type Whoami } from '../../protocol/index.js';
 
@@ -73,6 +73,7 @@ async function deviceLogin(path: string, rawUrl: string, browser: boolean): Prom
   } finally {
     waiting.done();
   }
+  const previous = await readConfig(path).catch(() => null);
   await writeConfig(path, {
     apiUrl,
     oauth: {
@@ -83,6 +84,8 @@ async function deviceLogin(path: string, rawUrl: string, browser: boolean): Prom
       accessTokenExpiresAt: Date.now() + tokens.expires_in * 1000,
     },
   });
+  // The sign-in this one replaces would otherwise stay valid, unused, for 30 days.
+  if (previous?.oauth) await revokeRefreshToken(previous.oauth.revocationEndpoint, previous.oauth.refreshToken).catch(() => {});
   const { user } = await new ApiClient(apiUrl, tokens.access_token).get<Whoami>('/api/v1/whoami');
   console.log(`logged in to ${apiUrl} as ${user.name}${user.isAdmin ? ' (admin)' : ''}; saved to ${path}`);
 }

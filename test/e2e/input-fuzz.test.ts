@@ -181,7 +181,7 @@ describe('input fuzz: no request gets a 5xx', { timeout: 600_000 }, () => {
         return;
       }
       statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
-      const problem = judge(answer);
+      const problem = req.route.startsWith('POST /oauth/') ? judgeOAuth(answer) : judge(answer);
       if (problem) failures.push({ req, problem, status: answer.status });
       else if (answer.status < 300) remember(req, answer, accepted, failures);
     };
@@ -216,6 +216,22 @@ describe('input fuzz: no request gets a 5xx', { timeout: 600_000 }, () => {
 
 /** Long runs of filler shortened, so a report shows the interesting part of a request. */
 const elide = (s: string) => s.replace(/x{20,}/g, (m) => `x…(${m.length})`).slice(0, 400);
+
+/** The OAuth endpoints answer RFC 6749 errors instead: `{error: "snake_case", error_description}`, never cached. */
+function judgeOAuth(answer: Answer): string | null {
+  if (answer.status >= 500) return `${answer.status} ${answer.text.slice(0, 200)}`;
+  if (answer.status < 400) return null;
+  if (!/^application\/json\b/.test(answer.contentType)) return `${answer.status} answered ${answer.contentType || 'no content type'}`;
+  let body: { error?: unknown; error_description?: unknown };
+  try {
+    body = JSON.parse(answer.text);
+  } catch {
+    return `${answer.status} answer is not JSON: ${answer.text.slice(0, 200)}`;
+  }
+  if (typeof body.error !== 'string' || !/^[a-z][a-z0-9_]*$/.test(body.error)) return `${answer.status} without an RFC 6749 error: ${answer.text.slice(0, 200)}`;
+  if (typeof body.error_description !== 'string' || !body.error_description) return `${answer.status} ${body.error} without an error_description`;
+  return null;
+}
 
 /** The reason an answer breaks the contract, or null. */
 function judge(answer: Answer): string | null {
