@@ -1,4 +1,4 @@
-import { generateToken, hashToken, newId } from '../protocol/index.js';
+import { SETUP_TOKEN_SECONDS, generateSetupToken, generateToken, hashToken, newId } from '../protocol/index.js';
 import { createPool, type DbOptions } from '../sql/connect.js';
 
 /**
@@ -40,6 +40,26 @@ export async function createJoinToken(db: DbOptions, replaces?: string): Promise
        INSERT INTO join_tokens (id, token_hash, expires_at) VALUES ($1, $2, now() + make_interval(secs => $4))`,
       [newId('k'), await hashToken(token), replaces ? await hashToken(replaces) : null, BOOTSTRAP_JOIN_TOKEN_SECONDS],
     );
+    return token;
+  } finally {
+    await pool.end();
+  }
+}
+
+/**
+ * A one-time setup link's token (the first admin's passkey enrolment, /setup#<token>), or null when
+ * an admin already has a passkey: then there is nothing to set up and no link is printed.
+ */
+export async function createSetupToken(db: DbOptions): Promise<string | null> {
+  const pool = createPool(db, 1);
+  try {
+    const { rows } = await pool.query('SELECT 1 FROM passkeys p JOIN users u ON u.id = p.user_id WHERE u.is_admin AND u.disabled_at IS NULL LIMIT 1');
+    if (rows[0]) return null;
+    const token = generateSetupToken();
+    await pool.query(`INSERT INTO setup_tokens (token_hash, expires_at) VALUES ($1, now() + make_interval(secs => $2))`, [
+      await hashToken(token),
+      SETUP_TOKEN_SECONDS,
+    ]);
     return token;
   } finally {
     await pool.end();

@@ -8,6 +8,8 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { configPath, writeConfig } from '../cli/config.js';
 import { ApiClient } from '../cli/api-client.js';
+import { setupPath } from '../protocol/index.js';
+import { createSetupToken } from './bootstrap.js';
 import { isLive, liveApps, waitUntilServed } from './live-apps.js';
 import { buildCli } from './build-cli.js';
 import { ROOT } from './root.js';
@@ -23,6 +25,9 @@ const say = (m: string) => console.log(`[zectre ${((Date.now() - t0) / 1000).toF
 
 let stack: Stack | undefined;
 let cliBin = '';
+let dashboardUrl = '';
+/** Printed until the local admin has a passkey: opening it enrols one (the CLI needs none, it has a token). */
+let setupUrl: string | undefined;
 let stopping: Promise<void> | undefined;
 /** Idempotent: Ctrl-C reaches npm, tsx and this process at once, so a signal can arrive twice. */
 function shutdown(code: number): Promise<void> {
@@ -50,6 +55,10 @@ try {
   const cliConfig = configPath();
   await writeConfig(cliConfig, { apiUrl: stack.apiUrl, token: stack.adminToken });
   say(`API at ${stack.apiUrl}; the zectre CLI is logged in as admin (${cliConfig})`);
+  // Passkeys need a domain, not an IP: the dashboard is shown at localhost (edge/catalog/webauthn/relying-party.ts).
+  dashboardUrl = stack.apiUrl.replace('//127.0.0.1:', '//localhost:');
+  const setupToken = await createSetupToken(stack.db.options);
+  setupUrl = setupToken ? `${dashboardUrl}${setupPath(setupToken)}` : undefined;
 
   const client = new ApiClient(stack.apiUrl, stack.adminToken);
   if (await isLive(client, 'hello')) {
@@ -86,8 +95,11 @@ function banner(stack: Stack, projects: string[]): string {
   return `
   Zectre is running.
 ${app}
-  Dashboard: ${stack.apiUrl}/  sign in with an API token: npx zectre tokens create dashboard  prints one
-  Try:  npx zectre status hello    npx zectre logs hello -f    npx zectre deploy examples/hello --project hello
+${
+    setupUrl
+      ? `  Dashboard: create the admin's passkey (link works once, for 24 h):\n    ${setupUrl}\n  or sign in at ${dashboardUrl}/ with an API token (npx zectre tokens create dashboard prints one)\n`
+      : `  Dashboard: ${dashboardUrl}/  sign in with your passkey, or an API token (npx zectre tokens create dashboard)\n`
+  }  Try:  npx zectre status hello    npx zectre logs hello -f    npx zectre deploy examples/hello --project hello
   Ctrl-C stops everything.
 `;
 }

@@ -35,6 +35,11 @@ export interface Env {
   CATALOG_JWKS_URL?: string;
   /** Lifetime of workload identity tokens in seconds (default and most 3600, least 10); tests shorten it. */
   IDENTITY_TOKEN_TTL_S?: string;
+  /**
+   * Optional secret (wrangler secret put SETUP_SECRET, 16+ characters): opening <PUBLIC_URL>/setup#<secret>
+   * enrols the first admin's passkey, as a link from `npm run setup` does, while no admin has one.
+   */
+  SETUP_SECRET?: string;
 }
 
 export function heartbeatIntervalMs(env: Env): number {

@@ -5,7 +5,10 @@ import { listEnv, setEnv, unsetEnv } from './api/env-vars.js';
 import { addDomain, getDomain, listDomains, removeDomain } from './api/domains.js';
 import { ingestLogs, readLogs } from './api/logs.js';
 import { createProject, getProject, listProjects } from './api/projects.js';
-import { createSession, deleteSession } from './api/sessions.js';
+import { createSession, deleteSession, recoverSession } from './api/sessions.js';
+import { authenticate, authenticationOptions } from './catalog/webauthn/authentication.js';
+import { listPasskeys, removePasskey, renewRecoveryCodes } from './catalog/webauthn/passkeys.js';
+import { register as registerPasskey, registrationOptions } from './catalog/webauthn/registration.js';
 import { whoami } from './api/whoami.js';
 import { unsetEnvKeys } from './api/env-release.js';
 import { listEvents } from './api/events.js';
@@ -91,6 +94,14 @@ router
   .get('/api/v1/users', listUsers)
   .post('/api/v1/users/:user/disable', disableUser)
   .post('/api/v1/users/:user/enable', enableUser)
+  .post('/api/v1/webauthn/registration/options', registrationOptions)
+  .post('/api/v1/webauthn/registration', registerPasskey)
+  .post('/api/v1/webauthn/authentication/options', authenticationOptions)
+  .post('/api/v1/webauthn/authentication', authenticate)
+  .post('/api/v1/sessions/recover', recoverSession)
+  .get('/api/v1/passkeys', listPasskeys)
+  .delete('/api/v1/passkeys/:id', removePasskey)
+  .post('/api/v1/recovery-codes', renewRecoveryCodes)
   .get('/.well-known/openid-configuration', getOpenIdConfiguration)
   .post('/oauth/device_authorization', deviceAuthorization)
   .post('/oauth/token', token)

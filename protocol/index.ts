@@ -12,3 +12,4 @@ export * from './domains.js';
 export * from './people.js';
 export * from './oauth.js';
 export * from './identity.js';
+export * from './passkeys.js';

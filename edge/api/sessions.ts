@@ -1,5 +1,7 @@
 import type { IRequest } from 'itty-router';
-import { CSRF_HEADER, CreateSession, SESSION_COOKIE, hashToken, type Session } from '../../protocol/index.js';
+import { CSRF_HEADER, CreateSession, Recover, SESSION_COOKIE, hashToken, type Session } from '../../protocol/index.js';
+import { recoveryCodeHash } from '../catalog/webauthn/recovery-codes.js';
+import type { Db } from '../db.js';
 import { sessionId } from '../auth.js';
 import type { Deps } from '../deps.js';
 import { HttpError, json, readJson } from '../http.js';
@@ -54,4 +56,63 @@ export async function deleteSession(request: IRequest, deps: Deps): Promise<Resp
   }
   await deps.db().query('DELETE FROM sessions WHERE id_hash = $1', [await hashToken(id)]);
   return json({ signedOut: true }, 200, { 'set-cookie': cookie('', 0) });
+}
+
+export interface StartedSession {
+  session: Session;
+  /** The set-cookie header value for the answer. */
+  cookie: string;
+}
+
+/**
+ * A session that belongs to the user itself (a passkey sign-in, an enrolment, a recovery code):
+ * same cookie rules as a token session, ends at sign-out, on expiry or when the user is disabled.
+ */
+export async function startUserSession(db: Db, userId: string, how: string): Promise<StartedSession> {
+  const id = randomId();
+  await db.query('DELETE FROM sessions WHERE user_id = $1 AND expires_at <= now()', [userId]);
+  const { rows } = await db.query(
+    `WITH s AS (INSERT INTO sessions (id_hash, user_id, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING expires_at)
+     SELECT u.id, u.name, u.is_admin, s.expires_at FROM users u, s WHERE u.id = $2`,
+    [await hashToken(id), userId, SESSION_SECONDS],
+  );
+  const row = rows[0];
+  await db.query(`INSERT INTO events (actor, kind, data) VALUES ($1, 'session.created', $2)`, [userId, JSON.stringify({ via: how })]);
+  return {
+    session: { user: { id: row.id, name: row.name, isAdmin: row.is_admin }, expiresAt: new Date(row.expires_at).toISOString() },
+    cookie: cookie(id, SESSION_SECONDS),
+  };
+}
+
+/** A JSON content type cannot be sent cross-site without a CORS preflight, which we never grant. */
+export function requireJsonBody(request: Request, what: string): void {
+  if (!/^application\/json\b/i.test(request.headers.get('content-type') ?? '')) {
+    throw new HttpError(415, 'unsupported_media_type', `send ${what} as JSON with content-type: application/json`);
+  }
+}
+
+/**
+ * POST /api/v1/sessions/recover {name, code}: a recovery code instead of a passkey. The code is used
+ * up; the session is a normal one (the dashboard then asks for a new passkey at once). A wrong name
+ * and a wrong code look alike.
+ */
+export async function recoverSession(request: IRequest, deps: Deps): Promise<Response> {
+  requireJsonBody(request, 'the name and recovery code');
+  const { name, code } = await readJson(request, Recover);
+  const db = deps.db();
+  const { rows } = await db.query('SELECT id, disabled_at FROM users WHERE name = $1', [name]);
+  const user = rows[0];
+  const used = user
+    ? await db.query('UPDATE recovery_codes SET used_at = now() WHERE code_hash = $1 AND user_id = $2 AND used_at IS NULL RETURNING 1', [
+        await recoveryCodeHash(user.id, code),
+        user.id,
+      ])
+    : { rows: [] };
+  if (!used.rows.length) {
+    throw new HttpError(401, 'invalid_recovery_code', 'that name and recovery code do not match an unused code; each code works once');
+  }
+  if (user.disabled_at) throw new HttpError(403, 'user_disabled', `user ${name} is disabled; an admin can enable it again`);
+  const { rows: left } = await db.query('SELECT count(*)::int AS n FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL', [user.id]);
+  const started = await startUserSession(db, user.id, 'recovery_code');
+  return json({ ...started.session, recoveryCodesLeft: left[0].n }, 201, { 'set-cookie': started.cookie });
 }

@@ -85,11 +85,11 @@ describe('dashboard in chromium', { timeout: 300_000 }, () => {
     assert.match(html.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
     await page.goto(stack.apiUrl);
     await page.getByLabel('API token').fill('zt_not-a-real-token');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('alert').filter({ hasText: 'invalid or revoked API token' }).waitFor(WAIT);
     await shot('sign-in');
     await page.getByLabel('API token').fill(stack.adminToken);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.locator('ul.cards a.title', { hasText: 'hello' }).waitFor(WAIT);
     const [cookie, ...others] = await context.cookies(stack.apiUrl + '/api/v1/');
     assert.equal(others.length, 0);

@@ -262,4 +262,29 @@ export const ROWS: Row[] = [
     body: () => ({ taskIds: ['{task}'] }),
     expect: nodeOnly(404),
   },
+  // Passkeys (issue 12). The ceremonies' second halves need a challenge this run never made: 400 for all.
+  {
+    route: 'POST /api/v1/webauthn/registration/options',
+    path: '/api/v1/webauthn/registration/options',
+    body: () => ({}),
+    note: 'an empty body asks to add a passkey to the signed-in user: only a dashboard session may',
+    expect: { ...anyUser(403), cookie: 200 },
+  },
+  {
+    route: 'POST /api/v1/webauthn/registration',
+    path: '/api/v1/webauthn/registration',
+    body: () => ({ challengeId: 'cnothere', response: { id: 'AA', rawId: 'AA', type: 'public-key', response: { clientDataJSON: 'AA', attestationObject: 'AA' } } }),
+    expect: everyone(400),
+  },
+  { route: 'POST /api/v1/webauthn/authentication/options', path: '/api/v1/webauthn/authentication/options', body: () => ({}), note: 'anyone may start a sign-in', expect: everyone(200) },
+  {
+    route: 'POST /api/v1/webauthn/authentication',
+    path: '/api/v1/webauthn/authentication',
+    body: () => ({ challengeId: 'cnothere', response: { id: 'AA', rawId: 'AA', type: 'public-key', response: { clientDataJSON: 'AA', authenticatorData: 'AA', signature: 'AA' } } }),
+    expect: everyone(400),
+  },
+  { route: 'POST /api/v1/sessions/recover', path: '/api/v1/sessions/recover', body: () => ({ name: 'nobody', code: 'aaaa-bbbb' }), expect: everyone(401) },
+  { route: 'GET /api/v1/passkeys', path: '/api/v1/passkeys', note: "one's own; not with a project-scoped token", expect: anyUser(200, 403) },
+  { route: 'DELETE /api/v1/passkeys/:id', path: '/api/v1/passkeys/nothere', expect: anyUser(404, 403) },
+  { route: 'POST /api/v1/recovery-codes', path: '/api/v1/recovery-codes', expect: anyUser(201, 403) },
 ];

@@ -62,7 +62,9 @@ describe('npm start, first and second start', { timeout: 600_000 }, () => {
     const first = await start(env);
     try {
       assert.match(first.output(), /deploying examples\/hello/);
-      assert.match(first.output(), new RegExp(`Dashboard: http://127\\.0\\.0\\.1:${ports.edge}/ +sign in with an API token: npx zectre tokens create`));
+      // No admin has a passkey yet: the banner carries the one-time setup link (at localhost: passkeys need a domain).
+      assert.match(first.output(), new RegExp(`Dashboard: create the admin's passkey.*\\n +http://localhost:${ports.edge}/setup#zs_[A-Za-z0-9_-]{43}\\n`));
+      assert.match(first.output(), new RegExp(`or sign in at http://localhost:${ports.edge}/ with an API token \\(npx zectre tokens create`));
       assert.match(await hello(), /^200 hello from zectre/);
       assert.equal((await deployments()).length, 1);
     } finally {

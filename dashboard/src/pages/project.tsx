@@ -9,6 +9,7 @@ import { Releases } from '../parts/releases.js';
 import { Badge, ErrorBox, Loading } from '../parts/states.js';
 import { Tasks } from '../parts/tasks.js';
 import { usePoll } from '../poll.js';
+import { followLink } from '../router.js';
 
 type ProjectDetail = ProjectView & { liveDeployment: Deployment | null };
 
@@ -45,6 +46,9 @@ export function Project({ name }: { name: string }) {
     <section class="project">
       <h1>
         {p.name} <Badge value={live ? 'live' : 'not deployed'} />
+        <a class="small" href={`/projects/${p.name}/members`} onClick={followLink}>
+          Members
+        </a>
       </h1>
       <ErrorBox error={project.error ?? releases.error} context="Refresh failed; showing the last data" />
       <dl class="facts">

@@ -1,12 +1,28 @@
 import { useState } from 'preact/hooks';
 import type { Session } from '../../../protocol/dashboard.js';
 import { api, errorText } from '../api.js';
+import { passkeyError, signInWithPasskey } from '../passkeys.js';
+import { followLink } from '../router.js';
 
-/** The token is sent once and exchanged for an HttpOnly cookie; it is never stored by the page. */
-export function SignIn({ onSignedIn }: { onSignedIn(session: Session): void }) {
+/**
+ * A passkey first; an API token as the fallback (sent once and exchanged for an HttpOnly cookie, never
+ * stored by the page); a recovery code when the passkey is lost.
+ */
+export function SignIn({ onSignedIn, purpose }: { onSignedIn(session: Session): void; purpose?: string }) {
   const [token, setToken] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
+  const passkey = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      onSignedIn(await signInWithPasskey());
+    } catch (err) {
+      setError(passkeyError(err));
+    } finally {
+      setBusy(false);
+    }
+  };
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
@@ -24,6 +40,20 @@ export function SignIn({ onSignedIn }: { onSignedIn(session: Session): void }) {
   return (
     <main class="signin">
       <h1>Zectre</h1>
+      {purpose && <p class="muted">{purpose}</p>}
+      <div class="card stack">
+        <button type="button" onClick={passkey} disabled={busy}>
+          Sign in with a passkey
+        </button>
+        <p class="muted small">
+          Lost your passkey?{' '}
+          <a href="/recover" onClick={followLink}>
+            Use a recovery code
+          </a>
+          .
+        </p>
+      </div>
+      <p class="muted small or">or with an API token</p>
       <form onSubmit={submit} class="card">
         <label for="token">API token</label>
         <input
@@ -39,15 +69,15 @@ export function SignIn({ onSignedIn }: { onSignedIn(session: Session): void }) {
         <p class="muted small">
           Create one with <code>zectre tokens create</code>. The dashboard keeps only a session cookie, never the token.
         </p>
-        {error && (
-          <p class="state error" role="alert">
-            {error}
-          </p>
-        )}
         <button type="submit" disabled={busy || !token.trim()}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
       </form>
+      {error && (
+        <p class="state error" role="alert">
+          {error}
+        </p>
+      )}
     </main>
   );
 }

@@ -24,6 +24,7 @@ export function Layout({ user, path, onSignOut, children }: Props) {
           {nav('/', 'Projects', path === '/' || path.startsWith('/projects/'))}
           {nav('/nodes', 'Nodes', path === '/nodes')}
           {nav('/tokens', 'Tokens', path === '/tokens')}
+          {nav('/account', 'Account', path === '/account')}
         </nav>
         <span class="who">
           <span class="muted">{user.name}</span>
