@@ -38,6 +38,21 @@ async function keyResolver(env: Env, db: Db, refresh: boolean): Promise<JWTVerif
   return local.getKey;
 }
 
+/**
+ * A CLI sends the same access token for 15 minutes: a verified token is remembered (signature and
+ * claims only; the caller still reads the user and the sign-in's revocation on every request) until
+ * its exp, and no longer than the key set is cached, so a key taken out of the JWKS stops verifying
+ * here as soon as it would anyway. An ES256 verification is the costliest step of a request's auth.
+ */
+const VERIFIED_MAX = 1024;
+const verified = new Map<string, { claims: JWTPayload & { sub: string }; until: number }>();
+
+function remember(key: string, claims: JWTPayload & { sub: string }): void {
+  const until = Math.min((claims.exp ?? 0) * 1000, Date.now() + MAX_AGE_MS);
+  if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!);
+  verified.set(key, { claims, until });
+}
+
 /** A JWT has three base64url parts (the last empty for `alg: none`, refused as such); API tokens (zt_…) never do. */
 export function looksLikeJwt(token: string): boolean {
   return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token);
@@ -63,12 +78,16 @@ export async function verifyCatalogJwt(
     // jose checks exp only when present: a token without one must not live forever.
     requiredClaims: ['exp', 'iat', 'sub'],
   };
+  const cacheKey = `${expect.type} ${expect.audience} ${token}`;
+  const seen = verified.get(cacheKey);
+  if (seen && seen.until > Date.now()) return seen.claims;
   for (const refresh of [false, true]) {
     const getKey = await keyResolver(env, db, refresh);
     if (!getKey) break;
     try {
       const { payload } = await jwtVerify(token, getKey, options);
       if (typeof payload.sub !== 'string') throw new HttpError(401, 'invalid_token', 'the access token names no subject');
+      remember(cacheKey, payload as JWTPayload & { sub: string });
       return payload as JWTPayload & { sub: string };
     } catch (err) {
       if (err instanceof errors.JWKSNoMatchingKey && !refresh) continue;
