@@ -2,7 +2,7 @@
 import { startAuthentication, startRegistration, type PublicKeyCredentialCreationOptionsJSON, type PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/browser';
 import type { Session } from '../../protocol/dashboard.js';
 import type { CeremonyOptions, Enrolled } from '../../protocol/passkeys.js';
-import { api } from './api.js';
+import { api, errorText } from './api.js';
 
 /** What starts an enrolment: a setup token, an invite token with a new name, or nothing (signed in: another passkey). */
 export type EnrolStart = { setupToken: string; name?: string } | { inviteToken: string; name: string } | { passkeyName?: string };
@@ -32,4 +32,12 @@ export function passkeyError(err: unknown): string {
   if (e?.name === 'NotAllowedError') return 'The passkey prompt was cancelled or timed out. Try again.';
   if (e?.name === 'InvalidStateError') return 'This authenticator already holds a passkey for this account.';
   return e?.message ?? String(err);
+}
+
+/**
+ * A failed enrolment: the browser's WebAuthn failures are named (NotAllowedError, ...) and get
+ * passkeyError's words; the control plane's (ApiError, plain "Error") keep their own message.
+ */
+export function enrolErrorText(err: unknown): string {
+  return err instanceof Error && err.name !== 'Error' && err.name.endsWith('Error') ? passkeyError(err) : errorText(err);
 }

@@ -2,9 +2,10 @@ import { useEffect, useState } from 'preact/hooks';
 import type { AcceptedInvite, InvitePreview } from '../../../protocol/people.js';
 import type { Enrolled } from '../../../protocol/passkeys.js';
 import { api, errorText } from '../api.js';
-import { enrolPasskey, passkeyError } from '../passkeys.js';
 import { followLink } from '../router.js';
-import { ErrorBox, Loading } from '../parts/states.js';
+import { EnrolForm } from '../parts/enrol-form.js';
+import { ErrorBox, Loading, Outcome } from '../parts/states.js';
+import { useAction } from '../parts/use-action.js';
 
 function Offer({ invite }: { invite: InvitePreview }) {
   return (
@@ -27,46 +28,28 @@ function usePreview(token: string) {
 /** /invite/<token>, signed out: a new person picks a name and enrols a passkey; or signs in first. */
 export function InviteNewPerson({ token, onEnrolled, onSignIn }: { token: string; onEnrolled(e: Enrolled): void; onSignIn(): void }) {
   const { invite, error: loadError } = usePreview(token);
-  const [name, setName] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string>();
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
-      onEnrolled(await enrolPasskey({ inviteToken: token, name: name.trim() }));
-    } catch (err) {
-      setError(err instanceof Error && err.name !== 'Error' && err.name.endsWith('Error') ? passkeyError(err) : errorText(err));
-    } finally {
-      setBusy(false);
-    }
-  };
   return (
     <main class="signin">
       <h1>Join Zectre</h1>
       <ErrorBox error={loadError} />
       {!invite && !loadError && <Loading what="the invite" />}
       {invite && (
-        <form onSubmit={submit} class="card">
-          <Offer invite={invite} />
-          <label for="invite-name">Your name</label>
-          <input id="invite-name" value={name} onInput={(e) => setName(e.currentTarget.value)} required autocomplete="username" placeholder="e.g. ada" />
-          <button type="submit" disabled={busy || !name.trim()}>
-            {busy ? 'Waiting for the passkey…' : 'Join with a passkey'}
-          </button>
+        <EnrolForm
+          start={(name) => ({ inviteToken: token, name })}
+          onEnrolled={onEnrolled}
+          nameId="invite-name"
+          nameLabel="Your name"
+          placeholder="e.g. ada"
+          submitLabel="Join with a passkey"
+          intro={<Offer invite={invite} />}
+        >
           <p class="muted small">
             Already have an account here?{' '}
             <button type="button" class="link" onClick={onSignIn}>
               Sign in to accept
             </button>
           </p>
-        </form>
-      )}
-      {error && (
-        <p class="state error" role="alert">
-          {error}
-        </p>
+        </EnrolForm>
       )}
     </main>
   );
@@ -76,15 +59,11 @@ export function InviteNewPerson({ token, onEnrolled, onSignIn }: { token: string
 export function InviteAccept({ token }: { token: string }) {
   const { invite, error: loadError } = usePreview(token);
   const [accepted, setAccepted] = useState<AcceptedInvite>();
-  const [error, setError] = useState<string>();
-  const accept = async () => {
-    setError(undefined);
-    try {
+  const { error, run } = useAction();
+  const accept = () =>
+    run(async () => {
       setAccepted(await api<AcceptedInvite>(`/invites/${encodeURIComponent(token)}/accept`, { method: 'POST', body: {} }));
-    } catch (err) {
-      setError(errorText(err));
-    }
-  };
+    });
   if (accepted) {
     return (
       <section>
@@ -111,11 +90,7 @@ export function InviteAccept({ token }: { token: string }) {
           </button>
         </div>
       )}
-      {error && (
-        <p class="state error" role="alert">
-          {error}
-        </p>
-      )}
+      <Outcome error={error} />
     </section>
   );
 }

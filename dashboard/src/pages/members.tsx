@@ -1,8 +1,11 @@
 import { useState } from 'preact/hooks';
 import type { CreatedInvite, InviteView, MemberView, ProjectRole } from '../../../protocol/people.js';
-import { api, errorText } from '../api.js';
+import { api } from '../api.js';
 import { followLink } from '../router.js';
-import { Badge, Empty, ErrorBox, Loading } from '../parts/states.js';
+import { ShownOnce } from '../parts/shown-once.js';
+import { Badge, Empty, ErrorBox, Loading, Outcome } from '../parts/states.js';
+import { Table } from '../parts/table.js';
+import { useAction } from '../parts/use-action.js';
 import { usePoll } from '../poll.js';
 
 const ROLES: ProjectRole[] = ['viewer', 'developer', 'owner'];
@@ -15,20 +18,10 @@ export function Members({ project, me }: { project: string; me: { id: string } }
   const invites = usePoll(() => api<{ invites: InviteView[] }>(`${base}/invites`), 5000, 'invites');
   const [role, setRole] = useState<ProjectRole>('developer');
   const [created, setCreated] = useState<CreatedInvite>();
-  const [error, setError] = useState<string>();
-  const [notice, setNotice] = useState<string>();
-  const act = async (action: () => Promise<string | void>) => {
-    setError(undefined);
-    setNotice(undefined);
-    try {
-      const said = await action();
-      if (said) setNotice(said);
-      members.refresh();
-      invites.refresh();
-    } catch (err) {
-      setError(errorText(err));
-    }
-  };
+  const { error, notice, run: act } = useAction(() => {
+    members.refresh();
+    invites.refresh();
+  });
   const owner = !!invites.data;
   const invite = (e: Event) => {
     e.preventDefault();
@@ -41,13 +34,14 @@ export function Members({ project, me }: { project: string; me: { id: string } }
       await api(`${base}/members/${encodeURIComponent(m.userId)}`, { method: 'PUT', body: { role: to } });
       return `${m.name} is now ${to}.`;
     });
-  const remove = (m: MemberView) => {
-    if (!confirm(`Remove ${m.name} from ${project}? They lose every access to it.`)) return;
-    void act(async () => {
-      await api(`${base}/members/${encodeURIComponent(m.userId)}`, { method: 'DELETE' });
-      return `${m.name} was removed.`;
-    });
-  };
+  const remove = (m: MemberView) =>
+    void act(
+      async () => {
+        await api(`${base}/members/${encodeURIComponent(m.userId)}`, { method: 'DELETE' });
+        return `${m.name} was removed.`;
+      },
+      { confirm: `Remove ${m.name} from ${project}? They lose every access to it.` },
+    );
   const revoke = (i: InviteView) =>
     act(async () => {
       await api(`${base}/invites/${i.id}`, { method: 'DELETE' });
@@ -63,51 +57,39 @@ export function Members({ project, me }: { project: string; me: { id: string } }
         members
       </h1>
       <ErrorBox error={members.error} context="Could not load members" />
-      {error && <p class="state error" role="alert">{error}</p>}
-      {notice && <p class="state notice" role="status">{notice}</p>}
+      <Outcome error={error} notice={notice} />
       {!list && !members.error && <Loading what="members" />}
       {list && !list.length && <Empty>No members.</Empty>}
       {list && list.length > 0 && (
-        <div class="scroll">
-          <table>
-            <thead>
-              <tr>
-                <th>Name</th>
-                <th>Role</th>
-                <th />
-              </tr>
-            </thead>
-            <tbody>
-              {list.map((m) => (
-                <tr key={m.userId} data-member={m.name}>
-                  <td>
-                    {m.name} {m.userId === me.id && <span class="muted">(you)</span>} {m.disabled && <Badge value="disabled" />}
-                  </td>
-                  <td>
-                    {owner ? (
-                      <select aria-label={`role of ${m.name}`} value={m.role} onChange={(e) => void change(m, e.currentTarget.value as ProjectRole)}>
-                        {ROLES.map((r) => (
-                          <option key={r} value={r}>
-                            {r}
-                          </option>
-                        ))}
-                      </select>
-                    ) : (
-                      m.role
-                    )}
-                  </td>
-                  <td>
-                    {owner && (
-                      <button type="button" class="small danger" onClick={() => remove(m)}>
-                        Remove
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table head={['Name', 'Role', '']}>
+          {list.map((m) => (
+            <tr key={m.userId} data-member={m.name}>
+              <td>
+                {m.name} {m.userId === me.id && <span class="muted">(you)</span>} {m.disabled && <Badge value="disabled" />}
+              </td>
+              <td>
+                {owner ? (
+                  <select aria-label={`role of ${m.name}`} value={m.role} onChange={(e) => void change(m, e.currentTarget.value as ProjectRole)}>
+                    {ROLES.map((r) => (
+                      <option key={r} value={r}>
+                        {r}
+                      </option>
+                    ))}
+                  </select>
+                ) : (
+                  m.role
+                )}
+              </td>
+              <td>
+                {owner && (
+                  <button type="button" class="small danger" onClick={() => remove(m)}>
+                    Remove
+                  </button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
       {owner && (
         <>
@@ -123,13 +105,10 @@ export function Members({ project, me }: { project: string; me: { id: string } }
             <button type="submit">Create invite link</button>
           </form>
           {created && (
-            <div class="state notice" role="status">
-              <p>
-                Invite link for a <b>{created.role}</b>, valid once until {new Date(created.expiresAt).toLocaleString()}. Send it now; it is not
-                shown again:
-              </p>
-              <code class="secret invite-link">{`${location.origin}${created.url}`}</code>
-            </div>
+            <ShownOnce secret={`${location.origin}${created.url}`} secretClass="invite-link">
+              Invite link for a <b>{created.role}</b>, valid once until {new Date(created.expiresAt).toLocaleString()}. Send it now; it is not
+              shown again:
+            </ShownOnce>
           )}
           <InviteList invites={invites.data!.invites} onRevoke={(i) => void revoke(i)} />
         </>
@@ -141,37 +120,24 @@ export function Members({ project, me }: { project: string; me: { id: string } }
 function InviteList({ invites, onRevoke }: { invites: InviteView[]; onRevoke(i: InviteView): void }) {
   if (!invites.length) return null;
   return (
-    <div class="scroll">
-      <table>
-        <thead>
-          <tr>
-            <th>Role</th>
-            <th>By</th>
-            <th>State</th>
-            <th>Accepted by</th>
-            <th />
-          </tr>
-        </thead>
-        <tbody>
-          {invites.map((i) => (
-            <tr key={i.id} data-invite={i.id}>
-              <td>{i.role}</td>
-              <td>{i.createdBy ?? '—'}</td>
-              <td>
-                <Badge value={i.state} />
-              </td>
-              <td>{i.acceptedBy ?? ''}</td>
-              <td>
-                {i.state === 'pending' && (
-                  <button type="button" class="small danger" onClick={() => onRevoke(i)}>
-                    Revoke
-                  </button>
-                )}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Table head={['Role', 'By', 'State', 'Accepted by', '']}>
+      {invites.map((i) => (
+        <tr key={i.id} data-invite={i.id}>
+          <td>{i.role}</td>
+          <td>{i.createdBy ?? '—'}</td>
+          <td>
+            <Badge value={i.state} />
+          </td>
+          <td>{i.acceptedBy ?? ''}</td>
+          <td>
+            {i.state === 'pending' && (
+              <button type="button" class="small danger" onClick={() => onRevoke(i)}>
+                Revoke
+              </button>
+            )}
+          </td>
+        </tr>
+      ))}
+    </Table>
   );
 }

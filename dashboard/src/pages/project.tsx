@@ -6,7 +6,7 @@ import { Activity } from '../parts/activity.js';
 import { EnvVars } from '../parts/env-vars.js';
 import { LogTail } from '../parts/log-tail.js';
 import { Releases } from '../parts/releases.js';
-import { Badge, ErrorBox, Loading } from '../parts/states.js';
+import { Badge, ErrorBox, Loading, Outcome } from '../parts/states.js';
 import { Tasks } from '../parts/tasks.js';
 import { usePoll } from '../poll.js';
 import { followLink } from '../router.js';
@@ -72,8 +72,7 @@ export function Project({ name }: { name: string }) {
           </>
         )}
       </dl>
-      {error && <p class="state error" role="alert">{error}</p>}
-      {notice && <p class="state notice" role="status">{notice}</p>}
+      <Outcome error={error} notice={notice} />
 
       <h2>Releases</h2>
       {deployments ? <Releases deployments={deployments} liveId={p.liveDeploymentId} onRollback={rollback} /> : <Loading what="releases" />}

@@ -1,27 +1,22 @@
 import { useState } from 'preact/hooks';
 import type { Session } from '../../../protocol/dashboard.js';
-import { api, errorText } from '../api.js';
+import { api } from '../api.js';
+import { Outcome } from '../parts/states.js';
+import { useBusySubmit } from '../parts/use-busy-submit.js';
 import { followLink } from '../router.js';
 
 /** /recover: a name and one recovery code sign in once; the code is used up. */
 export function Recover({ onSignedIn }: { onSignedIn(s: Session & { recoveryCodesLeft: number }): void }) {
   const [name, setName] = useState('');
   const [code, setCode] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string>();
-  const submit = async (e: Event) => {
+  const { busy, error, run } = useBusySubmit();
+  const submit = (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    void run(async () => {
       const s = await api<Session & { recoveryCodesLeft: number }>('/sessions/recover', { method: 'POST', body: { name: name.trim(), code: code.trim() } });
       setCode('');
       onSignedIn(s);
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <main class="signin">
@@ -36,11 +31,7 @@ export function Recover({ onSignedIn }: { onSignedIn(s: Session & { recoveryCode
           {busy ? 'Signing in…' : 'Sign in with recovery code'}
         </button>
       </form>
-      {error && (
-        <p class="state error" role="alert">
-          {error}
-        </p>
-      )}
+      <Outcome error={error} />
       <p class="small">
         <a href="/" onClick={followLink}>
           Back to sign-in

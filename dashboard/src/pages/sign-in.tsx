@@ -1,6 +1,8 @@
 import { useState } from 'preact/hooks';
 import type { Session } from '../../../protocol/dashboard.js';
-import { api, errorText } from '../api.js';
+import { api } from '../api.js';
+import { Outcome } from '../parts/states.js';
+import { useBusySubmit } from '../parts/use-busy-submit.js';
 import { passkeyError, signInWithPasskey } from '../passkeys.js';
 import { followLink } from '../router.js';
 
@@ -10,32 +12,15 @@ import { followLink } from '../router.js';
  */
 export function SignIn({ onSignedIn, purpose }: { onSignedIn(session: Session): void; purpose?: string }) {
   const [token, setToken] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string>();
-  const passkey = async () => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      onSignedIn(await signInWithPasskey());
-    } catch (err) {
-      setError(passkeyError(err));
-    } finally {
-      setBusy(false);
-    }
-  };
-  const submit = async (e: Event) => {
+  const { busy, error, run } = useBusySubmit();
+  const passkey = () => run(async () => onSignedIn(await signInWithPasskey()), passkeyError);
+  const submit = (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    void run(async () => {
       const session = await api<Session>('/sessions', { method: 'POST', body: { token: token.trim() } });
       setToken('');
       onSignedIn(session);
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <main class="signin">
@@ -73,11 +58,7 @@ export function SignIn({ onSignedIn, purpose }: { onSignedIn(session: Session): 
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
       </form>
-      {error && (
-        <p class="state error" role="alert">
-          {error}
-        </p>
-      )}
+      <Outcome error={error} />
     </main>
   );
 }

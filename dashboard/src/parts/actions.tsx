@@ -1,7 +1,9 @@
 import { useState } from 'preact/hooks';
 import { MAX_REPLICAS, type Deployment } from '../../../protocol/api.js';
-import { api, errorText } from '../api.js';
+import { api } from '../api.js';
 import { navigate } from '../router.js';
+import { Outcome } from './states.js';
+import { useAction } from './use-action.js';
 
 interface Props {
   project: string;
@@ -13,18 +15,7 @@ interface Props {
 export function Actions({ project, live, onChanged }: Props) {
   const [replicas, setReplicas] = useState('');
   const [confirmName, setConfirmName] = useState('');
-  const [notice, setNotice] = useState<string>();
-  const [error, setError] = useState<string>();
-  const run = async (action: () => Promise<string>) => {
-    setError(undefined);
-    setNotice(undefined);
-    try {
-      setNotice(await action());
-      onChanged();
-    } catch (err) {
-      setError(errorText(err));
-    }
-  };
+  const { error, notice, run } = useAction(onChanged);
   const scale = (e: Event) => {
     e.preventDefault();
     void run(async () => {
@@ -43,8 +34,7 @@ export function Actions({ project, live, onChanged }: Props) {
   };
   return (
     <>
-      {error && <p class="state error" role="alert">{error}</p>}
-      {notice && <p class="state notice" role="status">{notice}</p>}
+      <Outcome error={error} notice={notice} />
       <form class="inline" onSubmit={scale}>
         <label for="replicas">Replicas</label>
         <input id="replicas" type="number" min={1} max={MAX_REPLICAS} placeholder={String(live?.replicas ?? 1)} value={replicas}

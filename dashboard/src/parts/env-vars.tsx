@@ -4,7 +4,8 @@ import type { EnvChangeAnswer } from '../../../protocol/operate.js';
 import { api, errorText } from '../api.js';
 import { age } from '../format.js';
 import { usePoll } from '../poll.js';
-import { Empty, ErrorBox, Loading } from './states.js';
+import { Empty, ErrorBox, Loading, Outcome } from './states.js';
+import { useAction } from './use-action.js';
 
 interface Props {
   project: string;
@@ -17,21 +18,12 @@ export function EnvVars({ project, onChanged }: Props) {
   const [revealed, setRevealed] = useState<Record<string, string>>();
   const [key, setKey] = useState('');
   const [value, setValue] = useState('');
-  const [notice, setNotice] = useState<string>();
-  const [error, setError] = useState<string>();
   const list = usePoll(() => api<{ vars: EnvVar[] }>(`/projects/${project}/env`), 5000, project);
 
-  const run = async (action: () => Promise<string>) => {
-    setError(undefined);
-    setNotice(undefined);
-    try {
-      setNotice(await action());
-      list.refresh();
-      onChanged();
-    } catch (err) {
-      setError(errorText(err));
-    }
-  };
+  const { error, notice, run, setError } = useAction(() => {
+    list.refresh();
+    onChanged();
+  });
   const released = (answer: Partial<EnvChangeAnswer>) =>
     answer.release ? ` Release ${answer.release.id} is rolling out with it.` : ' It applies to the next deployment.';
   const save = (e: Event) => {
@@ -45,13 +37,14 @@ export function EnvVars({ project, onChanged }: Props) {
       return `Saved ${saved}.${released(answer)}`;
     });
   };
-  const remove = (k: string) => {
-    if (!confirm(`Remove ${k} from ${project}?`)) return;
-    void run(async () => {
-      const answer = await api<Partial<EnvChangeAnswer>>(`/projects/${project}/env/${encodeURIComponent(k)}`, { method: 'DELETE' });
-      return `Removed ${k}.${released(answer)}`;
-    });
-  };
+  const remove = (k: string) =>
+    void run(
+      async () => {
+        const answer = await api<Partial<EnvChangeAnswer>>(`/projects/${project}/env/${encodeURIComponent(k)}`, { method: 'DELETE' });
+        return `Removed ${k}.${released(answer)}`;
+      },
+      { confirm: `Remove ${k} from ${project}?` },
+    );
   const toggleReveal = async () => {
     if (revealed) return setRevealed(undefined);
     try {
@@ -66,8 +59,7 @@ export function EnvVars({ project, onChanged }: Props) {
   return (
     <>
       <ErrorBox error={list.error} context="Could not load env vars" />
-      {error && <p class="state error" role="alert">{error}</p>}
-      {notice && <p class="state notice" role="status">{notice}</p>}
+      <Outcome error={error} notice={notice} />
       {!vars && !list.error && <Loading what="env vars" />}
       {vars && !vars.length && <Empty>No env vars. Add one below; each change starts a new release.</Empty>}
       {vars && vars.length > 0 && (

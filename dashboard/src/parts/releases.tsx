@@ -1,6 +1,7 @@
 import type { Deployment } from '../../../protocol/api.js';
 import { age, shortDigest } from '../format.js';
 import { Badge, Empty } from './states.js';
+import { Table } from './table.js';
 
 interface Props {
   deployments: Deployment[];
@@ -22,48 +23,33 @@ export function Releases({ deployments, liveId, onRollback }: Props) {
     );
   }
   return (
-    <div class="scroll">
-      <table class="releases">
-        <thead>
-          <tr>
-            <th>Release</th>
-            <th>Status</th>
-            <th>Age</th>
-            <th>Artifact</th>
-            <th>By</th>
-            <th>Replicas</th>
-            <th />
-          </tr>
-        </thead>
-        <tbody>
-          {deployments.map((d) => (
-            <tr key={d.id} data-release={d.id} data-status={d.status}>
-              <td>
-                <a href={d.urls.preview} target="_blank" rel="noreferrer" title="preview URL of this release">
-                  {d.id}
-                </a>
-              </td>
-              <td>
-                <Badge value={d.status} />
-                {d.statusReason && <div class="muted small">{d.statusReason}</div>}
-              </td>
-              <td title={d.createdAt}>{age(d.createdAt)}</td>
-              <td>
-                <code title={d.artifact}>{shortDigest(d.artifact)}</code>
-              </td>
-              <td>{d.createdBy ?? '—'}</td>
-              <td>{d.replicas}</td>
-              <td>
-                {onRollback && d.id !== liveId && d.liveAt && d.status !== 'failed' && (
-                  <button type="button" class="small" onClick={() => onRollback(d)}>
-                    Roll back to this
-                  </button>
-                )}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <Table class="releases" head={['Release', 'Status', 'Age', 'Artifact', 'By', 'Replicas', '']}>
+      {deployments.map((d) => (
+        <tr key={d.id} data-release={d.id} data-status={d.status}>
+          <td>
+            <a href={d.urls.preview} target="_blank" rel="noreferrer" title="preview URL of this release">
+              {d.id}
+            </a>
+          </td>
+          <td>
+            <Badge value={d.status} />
+            {d.statusReason && <div class="muted small">{d.statusReason}</div>}
+          </td>
+          <td title={d.createdAt}>{age(d.createdAt)}</td>
+          <td>
+            <code title={d.artifact}>{shortDigest(d.artifact)}</code>
+          </td>
+          <td>{d.createdBy ?? '—'}</td>
+          <td>{d.replicas}</td>
+          <td>
+            {onRollback && d.id !== liveId && d.liveAt && d.status !== 'failed' && (
+              <button type="button" class="small" onClick={() => onRollback(d)}>
+                Roll back to this
+              </button>
+            )}
+          </td>
+        </tr>
+      ))}
+    </Table>
   );
 }

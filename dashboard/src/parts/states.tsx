@@ -24,3 +24,19 @@ export function Badge({ value }: { value: string }) {
   const tone = GOOD.has(value) ? 'good' : BAD.has(value) ? 'bad' : value === 'superseded' || value === 'stopped' ? 'idle' : 'busy';
   return <span class={`badge ${tone}`}>{value}</span>;
 }
+
+/** What the last change on a page came to: its failure (an alert) or what it did (a status). */
+export const Outcome = ({ error, notice }: { error?: string; notice?: string }) => (
+  <>
+    {error && (
+      <p class="state error" role="alert">
+        {error}
+      </p>
+    )}
+    {notice && (
+      <p class="state notice" role="status">
+        {notice}
+      </p>
+    )}
+  </>
+);
