@@ -7,7 +7,7 @@ import http, { type IncomingMessage } from 'node:http';
 export interface RequestOptions {
   method?: 'GET' | 'POST';
   headers?: Record<string, string>;
-  body?: string;
+  body?: string | Uint8Array;
   /** Aborts the request and, after the answer's head, the reading of its body. */
   signal: AbortSignal;
 }

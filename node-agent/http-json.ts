@@ -15,6 +15,11 @@ export class HttpError extends Error {
 const DEFAULT_TIMEOUT_MS = 10_000;
 
 export async function postJson<T>(url: string, bearer: string, body: unknown, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<T> {
+  return postEncodedJson(url, bearer, JSON.stringify(body), timeoutMs);
+}
+
+/** postJson with the body already encoded as JSON (the log shipper's batches are built as bytes). */
+export async function postEncodedJson<T>(url: string, bearer: string, json: string | Uint8Array, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<T> {
   const signal = AbortSignal.timeout(timeoutMs);
   let status: number;
   let text: string;
@@ -22,7 +27,7 @@ export async function postJson<T>(url: string, bearer: string, body: unknown, ti
     const res = await request(url, {
       method: 'POST',
       headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
+      body: json,
       signal,
     });
     status = res.statusCode ?? 0;
