@@ -9,6 +9,7 @@
  */
 import { appendFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { getHeapSpaceStatistics } from 'node:v8';
 import type { LogAck } from '../protocol/index.js';
 import { Backoff } from './backoff.js';
 import { HttpError, postEncodedJson } from './http-json.js';
@@ -51,7 +52,7 @@ export class LogShipper {
     // Debugging aid for operators: where the agent's memory goes during a log flood (README).
     const trace = process.env.ZECTRE_AGENT_MEMORY_TRACE;
     if (trace) {
-      this.memoryTimer = setInterval(() => appendFileSync(trace, `${JSON.stringify({ t: Date.now(), ...process.memoryUsage() })}\n`), MEMORY_TRACE_MS);
+      this.memoryTimer = setInterval(() => appendFileSync(trace, `${JSON.stringify({ t: Date.now(), ...process.memoryUsage(), ...heapSpaces() })}\n`), MEMORY_TRACE_MS);
       this.memoryTimer.unref();
     }
   }
@@ -152,6 +153,13 @@ export class LogShipper {
       return false;
     }
   }
+}
+
+/** The young and old generations' sizes (of heapTotal): which one a rise is in tells whether objects outlive young GCs. */
+function heapSpaces(): { newSpace: number; oldSpace: number } {
+  const spaces = getHeapSpaceStatistics();
+  const size = (name: string) => spaces.find((s) => s.space_name === name)?.space_size ?? 0;
+  return { newSpace: size('new_space'), oldSpace: size('old_space') };
 }
 
 /** 4xx other than auth/timeout/rate-limit means the batch itself is refused: resending won't help. */

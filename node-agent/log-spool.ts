@@ -32,6 +32,11 @@ const MAX_READ_BYTES = 512 << 10;
  */
 const SLICE_BYTES = 128 << 10;
 const readBuffer = Buffer.allocUnsafe(SLICE_BYTES);
+/**
+ * Entries spooled at a time within a slice: the fewer alive at once, the fewer outlive a young GC
+ * (with a small young generation, a whole slice's entries were promoted and piled up in the old one).
+ */
+const WRITE_ENTRIES = 128;
 /** The protocol's line limit; longer lines are cut. */
 const MAX_LINE_CHARS = 16_384;
 /** Spool bytes a line is counted as before it is written: its record's JSON around the line. */
@@ -228,17 +233,24 @@ export class LogSpool {
           this.offsets[i]! += Math.min(end + 1, length) - start;
           this.take(stream, buf.toString('utf8', start, end), out);
           start = end + 1;
+          if (out.length >= WRITE_ENTRIES) taken += this.writeOut(out);
         }
         if (start === 0) break; // only the start of a line: wait for its end
-        // Spooled (or dropped) before the next slice, so at most a slice's entries are alive at once.
-        if (out.length) this.write(out);
-        taken += out.length;
+        taken += this.writeOut(out);
         read += Math.min(start, length);
       }
     } finally {
       closeSync(fd);
     }
     return taken;
+  }
+
+  /** Spools `out` (the offsets reached are those after its last line) and empties it; returns how many there were. */
+  private writeOut(out: LogEntry[]): number {
+    const n = out.length;
+    if (n) this.write(out);
+    out.length = 0;
+    return n;
   }
 
   private take(stream: LogStream, raw: string, out: LogEntry[]): void {
