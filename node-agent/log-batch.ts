@@ -18,14 +18,57 @@ export const MAX_BATCH = 1_000;
  */
 export const MAX_BATCH_BYTES = 128 << 10;
 
-/** A batch ready to send: entries first..last (seq) as a LogBatch JSON body. Never modified. */
-export interface LogBatchBody {
-  readonly first: number;
-  readonly last: number;
-  readonly count: number;
-  readonly body: Buffer;
-  /** A limit (entries or bytes) closed it: more entries may be waiting. */
-  readonly full: boolean;
+/**
+ * Batch bodies of POOLED_BYTES or more get a buffer of MAX_BATCH_BYTES from this pool, taken back once
+ * nothing holds them: a new Buffer per batch, alive for a round trip, outlived young GCs and waited
+ * for a full GC (with --max-semi-space-size=4, a flood's Buffers rose by 18 MB). Smaller bodies (a
+ * trickle's) get one of their own, so an idle task's batch does not hold 128 KB.
+ */
+const POOLED_BYTES = 16 << 10;
+const POOL_MAX = 8;
+const pool: Buffer[] = [];
+let allocated = 0;
+
+/** How many pool buffers were ever allocated (a flood should reuse a few, not take one per batch). */
+export function pooledBuffersAllocated(): number {
+  return allocated;
+}
+
+/**
+ * A batch ready to send: entries first..last (seq) as a LogBatch JSON body. Its bytes never change
+ * while anyone holds it: the spool's window holds it until acknowledged, each send while in flight
+ * (hold/release); only when the last lets go may its buffer serve another batch.
+ */
+export class LogBatchBody {
+  private holders = 1; // the spool's window
+  private reusable = true;
+
+  constructor(
+    readonly first: number,
+    readonly last: number,
+    readonly count: number,
+    private readonly bytes: Buffer,
+    /** A limit (entries or bytes) closed it: more entries may be waiting. */
+    readonly full: boolean,
+    /** The pool's buffer that `bytes` is the start of. */
+    private readonly pooled: Buffer | undefined,
+  ) {}
+
+  get body(): Buffer {
+    if (this.holders === 0) throw new Error(`log batch ${this.first}-${this.last} used after its release`);
+    return this.bytes;
+  }
+
+  hold(): void {
+    this.holders++;
+  }
+
+  /** `reusable` false: the bytes may still be read (a send that failed may have left them queued on a socket), so they go to the GC, never to another batch. */
+  release(reusable = true): void {
+    this.reusable &&= reusable;
+    if (--this.holders > 0 || !this.pooled || !this.reusable) return;
+    if (pool.length < POOL_MAX) pool.push(this.pooled);
+  }
 }
 
 const ascii = (s: string) => Buffer.from(s, 'latin1');
@@ -94,10 +137,13 @@ export class BatchBuilder {
     return 'added';
   }
 
-  /** The batch so far, as a Buffer of its own; the builder starts over. */
+  /** The batch so far, copied into a buffer of its own (held by the caller: see LogBatchBody); the builder starts over. */
   close(full: boolean): LogBatchBody {
     this.put(BODY_END);
-    const batch: LogBatchBody = { first: this.first, last: this.last, count: this.count, body: Buffer.from(scratch.subarray(0, this.bytes)), full };
+    const pooled = this.bytes >= POOLED_BYTES && this.bytes <= MAX_BATCH_BYTES ? (pool.pop() ?? (allocated++, Buffer.allocUnsafeSlow(MAX_BATCH_BYTES))) : undefined;
+    const bytes = pooled ? pooled.subarray(0, this.bytes) : Buffer.allocUnsafeSlow(this.bytes);
+    scratch.copy(bytes, 0, 0, this.bytes);
+    const batch = new LogBatchBody(this.first, this.last, this.count, bytes, full, pooled);
     this.reset();
     return batch;
   }

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { LogBatch } from '../protocol/index.js';
-import { MAX_BATCH_BYTES } from './log-batch.js';
+import { MAX_BATCH_BYTES, pooledBuffersAllocated } from './log-batch.js';
 import { LogShipper } from './log-shipper.js';
 import { LogSpool } from './log-spool.js';
 import { createMetrics } from './metrics.js';
@@ -52,9 +52,12 @@ test('a flood far larger than memory is shipped in full, once, in order, while t
     // The whole flood is spooled before the shipper sends a line: a backlog of 16 MB.
     appendFileSync(spool.rawPath('stdout'), Array.from({ length: lines }, (_, i) => `${line(i + 1)}\n`).join(''));
     while (spool.poll() > 0) maxHeld = Math.max(maxHeld, spool.heldBytes ?? Infinity);
+    const allocatedBefore = pooledBuffersAllocated();
     shipper.add(spool);
     shipper.start();
     await waitFor('every line stored and acknowledged', () => spool!.ackedSeq === lines, 100_000);
+    // 16 MB is over 128 batches: their bodies take turns in a few buffers (in flight, then the pool's 8).
+    assert.ok(pooledBuffersAllocated() - allocatedBefore <= 12, `${pooledBuffersAllocated() - allocatedBefore} batch buffers allocated`);
     assert.equal(next, lines + 1, 'every line stored once, in order');
     assert.ok(maxInFlight <= BOUND_BYTES, `${maxInFlight} bytes of batches in flight at once`);
     assert.ok(maxHeld <= BOUND_BYTES, `the spool held ${maxHeld} bytes of entries in memory`);

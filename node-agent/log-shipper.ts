@@ -130,11 +130,14 @@ export class LogShipper {
   }
 
   /** True when a full batch was stored. */
-  private async shipBatch(taskId: string, s: Shipping, { first, last, body, full }: LogBatchBody): Promise<boolean> {
+  private async shipBatch(taskId: string, s: Shipping, batch: LogBatchBody): Promise<boolean> {
+    const { first, last, full } = batch;
     const url = `${this.apiUrl}/api/v1/tasks/${encodeURIComponent(taskId)}/logs`;
+    // Held while in flight: an ack (of this send or another) must not let another batch reuse its bytes meanwhile.
+    batch.hold();
+    let bodyDone = false;
     try {
-      // The body is the batch's own and never changes: sending it again later (a retry) is safe.
-      const { ackedSeq } = await postEncodedJson<LogAck>(url, this.credential(), body);
+      const { ackedSeq } = await postEncodedJson<LogAck>(url, this.credential(), batch.body, { bodyDone: () => (bodyDone = true) });
       const before = s.spool.ackedSeq;
       s.spool.ack(ackedSeq);
       this.metrics.linesShipped.inc(Math.max(0, s.spool.ackedSeq - before));
@@ -151,6 +154,8 @@ export class LogShipper {
       }
       s.retryAt = Date.now() + s.backoff.next();
       return false;
+    } finally {
+      batch.release(bodyDone);
     }
   }
 }

@@ -167,14 +167,18 @@ test('a backlog is held in memory only as the batches asked for, each a body of 
   assert.ok(spool.heldBytes <= 4 * MAX_BATCH_BYTES, `${spool.heldBytes} bytes held for 4 batches`);
   assert.ok(sent.every((b) => b.full && b.body.length <= MAX_BATCH_BYTES));
   const copies = sent.map((b) => Buffer.from(b.body));
-  // While those are in flight: more output, an ack of the first, the next batches built.
+  // While those are in flight (held, as the shipper does): more output, an ack of the first, the next batches built.
+  for (const b of sent) b.hold();
   appendFileSync(spool.rawPath('stdout'), 'more\n');
   spool.poll();
   spool.ack(sent[0]!.last);
   const next = spool.batches(4);
   assert.equal(next[0], sent[1], 'unacked batches come back as they were');
   assert.ok(spool.heldBytes <= 4 * MAX_BATCH_BYTES);
-  sent.forEach((b, i) => assert.ok(b.body.equals(copies[i]!), `batch ${i} unchanged`));
+  sent.forEach((b, i) => assert.ok(b.body.equals(copies[i]!), `batch ${i} unchanged while held`));
+  assert.ok(next.every((b) => b.body.buffer !== sent[0]!.body.buffer), 'an acked batch still held (in flight) lends its buffer to no other');
+  for (const b of sent) b.release();
+  assert.throws(() => sent[0]!.body, /used after its release/);
   let expected = sent[0]!.last + 1;
   for (let batch = spool.batches(4); batch.length; batch = spool.batches(4)) {
     for (const e of (JSON.parse(batch[0]!.body.toString()) as LogBatch).entries) {

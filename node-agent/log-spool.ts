@@ -200,7 +200,7 @@ export class LogSpool {
     if (seq <= this.acked) return;
     this.acked = Math.min(seq, this.nextSeq - 1);
     // A batch acked in part stays whole: resent, its stored entries are ignored by the API.
-    while (this.window[0] && this.window[0].last <= this.acked) this.window.shift();
+    while (this.window[0] && this.window[0].last <= this.acked) this.window.shift()!.release();
     writeAtomic(join(this.dir, 'acked'), String(this.acked));
     this.segments.dropAcked(this.acked);
     if (this.acked === this.nextSeq - 1) {
