@@ -54,6 +54,11 @@ export class LogBatchBody {
     private readonly pooled: Buffer | undefined,
   ) {}
 
+  /** Memory it takes: its pool buffer's, or its body's. */
+  get memoryBytes(): number {
+    return this.pooled?.length ?? this.bytes.length;
+  }
+
   get body(): Buffer {
     if (this.holders === 0) throw new Error(`log batch ${this.first}-${this.last} used after its release`);
     return this.bytes;

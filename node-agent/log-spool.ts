@@ -119,9 +119,9 @@ export class LogSpool {
     return entries.filter((e) => e.seq > this.acked).slice(0, max);
   }
 
-  /** Bytes of unshipped entries this spool holds in memory: its batches' bodies. */
+  /** Bytes of unshipped entries this spool holds in memory: its batches' buffers. */
   get heldBytes(): number {
-    return this.window.reduce((sum, b) => sum + b.body.length, 0);
+    return this.window.reduce((sum, b) => sum + b.memoryBytes, 0);
   }
 
   /** True while entries wait to be shipped. */
