@@ -94,7 +94,7 @@ const ENTRY_FIXED = ENTRY_SEQ.length + ENTRY_TS.length + ENTRY_STREAM.length + E
 
 /**
  * Where a batch is encoded (one serves every spool: a batch is built within one synchronous call),
- * then copied into a Buffer of its own when closed. Grows to the largest batch.
+ * then copied into its own buffer (a pool's, or an exact one) when closed. Grows to the largest batch.
  */
 let scratch = Buffer.allocUnsafe(MAX_BATCH_BYTES + (16 << 10));
 
