@@ -83,6 +83,8 @@ try {
   const mb = (n: number) => (n / 1048576).toFixed(1);
   const rise = (k: string) => `${k} ${mb(idle[k]!)} -> max ${mb(Math.max(...samples.map((m) => m[k]!)))}`;
   console.log(`  agent memoryUsage() over ${samples.length} samples, idle -> max (MB): ${['rss', 'heapTotal', 'heapUsed', 'external', 'arrayBuffers'].map(rise).join(', ')}`);
+  // Of heapTotal: V8's young generation (grows up to twice its semi-space limit) and its old one (what outlived young GCs).
+  console.log(`  of heapTotal: ${['newSpace', 'oldSpace'].map(rise).join(', ')}`);
 } finally {
   await pool.end();
   await stack.stop();

@@ -7,9 +7,11 @@ import http, { type IncomingMessage } from 'node:http';
 export interface RequestOptions {
   method?: 'GET' | 'POST';
   headers?: Record<string, string>;
-  body?: string;
+  body?: string | Uint8Array;
   /** Aborts the request and, after the answer's head, the reading of its body. */
   signal: AbortSignal;
+  /** Called once the whole body has been handed to the OS (nothing reads it afterwards). */
+  onBodySent?: () => void;
 }
 
 /** Sends one request and resolves with the response head; the caller must consume or `resume()` the body. */
@@ -23,6 +25,7 @@ export async function request(url: string, options: RequestOptions): Promise<Inc
   return new Promise((resolve, reject) => {
     const req = transport.request(target, { method: options.method ?? 'GET', headers, signal: options.signal }, resolve);
     req.on('error', reject);
+    if (options.onBodySent) req.once('finish', options.onBodySent);
     req.end(options.body);
   });
 }

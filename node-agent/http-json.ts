@@ -15,18 +15,32 @@ export class HttpError extends Error {
 const DEFAULT_TIMEOUT_MS = 10_000;
 
 export async function postJson<T>(url: string, bearer: string, body: unknown, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<T> {
+  return postEncodedJson(url, bearer, JSON.stringify(body), { timeoutMs });
+}
+
+/**
+ * postJson with the body already encoded as JSON (the log shipper's batches are built as bytes).
+ * `bodyDone` is called when the answer came and the whole body had been handed to the OS: from then
+ * on nothing reads `json`, and its memory may be reused. Not called otherwise (an error, an answer
+ * before the body was all sent): the body may still be in a socket's write queue.
+ */
+export async function postEncodedJson<T>(url: string, bearer: string, json: string | Uint8Array, opts: { timeoutMs?: number; bodyDone?: () => void } = {}): Promise<T> {
+  const { timeoutMs = DEFAULT_TIMEOUT_MS, bodyDone } = opts;
   const signal = AbortSignal.timeout(timeoutMs);
   let status: number;
   let text: string;
+  let bodySent = false;
   try {
     const res = await request(url, {
       method: 'POST',
       headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
+      body: json,
       signal,
+      onBodySent: () => (bodySent = true),
     });
     status = res.statusCode ?? 0;
     text = await readText(res);
+    if (bodySent) bodyDone?.();
   } catch (err) {
     throw new Error(`POST ${url} failed: ${requestErrorMessage(err, signal)}`);
   }

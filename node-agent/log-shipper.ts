@@ -4,22 +4,21 @@
  * outage shipping resumes from that seq: nothing lost, nothing stored twice. A task that is behind
  * gets several batches in flight at once, and rounds follow each other without waiting for the next
  * tick, until it has caught up. Batches are bounded by bytes as well as entries, so what is in
- * flight stays small whatever the lines' length.
+ * flight stays small whatever the lines' length; the spool builds them as bytes (log-batch.ts), and
+ * they are all the agent holds in memory of unshipped lines.
  */
 import { appendFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import type { LogAck, LogBatch, LogEntry } from '../protocol/index.js';
+import { getHeapSpaceStatistics } from 'node:v8';
+import type { LogAck } from '../protocol/index.js';
 import { Backoff } from './backoff.js';
-import { HttpError, postJson } from './http-json.js';
-import { entryBytes, type LogSpool } from './log-spool.js';
+import { HttpError, postEncodedJson } from './http-json.js';
+import type { LogBatchBody } from './log-batch.js';
+import type { LogSpool } from './log-spool.js';
 import type { Metrics } from './metrics.js';
 
 const TICK_MS = 100;
 const SHIP_EVERY_MS = 250;
-/** The API's limit per batch (LogBatch). */
-const MAX_BATCH = 1_000;
-/** Bytes of entries per batch at most (counted as in entryBytes): 1,000 lines of 16 KB would be a 16 MB body. */
-const MAX_BATCH_BYTES = 128 << 10;
 /** Batches of one task in flight at once when it is behind. */
 const MAX_IN_FLIGHT = 4;
 /** How often ZECTRE_AGENT_MEMORY_TRACE samples process.memoryUsage(). */
@@ -53,7 +52,7 @@ export class LogShipper {
     // Debugging aid for operators: where the agent's memory goes during a log flood (README).
     const trace = process.env.ZECTRE_AGENT_MEMORY_TRACE;
     if (trace) {
-      this.memoryTimer = setInterval(() => appendFileSync(trace, `${JSON.stringify({ t: Date.now(), ...process.memoryUsage() })}\n`), MEMORY_TRACE_MS);
+      this.memoryTimer = setInterval(() => appendFileSync(trace, `${JSON.stringify({ t: Date.now(), ...process.memoryUsage(), ...heapSpaces() })}\n`), MEMORY_TRACE_MS);
       this.memoryTimer.unref();
     }
   }
@@ -123,9 +122,7 @@ export class LogShipper {
         }
       } else if (s.retryAt <= now) {
         // Behind: up to MAX_IN_FLIGHT batches at once (the API acks the contiguous run, in any order).
-        for (const { entries, full } of batches(s.spool.pending(MAX_BATCH * MAX_IN_FLIGHT, MAX_BATCH_BYTES * MAX_IN_FLIGHT))) {
-          sends.push(this.shipBatch(taskId, s, entries, full));
-        }
+        for (const batch of s.spool.batches(MAX_IN_FLIGHT)) sends.push(this.shipBatch(taskId, s, batch));
       }
     }
     const shipped = await Promise.all(sends);
@@ -133,12 +130,14 @@ export class LogShipper {
   }
 
   /** True when a full batch was stored. */
-  private async shipBatch(taskId: string, s: Shipping, entries: LogEntry[], full: boolean): Promise<boolean> {
-    const first = entries[0]!.seq;
-    const last = entries[entries.length - 1]!.seq;
+  private async shipBatch(taskId: string, s: Shipping, batch: LogBatchBody): Promise<boolean> {
+    const { first, last, full } = batch;
     const url = `${this.apiUrl}/api/v1/tasks/${encodeURIComponent(taskId)}/logs`;
+    // Held while in flight: an ack (of this send or another) must not let another batch reuse its bytes meanwhile.
+    batch.hold();
+    let bodyDone = false;
     try {
-      const { ackedSeq } = await postJson<LogAck>(url, this.credential(), { entries } satisfies LogBatch);
+      const { ackedSeq } = await postEncodedJson<LogAck>(url, this.credential(), batch.body, { bodyDone: () => (bodyDone = true) });
       const before = s.spool.ackedSeq;
       s.spool.ack(ackedSeq);
       this.metrics.linesShipped.inc(Math.max(0, s.spool.ackedSeq - before));
@@ -155,31 +154,17 @@ export class LogShipper {
       }
       s.retryAt = Date.now() + s.backoff.next();
       return false;
+    } finally {
+      batch.release(bodyDone);
     }
   }
 }
 
-/**
- * Consecutive batches of at most MAX_BATCH entries and MAX_BATCH_BYTES (at least one entry each);
- * `full` when a limit closed it.
- */
-function batches(entries: LogEntry[]): { entries: LogEntry[]; full: boolean }[] {
-  const out: { entries: LogEntry[]; full: boolean }[] = [];
-  let bytes = 0;
-  for (const e of entries) {
-    const current = out.at(-1);
-    if (current && current.entries.length < MAX_BATCH && bytes + entryBytes(e) <= MAX_BATCH_BYTES) {
-      current.entries.push(e);
-      bytes += entryBytes(e);
-      continue;
-    }
-    if (current) current.full = true;
-    out.push({ entries: [e], full: false });
-    bytes = entryBytes(e);
-  }
-  const last = out.at(-1);
-  if (last?.entries.length === MAX_BATCH) last.full = true;
-  return out;
+/** The young and old generations' sizes (of heapTotal): which one a rise is in tells whether objects outlive young GCs. */
+function heapSpaces(): { newSpace: number; oldSpace: number } {
+  const spaces = getHeapSpaceStatistics();
+  const size = (name: string) => spaces.find((s) => s.space_name === name)?.space_size ?? 0;
+  return { newSpace: size('new_space'), oldSpace: size('old_space') };
 }
 
 /** 4xx other than auth/timeout/rate-limit means the batch itself is refused: resending won't help. */

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { appendFileSync, openSync, closeSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import type { LogBatch } from '../protocol/index.js';
+import { MAX_BATCH_BYTES } from './log-batch.js';
 import { LogSpool } from './log-spool.js';
 import { tempDir, waitFor } from './test-support.js';
 
@@ -133,4 +135,59 @@ test('raw files whose every byte is spooled start over empty before the next pro
   const reopened = new LogSpool('t8', path, { secretValues: [] });
   reopened.poll();
   assert.deepEqual(lines(reopened), ['1 stdout one', '2 stdout two', '3 stdout three']);
+});
+
+test('lines that JSON must escape reach the batches as printed', () => {
+  const spool = new LogSpool('t9', join(dir.path, 't9'), { secretValues: [] });
+  const printed = ['say "hi" \\ back\\slash', 'tab\there \u0001 ctl', 'ünïcödé ✓ 😀', 'looks like a record: ,"o":[1,2]} and "l":"x"', '{"s":1,"t":2,"k":"stdout","l":"fake","o":[0,0]}', ''];
+  appendFileSync(spool.rawPath('stdout'), printed.map((l) => `${l}\n`).join(''));
+  spool.poll();
+  assert.deepEqual(spool.pending().map((e) => e.line), printed);
+  const [batch] = spool.batches(1);
+  assert.deepEqual((JSON.parse(batch!.body.toString()) as LogBatch).entries.map((e) => Object.keys(e)), printed.map(() => ['seq', 'ts', 'stream', 'line']));
+});
+
+test('records in another shape (keys in another order, an older agent) are still read back', () => {
+  const path = join(dir.path, 't10');
+  const first = new LogSpool('t10', path, { secretValues: [] });
+  first.note('created');
+  appendFileSync(join(path, segments(path).at(-1)!), `${JSON.stringify({ k: 'stderr', l: 'reordered', s: 2, t: 5, o: [0, 0] })}\n`);
+  const reopened = new LogSpool('t10', path, { secretValues: [] });
+  assert.deepEqual(lines(reopened), ['1 system created', '2 stderr reordered']);
+});
+
+test('a backlog is held in memory only as the batches asked for, each a body of its own that nothing changes afterwards', () => {
+  const spool = new LogSpool('t11', join(dir.path, 't11'), { secretValues: [] });
+  const line = (n: number) => `line ${n} ${'y'.repeat(200)}`;
+  const total = 20_000; // ~4 MB: many batches of MAX_BATCH_BYTES
+  appendFileSync(spool.rawPath('stdout'), Array.from({ length: total }, (_, i) => `${line(i + 1)}\n`).join(''));
+  while (spool.poll() > 0);
+  const sent = spool.batches(4);
+  assert.equal(sent.length, 4);
+  assert.ok(spool.heldBytes <= 4 * MAX_BATCH_BYTES, `${spool.heldBytes} bytes held for 4 batches`);
+  assert.ok(sent.every((b) => b.full && b.body.length <= MAX_BATCH_BYTES));
+  const copies = sent.map((b) => Buffer.from(b.body));
+  // While those are in flight (held, as the shipper does): more output, an ack of the first, the next batches built.
+  for (const b of sent) b.hold();
+  appendFileSync(spool.rawPath('stdout'), 'more\n');
+  spool.poll();
+  spool.ack(sent[0]!.last);
+  const next = spool.batches(4);
+  assert.equal(next[0], sent[1], 'unacked batches come back as they were');
+  assert.ok(spool.heldBytes <= 4 * MAX_BATCH_BYTES);
+  sent.forEach((b, i) => assert.ok(b.body.equals(copies[i]!), `batch ${i} unchanged while held`));
+  assert.ok(next.every((b) => b.body.buffer !== sent[0]!.body.buffer), 'an acked batch still held (in flight) lends its buffer to no other');
+  for (const b of sent) b.release();
+  assert.throws(() => sent[0]!.body, /used after its release/);
+  let expected = sent[0]!.last + 1;
+  for (let batch = spool.batches(4); batch.length; batch = spool.batches(4)) {
+    for (const e of (JSON.parse(batch[0]!.body.toString()) as LogBatch).entries) {
+      assert.equal(e.seq, expected);
+      assert.equal(e.line, e.seq > total ? 'more' : line(e.seq));
+      expected++;
+    }
+    spool.ack(batch[0]!.last);
+  }
+  assert.equal(expected - 1, total + 1, 'every line once, in order');
+  assert.equal(spool.heldBytes, 0);
 });

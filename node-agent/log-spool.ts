@@ -5,13 +5,15 @@
  * after its line, so a restarted agent resumes exactly where it stopped: no line read twice, none
  * skipped. Raw bytes already spooled are then freed (raw-discard.ts), so unredacted output does not
  * stay on disk. The spool is bounded by bytes on disk (a budget shared by the agent's spools), not by
- * lines; unshipped entries wait on disk, and memory holds only a window of them, bounded by bytes:
- * raw output is read and spooled a slice at a time, so a flood costs disk, not memory.
+ * lines; unshipped entries wait on disk, and memory holds only the few batches the shipper has asked
+ * for, as bytes (log-batch.ts): raw output is read and spooled a slice at a time, and read back a
+ * record at a time, so a flood costs disk, not memory.
  * Everything here is 0600 in 0700 directories of the root-only state.
  */
 import { closeSync, existsSync, fdatasyncSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LogEntry, LogStream } from '../protocol/index.js';
+import type { LogBatch, LogEntry, LogStream } from '../protocol/index.js';
+import { BatchBuilder, MAX_BATCH, type LogBatchBody } from './log-batch.js';
 import { punchHole } from './raw-discard.js';
 import { SpoolSegments, type SpoolBudget, type SpoolRecord } from './spool-segments.js';
 
@@ -19,13 +21,8 @@ type RawStream = 'stdout' | 'stderr';
 const RAW: RawStream[] = ['stdout', 'stderr'];
 /** Default bytes on disk of all of an agent's spools; beyond it lines are dropped and an explicit "N lines dropped" entry is written. */
 export const DEFAULT_SPOOL_BYTES = 256 << 20;
-/**
- * Bytes of unacked entries kept in memory at most (the rest is read back from disk when it is their
- * turn). A bound on bytes, not entries: 10,000 entries of 16 KB lines would be 160 MB.
- */
-export const WINDOW_BYTES = 1 << 20;
-/** What an entry is counted as in memory and in a batch besides its line: its object and JSON keys. */
-const ENTRY_OVERHEAD_BYTES = 64;
+/** Batches pending() decodes at most (it serves tests and inspection, not the shipper). */
+const PENDING_BATCHES = 8;
 /** Raw bytes read per stream and poll: 5 MB/s per stream at the shipper's tick. */
 const MAX_READ_BYTES = 512 << 10;
 /**
@@ -35,6 +32,11 @@ const MAX_READ_BYTES = 512 << 10;
  */
 const SLICE_BYTES = 128 << 10;
 const readBuffer = Buffer.allocUnsafe(SLICE_BYTES);
+/**
+ * Entries spooled at a time within a slice: the fewer alive at once, the fewer outlive a young GC
+ * (with a small young generation, a whole slice's entries were promoted and piled up in the old one).
+ */
+const WRITE_ENTRIES = 128;
 /** The protocol's line limit; longer lines are cut. */
 const MAX_LINE_CHARS = 16_384;
 /** Spool bytes a line is counted as before it is written: its record's JSON around the line. */
@@ -49,9 +51,11 @@ export class LogSpool {
   private nextSeq = 1;
   private acked = 0;
   private dropped = 0;
-  /** Unacked entries in memory, oldest first: a window onto the spool on disk, and their bytes. */
-  private window: LogEntry[] = [];
-  private windowBytes = 0;
+  /**
+   * Unacked entries in memory, oldest first: built batches (the shipper's next ones, some perhaps in
+   * flight), a window onto the spool on disk. Each batch's body is its own and never changes.
+   */
+  private window: LogBatchBody[] = [];
   private readonly segments: SpoolSegments;
   /** undefined until the task's env values are known (after an agent restart): raw output is not read meanwhile. */
   private secrets: string[] | undefined;
@@ -90,29 +94,39 @@ export class LogSpool {
   }
 
   /**
-   * Unacked entries, oldest first, at most `max` and about `maxBytes` (at least one entry), read
-   * back from disk as needed.
+   * The next batches of unacked entries, oldest first, at most `max` (at least one when any entry is
+   * unacked), read back from disk as needed. The same batches come back until acknowledged; each
+   * ends where a limit (log-batch.ts) or the entries written so far end.
    */
-  pending(max: number, maxBytes = WINDOW_BYTES): LogEntry[] {
-    while (this.window.length < max && this.windowBytes < maxBytes) {
-      const more = this.segments.readBack(Math.max(this.acked, this.window.at(-1)?.seq ?? 0), this.nextSeq - 1);
-      if (!more.length) break;
-      this.addToWindow(more);
+  batches(max: number): readonly LogBatchBody[] {
+    if (this.window.length < max && this.acked < this.nextSeq - 1) {
+      const after = Math.max(this.acked, this.window.at(-1)?.last ?? 0);
+      const builder = new BatchBuilder();
+      this.segments.readBack((record) => {
+        const added = builder.add(record, after);
+        if (added !== 'full') return true;
+        this.window.push(builder.close(true));
+        return this.window.length < max && builder.add(record, after) === 'added';
+      });
+      if (builder.entries) this.window.push(builder.close(builder.entries >= MAX_BATCH));
     }
-    let bytes = 0;
-    let n = 0;
-    while (n < Math.min(max, this.window.length) && (n === 0 || bytes + entryBytes(this.window[n]!) <= maxBytes)) bytes += entryBytes(this.window[n++]!);
-    return this.window.slice(0, n);
+    return this.window.slice(0, max);
   }
 
-  /** Bytes of entries this spool holds in memory (counted as in entryBytes). */
+  /** Unacked entries, oldest first, at most `max` (from the first few batches): for tests and inspection. */
+  pending(max = Infinity): LogEntry[] {
+    const entries = this.batches(PENDING_BATCHES).flatMap((b) => (JSON.parse(b.body.toString('utf8')) as LogBatch).entries);
+    return entries.filter((e) => e.seq > this.acked).slice(0, max);
+  }
+
+  /** Bytes of unshipped entries this spool holds in memory: its batches' buffers. */
   get heldBytes(): number {
-    return this.windowBytes;
+    return this.window.reduce((sum, b) => sum + b.memoryBytes, 0);
   }
 
-  /** True while entries wait to be shipped (without reading them back). */
+  /** True while entries wait to be shipped. */
   get unshipped(): boolean {
-    return this.acked < this.nextSeq - 1 && (this.window.length > 0 || this.pending(1).length > 0);
+    return this.acked < this.nextSeq - 1 && this.batches(1).length > 0;
   }
 
   /** The task's directory is about to be deleted: its spool no longer counts against the budget. */
@@ -185,9 +199,8 @@ export class LogSpool {
   ack(seq: number): void {
     if (seq <= this.acked) return;
     this.acked = Math.min(seq, this.nextSeq - 1);
-    const keep = this.window.findIndex((e) => e.seq > this.acked);
-    for (const e of keep === -1 ? this.window : this.window.slice(0, keep)) this.windowBytes -= entryBytes(e);
-    this.window = keep === -1 ? [] : this.window.slice(keep);
+    // A batch acked in part stays whole: resent, its stored entries are ignored by the API.
+    while (this.window[0] && this.window[0].last <= this.acked) this.window.shift()!.release();
     writeAtomic(join(this.dir, 'acked'), String(this.acked));
     this.segments.dropAcked(this.acked);
     if (this.acked === this.nextSeq - 1) {
@@ -220,17 +233,24 @@ export class LogSpool {
           this.offsets[i]! += Math.min(end + 1, length) - start;
           this.take(stream, buf.toString('utf8', start, end), out);
           start = end + 1;
+          if (out.length >= WRITE_ENTRIES) taken += this.writeOut(out);
         }
         if (start === 0) break; // only the start of a line: wait for its end
-        // Spooled (or dropped) before the next slice, so at most a slice's entries are alive at once.
-        if (out.length) this.write(out);
-        taken += out.length;
+        taken += this.writeOut(out);
         read += Math.min(start, length);
       }
     } finally {
       closeSync(fd);
     }
     return taken;
+  }
+
+  /** Spools `out` (the offsets reached are those after its last line) and empties it; returns how many there were. */
+  private writeOut(out: LogEntry[]): number {
+    const n = out.length;
+    if (n) this.write(out);
+    out.length = 0;
+    return n;
   }
 
   private take(stream: LogStream, raw: string, out: LogEntry[]): void {
@@ -277,19 +297,8 @@ export class LogSpool {
     // Offsets consumed by dropped lines must survive a restart too.
     if (this.dropped) records.push({ s: this.nextSeq - 1, o, d: this.dropped });
     const before = entries[0] ? entries[0].seq - 1 : this.nextSeq - 1;
-    const bytes = entries.reduce((sum, e) => sum + entryBytes(e), 0);
-    const caughtUp = this.segments.caughtUp(before) && this.windowBytes + bytes <= WINDOW_BYTES;
+    // Shipped from disk: batches() reads them back when it is their turn (from the page cache).
     this.segments.append(records, this.nextSeq - 1, () => ({ s: before, o: [...this.offsets] as [number, number], ...(this.dropped ? { d: this.dropped } : {}) }));
-    if (!caughtUp) return; // they wait on disk until reading back reaches them
-    this.addToWindow(entries);
-    this.segments.passed(this.nextSeq - 1);
-  }
-
-  private addToWindow(entries: LogEntry[]): void {
-    for (const e of entries) {
-      this.window.push(e);
-      this.windowBytes += entryBytes(e);
-    }
   }
 
   private recover(): void {
@@ -300,11 +309,6 @@ export class LogSpool {
     this.nextSeq = last.s + 1;
     this.dropped = last.d ?? 0;
   }
-}
-
-/** What an entry costs in memory, and in a batch's JSON: its line and ENTRY_OVERHEAD_BYTES. */
-export function entryBytes(entry: LogEntry): number {
-  return entry.line.length + ENTRY_OVERHEAD_BYTES;
 }
 
 function writeAtomic(path: string, text: string): void {

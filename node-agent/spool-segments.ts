@@ -9,7 +9,7 @@
  */
 import { appendFileSync, closeSync, openSync, readdirSync, readFileSync, readSync, statSync, truncateSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LogEntry, LogStream } from '../protocol/index.js';
+import type { LogStream } from '../protocol/index.js';
 
 export interface SpoolRecord {
   s: number; // seq of this entry (or last seq, for a checkpoint)
@@ -42,9 +42,8 @@ interface Segment {
 
 export class SpoolSegments {
   private segments: Segment[] = [];
-  /** Where reading back continues, and the last seq it has passed. */
+  /** Where reading back continues. */
   private cursor = { segment: 0, offset: 0 };
-  private readSeq = 0;
 
   constructor(
     private readonly dir: string,
@@ -77,7 +76,6 @@ export class SpoolSegments {
       active.bytes = good;
     }
     for (const s of this.segments) this.budget.usedBytes += s.bytes;
-    this.readSeq = acked;
     this.dropAcked(acked);
     return last;
   }
@@ -117,16 +115,16 @@ export class SpoolSegments {
   }
 
   /**
-   * The next entries after the cursor (at most about READ_BACK_BYTES of records), skipping those up
-   * to `after`; [] when the cursor has reached `lastSeq`, the newest entry written.
+   * Hands the records after the cursor to `visit`, oldest first, each as its JSON bytes (valid only
+   * during the call), until `visit` returns false (that record is not consumed: the next call starts
+   * with it) or the newest record written is passed.
    */
-  readBack(after: number, lastSeq: number): LogEntry[] {
-    const out: LogEntry[] = [];
-    while (!out.length && this.readSeq < lastSeq) {
+  readBack(visit: (record: Buffer) => boolean): void {
+    for (;;) {
       const segment = this.segments[this.cursor.segment];
-      if (!segment) return out;
+      if (!segment) return;
       if (this.cursor.offset >= segment.bytes) {
-        if (this.cursor.segment === this.segments.length - 1) return out;
+        if (this.cursor.segment === this.segments.length - 1) return;
         this.cursor = { segment: this.cursor.segment + 1, offset: 0 };
         continue;
       }
@@ -140,27 +138,12 @@ export class SpoolSegments {
       }
       const end = buf.lastIndexOf(10) + 1; // whole records only (a record is far smaller than a read)
       if (end === 0) throw new Error(`spool segment ${this.path(segment)} holds a record over ${READ_BACK_BYTES} bytes`);
-      // A record at a time: a string of the whole read would be a large object, freed only by a full GC.
+      // A record at a time, as bytes: no string of the whole read (a large object freed only by a full GC), nor of each record.
       for (let start = 0, nl = buf.indexOf(10); nl !== -1 && nl < end; start = nl + 1, nl = buf.indexOf(10, start)) {
-        if (nl === start) continue;
-        const r = JSON.parse(buf.toString('utf8', start, nl)) as SpoolRecord;
-        this.readSeq = Math.max(this.readSeq, r.s);
-        if (r.k && r.s > after) out.push({ seq: r.s, ts: r.t!, stream: r.k, line: r.l! });
+        if (nl > start && !visit(buf.subarray(start, nl))) return;
+        this.cursor.offset += nl + 1 - start;
       }
-      this.cursor.offset += end;
     }
-    return out;
-  }
-
-  /** Entries just written can go to the window directly when reading back has caught up with them. */
-  caughtUp(before: number): boolean {
-    return this.readSeq === before;
-  }
-
-  /** Moves the cursor past entries handed over directly (see caughtUp). */
-  passed(lastSeq: number): void {
-    this.readSeq = lastSeq;
-    this.cursor = { segment: this.segments.length - 1, offset: this.segments.at(-1)?.bytes ?? 0 };
   }
 
   /** Deletes segments (never the newest) whose every entry is acknowledged. */
@@ -185,7 +168,7 @@ export class SpoolSegments {
     if (name === active.name) return; // nothing was written since the last roll-over
     this.segments.push({ name, first: checkpoint.s + 1, bytes: 0 });
     this.append([checkpoint], checkpoint.s, () => checkpoint);
-    this.passed(checkpoint.s);
+    this.cursor = { segment: this.segments.length - 1, offset: this.segments.at(-1)!.bytes }; // nothing after it to read back
     this.dropAcked(checkpoint.s);
   }
 
