@@ -3,6 +3,7 @@
  * bridge, the edge Worker in workerd (wrangler dev), one agent and one proxy as child processes.
  * `npm start` and the end-to-end tests both run exactly this.
  */
+import { AGENT_NODE_FLAGS } from '../node-agent/launch.js';
 import { PROXY_ENV, PROXY_NODE_FLAGS } from '../node-proxy/launch.js';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -131,7 +132,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const agentStateDir = join(opts.dir, 'agent');
     const agentWorkDir = defaultWorkDir(agentStateDir);
     started.push({ stop: () => removeWorkRoot(agentWorkDir, () => undefined) }); // after the agent has stopped its tasks
-    const launchAgent = () => startChild('agent', node[0]!, [...node.slice(1), 'node-agent/main.ts'], {
+    const launchAgent = () => startChild('agent', node[0]!, [...AGENT_NODE_FLAGS, ...node.slice(1), 'node-agent/main.ts'], {
       echo: opts.echo,
       cwd: ROOT,
       env: {

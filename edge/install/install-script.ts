@@ -171,7 +171,7 @@ cat > "$PREFIX/bin/zectre-agent" <<EOF
 set -a
 . "$PREFIX/agent.env"
 set +a
-exec "$NODE_BIN" "$PREFIX/lib/zectre-agent.mjs"
+exec "$NODE_BIN" --max-semi-space-size=4 "$PREFIX/lib/zectre-agent.mjs"
 EOF
 chmod 755 "$PREFIX/bin/zectre-agent"
 
