@@ -91,6 +91,7 @@ export class BuildRun {
     const user = this.deps.users.userFor(`build:${this.build.projectId}`);
     await removeBuildDir(dir);
     await mkdir(dir, { recursive: true, mode: 0o711 });
+    await chmod(dir, 0o711); // the agent's umask is 077: the build's uid must pass through to its own directories
     const app = join(dir, 'app');
     const home = join(dir, 'home');
     const cache = join(dir, 'cache');
@@ -201,7 +202,7 @@ export class BuildRun {
       npm_config_update_notifier: 'false',
       npm_config_fund: 'false',
       npm_config_audit: 'false',
-      npm_config_store_dir: join(cache, 'pnpm'),
+      XDG_DATA_HOME: join(cache, 'data'), // pnpm's store
       YARN_CACHE_FOLDER: join(cache, 'yarn'),
       XDG_CACHE_HOME: join(cache, 'xdg'),
     };
