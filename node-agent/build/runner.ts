@@ -41,7 +41,7 @@ const TAIL_LINES = 20;
 export class BuildRun {
   private step = 'download';
   private current: RunningStep | undefined;
-  private ended: 'canceled' | 'timed_out' | undefined;
+  private ended: 'canceled' | 'timed_out' | 'stopped' | undefined;
   private readonly reporter: BuildReporter;
   private readonly secrets: string[];
   private readonly timeoutS: number;
@@ -59,7 +59,7 @@ export class BuildRun {
   }
 
   /** Stops the build: the running step's process group is killed. */
-  abort(why: 'canceled' | 'timed_out'): void {
+  abort(why: 'canceled' | 'timed_out' | 'stopped'): void {
     this.ended ??= why;
     this.current?.kill();
   }
@@ -77,7 +77,9 @@ export class BuildRun {
         ? { status: 'timed_out', error: `the build exceeded its time limit of ${this.timeoutS} s during step ${this.step} and was killed (raise build.timeoutSeconds in zectre.json)` }
         : this.ended === 'canceled'
           ? { status: 'canceled', error: `canceled during step ${this.step}` }
-          : { status: 'failed', error: message.slice(0, 8_000) };
+          : this.ended === 'stopped'
+            ? { status: 'failed', error: `the builder agent stopped during step ${this.step}; run the build again` }
+            : { status: 'failed', error: message.slice(0, 8_000) };
       this.reporter.system(result.error);
     } finally {
       clearTimeout(timer);
