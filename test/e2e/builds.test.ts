@@ -263,4 +263,19 @@ describe('builds on builder nodes, end to end', { timeout: 300_000 }, () => {
     assert.equal(listed.builds[0]!.id, next.id, 'newest first');
     assert.equal((await sql("SELECT count(*)::int AS n FROM builds WHERE node_id IS DISTINCT FROM (SELECT id FROM nodes WHERE name = 'builder') AND status <> 'queued'"))[0].n, 0);
   });
+
+  test('a build whose builder dies is failed, saying so', async () => {
+    const digest = await upload('web', appFiles('v5', `console.log('long build'); setTimeout(() => {}, 600000);`));
+    const queued = await startBuild('web', { sourceDigest: digest, config: { timeoutSeconds: 300 } });
+    await waitFor('the build step', async () => (await api.call<{ build: Build }>('GET', `/api/v1/builds/${queued.id}`)).build.step === 'build', 60_000);
+    // The machine goes away: the agent and the build's processes with it.
+    builder!.proc.kill('SIGKILL');
+    for (const group of taskGroupsUnder(`${builderWork}-builds`)) process.kill(-group, 'SIGKILL');
+    const build = await waitFor('the build to fail', async () => {
+      const { build: b } = await api.call<{ build: Build }>('GET', `/api/v1/builds/${queued.id}`);
+      return b.status !== 'running' && b;
+    }, 60_000);
+    assert.equal(build.status, 'failed');
+    assert.match(build.error ?? '', /^builder node builder was lost during step build; run the build again$/);
+  });
 });
