@@ -72,13 +72,14 @@ interface OwnBuild {
   deploy: boolean;
   created_by: string | null;
   plan: { start?: string } | null;
+  deployment_id: string | null;
 }
 
 /** The build, when it runs (or ran) on the calling node; anything else is the same 404. */
 async function ownBuild(request: IRequest, deps: Deps): Promise<OwnBuild> {
   const node = await requireNode(request, deps);
   const { rows } = await deps.db().query(
-    'SELECT id, project_id, status, source_digest, cache_key, deploy, created_by, plan FROM builds WHERE id = $1 AND node_id = $2',
+    'SELECT id, project_id, status, source_digest, cache_key, deploy, created_by, plan, deployment_id FROM builds WHERE id = $1 AND node_id = $2',
     [request.params.id!, node.id]);
   if (!rows[0]) throw new HttpError(404, 'build_not_found', `build ${request.params.id} is not a build of node ${node.id}`);
   return rows[0] as OwnBuild;
@@ -130,6 +131,8 @@ export async function reportBuild(request: IRequest, deps: Deps): Promise<Respon
  * cutover), with the live release's replicas, health check and resources when there is one.
  */
 async function deployBuild(deps: Deps, build: OwnBuild, artifact: string, plan: { start?: string } | null): Promise<string> {
+  // Recorded as soon as made (below): a report retried after a lost answer makes no second release.
+  if (build.deployment_id) return build.deployment_id;
   const db = deps.db();
   const owned = await db.query('SELECT 1 FROM artifact_owners WHERE project_id = $1 AND digest = $2', [build.project_id, artifact]);
   if (!owned.rows[0]) throw new HttpError(409, 'artifact_not_uploaded', `artifact ${artifact.slice(0, 19)}… of build ${build.id} was not uploaded (PUT /scheduler/v1/builds/${build.id}/artifact)`);
@@ -141,7 +144,9 @@ async function deployBuild(deps: Deps, build: OwnBuild, artifact: string, plan: 
     command: plan?.start ?? 'npm start',
     ...(live[0] ? { replicas: live[0].replicas, healthCheck: live[0].health_check, resources: live[0].resources, restartPolicy: live[0].restart_policy } : {}),
   });
-  return insertDeployment(deps, build.project_id, build.created_by, spec);
+  const id = await insertDeployment(deps, build.project_id, build.created_by, spec);
+  await deps.db().query('UPDATE builds SET deployment_id = $2 WHERE id = $1', [build.id, id]);
+  return id;
 }
 
 /** GET /scheduler/v1/builds/:id/source: the source artifact of a running build of this node. */
