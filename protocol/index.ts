@@ -13,3 +13,4 @@ export * from './people.js';
 export * from './oauth.js';
 export * from './identity.js';
 export * from './passkeys.js';
+export * from './builds.js';
