@@ -28,6 +28,8 @@ import { getBlob } from './registry/blobs.js';
 import { getCatalogJwks } from './catalog/jwks-route.js';
 import { getJwks, heartbeat, register } from './scheduler/nodes.js';
 import { evaluate, wakeScheduler } from './scheduler/evaluate.js';
+import { buildLogs, cancelBuild, createBuild, getBuild, listBuilds } from './builds/api.js';
+import { claimBuild, getBuildCache, getBuildSource, putBuildArtifact, putBuildCache, reportBuild } from './builds/agent-routes.js';
 
 export { NodeShard } from './scheduler/node-shard.js';
 export { SchedulerObject } from './scheduler/scheduler-object.js';
@@ -84,6 +86,17 @@ router
   .get('/api/v1/users', listUsers)
   .post('/api/v1/users/:user/disable', disableUser)
   .post('/api/v1/users/:user/enable', enableUser)
+  .post('/api/v1/projects/:project/builds', createBuild)
+  .get('/api/v1/projects/:project/builds', listBuilds)
+  .get('/api/v1/builds/:id', getBuild)
+  .get('/api/v1/builds/:id/logs', buildLogs)
+  .post('/api/v1/builds/:id/cancel', cancelBuild)
+  .post('/scheduler/v1/nodes/:id/builds/claim', claimBuild)
+  .post('/scheduler/v1/builds/:id/report', reportBuild)
+  .get('/scheduler/v1/builds/:id/source', getBuildSource)
+  .get('/scheduler/v1/builds/:id/cache', getBuildCache)
+  .put('/scheduler/v1/builds/:id/cache', putBuildCache)
+  .put('/scheduler/v1/builds/:id/artifact', putBuildArtifact)
   .all('*', (request) => {
     throw new HttpError(404, 'route_not_found', `no route for ${request.method} ${new URL(request.url).pathname}`);
   });

@@ -1,7 +1,7 @@
 /** Identifiers that appear in host names must be DNS-label safe: lowercase letters and digits. */
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
-export function newId(prefix: 'p' | 'd' | 't' | 'n' | 'u' | 'k', length = 12): string {
+export function newId(prefix: 'p' | 'd' | 't' | 'n' | 'u' | 'k' | 'b', length = 12): string {
   const bytes = crypto.getRandomValues(new Uint8Array(length));
   let out = prefix;
   for (const b of bytes) out += ALPHABET[b % ALPHABET.length];

@@ -10,3 +10,4 @@ export * from './dashboard.js';
 export * from './operate.js';
 export * from './domains.js';
 export * from './people.js';
+export * from './builds.js';

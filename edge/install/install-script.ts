@@ -29,11 +29,12 @@ const SCRIPT = `#!/bin/sh
 set -eu
 API="__API__"
 APPS_DOMAIN="__APPS_DOMAIN__"
-USAGE="usage: sh -s -- --join-token T (--proxy-database-url URL | --no-proxy) [--prefix DIR] [--no-systemd] [--name N] [--port P] [--address IP] [--push-url URL] [--proxy-port P] [--proxy-env KEY=VALUE]...; or: sh -s -- --uninstall [--prefix DIR]"
+USAGE="usage: sh -s -- --join-token T (--proxy-database-url URL | --no-proxy) [--prefix DIR] [--no-systemd] [--name N] [--port P] [--address IP] [--push-url URL] [--labels builder,k=v] [--proxy-port P] [--proxy-env KEY=VALUE]...; or: sh -s -- --uninstall [--prefix DIR]"
 TOKEN=""
 PREFIX="/opt/zectre"
 SYSTEMD=1
 NAME=""
+LABELS=""
 PORT=""
 ADDRESS=""
 PUSH_URL=""
@@ -51,6 +52,7 @@ while [ $# -gt 0 ]; do
     --join-token) need_value $# "$1"; TOKEN="$2"; shift 2 ;;
     --prefix) need_value $# "$1"; PREFIX="$2"; shift 2 ;;
     --name) need_value $# "$1"; NAME="$2"; shift 2 ;;
+    --labels) need_value $# "$1"; LABELS="$2"; shift 2 ;;
     --port) need_value $# "$1"; PORT="$2"; shift 2 ;;
     --address) need_value $# "$1"; ADDRESS="$2"; shift 2 ;;
     --push-url) need_value $# "$1"; PUSH_URL="$2"; shift 2 ;;
@@ -149,6 +151,7 @@ umask 077 # agent.env holds the join token, proxy.env the proxy's database passw
   [ -z "$PORT" ] || echo "ZECTRE_AGENT_PORT='$PORT'"
   [ -z "$ADDRESS" ] || echo "ZECTRE_AGENT_ADDRESS='$ADDRESS'"
   [ -z "$PUSH_URL" ] || echo "ZECTRE_AGENT_PUSH_URL='$PUSH_URL'"
+  [ -z "$LABELS" ] || echo "ZECTRE_AGENT_LABELS='$LABELS'"
 } > "$PREFIX/agent.env"
 if [ "$PROXY" = 1 ]; then
   {

@@ -1,0 +1,118 @@
+/** The builds API for people (issue 13): create, list, show, follow the log, cancel. */
+import type { IRequest } from 'itty-router';
+import { BUILD_ENDED, BUILD_LOG_MAX_LINES, BuildLogQuery, BUILDER_LABEL, CreateBuild, newId, type BuildLogLine, type BuildLogPage } from '../../protocol/index.js';
+import { requireProject, requireUser, type Role } from '../auth.js';
+import type { Deps } from '../deps.js';
+import { HttpError, json, notFound, readJson, readQuery } from '../http.js';
+import { publicUrl } from '../env.js';
+import { reapLostBuilds } from './reap.js';
+import { loadBuild, loadBuilds } from './view.js';
+import { projectOwnsArtifact } from '../api/artifacts.js';
+
+/** POST /api/v1/projects/:project/builds (developer): queues a build; 503 no_builder when no builder is online. */
+export async function createBuild(request: IRequest, deps: Deps): Promise<Response> {
+  const user = await requireUser(request, deps);
+  const project = await requireProject(deps, user, request.params.project!, 'developer');
+  const body = await readJson(request, CreateBuild);
+  if (!(await projectOwnsArtifact(deps, project.id, body.sourceDigest))) {
+    throw new HttpError(404, 'artifact_not_found',
+      `source ${body.sourceDigest.slice(0, 19)}… not found in the registry of ${project.slug}; upload it first (PUT /api/v1/projects/${project.slug}/artifacts)`);
+  }
+  const db = deps.db();
+  const { rows } = await db.query(
+    `SELECT 1 FROM nodes WHERE status = 'ready' AND draining_since IS NULL AND labels ? $1 AND labels->>$1 <> 'false' LIMIT 1`,
+    [BUILDER_LABEL],
+  );
+  if (!rows[0]) {
+    throw new HttpError(503, 'no_builder',
+      `no builder node is online; add one with: curl -fsSL ${origin(deps)}/install.sh | sh -s -- --join-token <join token> --no-proxy --labels builder (or ZECTRE_AGENT_LABELS=builder for an agent run by hand)`);
+  }
+  const id = newId('b');
+  await db.query(
+    `INSERT INTO builds (id, project_id, source_digest, deploy, config, created_by) VALUES ($1, $2, $3, $4, $5, $6)`,
+    [id, project.id, body.sourceDigest, body.deploy, JSON.stringify(body.config), user.id],
+  );
+  await db.query(`INSERT INTO events (actor, project_id, kind, data) VALUES ($1, $2, 'build.created', $3)`, [
+    user.id, project.id, JSON.stringify({ buildId: id, source: body.sourceDigest, deploy: body.deploy }),
+  ]);
+  return json({ build: await loadBuild(deps, id) }, 201);
+}
+
+/** GET /api/v1/projects/:project/builds (viewer): newest first, 50. */
+export async function listBuilds(request: IRequest, deps: Deps): Promise<Response> {
+  const user = await requireUser(request, deps);
+  const project = await requireProject(deps, user, request.params.project!, 'viewer');
+  await reapLostBuilds(deps.db(), 'b.project_id = $1', [project.id]);
+  return json({ builds: await loadBuilds(deps, 'b.project_id = $1', [project.id]) });
+}
+
+/** The build and its project, for a person holding `role` on that project; another project's build is as unknown as a missing one. */
+async function requireBuild(request: IRequest, deps: Deps, role: Role): Promise<{ id: string; projectId: string; status: string }> {
+  const user = await requireUser(request, deps);
+  const id = request.params.id!;
+  const { rows } = await deps.db().query(
+    'SELECT b.id, b.project_id, b.status, p.slug FROM builds b JOIN projects p ON p.id = b.project_id WHERE b.id = $1', [id]);
+  if (!rows[0]) throw notFound(`build ${id}`);
+  await requireProject(deps, user, rows[0].slug, role).catch((err) => {
+    throw err instanceof HttpError && err.status === 404 ? notFound(`build ${id}`) : err;
+  });
+  return { id, projectId: rows[0].project_id, status: rows[0].status };
+}
+
+/** GET /api/v1/builds/:id (viewer of its project). */
+export async function getBuild(request: IRequest, deps: Deps): Promise<Response> {
+  const build = await requireBuild(request, deps, 'viewer');
+  await reapLostBuilds(deps.db(), 'b.id = $1', [build.id]);
+  return json({ build: await loadBuild(deps, build.id) });
+}
+
+const POLL_MS = 500;
+const PAGE = 1_000;
+
+/**
+ * GET /api/v1/builds/:id/logs?after=&wait= (viewer): lines after `after`, at most 1,000; with `wait`
+ * (up to 25 s) the answer comes as soon as there is a line or the build ended. No connection is held
+ * while waiting (the pool is released between polls).
+ */
+export async function buildLogs(request: IRequest, deps: Deps): Promise<Response> {
+  const build = await requireBuild(request, deps, 'viewer');
+  const { after, wait } = readQuery(request, BuildLogQuery);
+  const deadline = Date.now() + wait * 1000;
+  for (;;) {
+    const db = deps.db();
+    await reapLostBuilds(db, 'b.id = $1', [build.id]);
+    const status = (await db.query('SELECT status FROM builds WHERE id = $1', [build.id])).rows[0]?.status as string;
+    const { rows } = await db.query(
+      `SELECT seq, at, stream, line FROM build_logs WHERE build_id = $1 AND seq > $2 ORDER BY seq LIMIT ${PAGE}`, [build.id, after]);
+    const lines: BuildLogLine[] = rows.map((r) => ({ seq: Number(r.seq), at: new Date(r.at).toISOString(), stream: r.stream, line: r.line }));
+    // Lines beyond the bound were dropped oldest first: say so where they were.
+    if (lines.length && lines[0]!.seq > after + 1 && lines[0]!.seq > 1) {
+      lines.unshift({ seq: lines[0]!.seq - 1, at: lines[0]!.at, stream: 'system',
+        line: `[${lines[0]!.seq - 1 - after} earlier lines dropped: a build keeps its last ${BUILD_LOG_MAX_LINES} lines]` });
+    }
+    const ended = (BUILD_ENDED as string[]).includes(status);
+    const done = ended && rows.length < PAGE;
+    if (lines.length || ended || Date.now() + POLL_MS > deadline) return json({ lines, done } satisfies BuildLogPage);
+    await deps.releaseDb();
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+/** POST /api/v1/builds/:id/cancel (developer): a queued build ends at once; a running one is killed by its builder at its next report. */
+export async function cancelBuild(request: IRequest, deps: Deps): Promise<Response> {
+  const build = await requireBuild(request, deps, 'developer');
+  await deps.db().query(
+    `UPDATE builds SET status = 'canceled', finished_at = now(), error = 'canceled during step ' || coalesce(step, 'queued')
+     WHERE id = $1 AND status IN ('queued', 'running')`,
+    [build.id],
+  );
+  return json({ build: await loadBuild(deps, build.id) });
+}
+
+function origin(deps: Deps): string {
+  try {
+    return publicUrl(deps.env);
+  } catch {
+    return '<control plane URL>';
+  }
+}
