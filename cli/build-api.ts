@@ -1,56 +1,16 @@
 /**
- * The builds API as the CLI uses it (notes/contracts-13.md): types of its answers and one function
- * per call. The plan is shown as the server sends it, so a field the builder adds later shows too.
+ * The builds API as the CLI uses it (protocol/builds.ts): one function per call.
  */
+import { BUILD_ENDED, type Build, type BuildLogLine, type BuildLogPage, type BuildStatus, type CreateBuild } from '../protocol/index.js';
 import type { ApiClient } from './api-client.js';
-import type { BuildConfig } from './build-plan.js';
 
-export type BuildStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled' | 'timed_out';
-
-export interface Build {
-  id: string;
-  project: string;
-  status: BuildStatus;
-  /** 'install', 'build', 'prune', 'pack', 'upload'…; null before it starts. */
-  step: string | null;
-  node: string | null;
-  sourceDigest: string;
-  artifactDigest: string | null;
-  cacheKey: string | null;
-  cache: 'hit' | 'miss' | null;
-  deploymentId: string | null;
-  /** Names the failing step and carries its last lines. */
-  error: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  plan: Record<string, unknown> | null;
-}
-
-export interface BuildLogLine {
-  seq: number;
-  at: string;
-  stream: 'stdout' | 'stderr' | 'system';
-  line: string;
-}
-
-export interface BuildLogPage {
-  lines: BuildLogLine[];
-  /** The build has ended and every line has been returned. */
-  done: boolean;
-}
-
-export interface CreateBuild {
-  sourceDigest: string;
-  deploy?: boolean;
-  config?: BuildConfig;
-}
+export type { Build, BuildLogLine, BuildLogPage, BuildStatus, CreateBuild };
 
 /** The longest long-poll the server holds a logs request (seconds). */
 export const LOGS_WAIT_SECONDS = 25;
 
 export function isFinished(status: BuildStatus): boolean {
-  return status !== 'queued' && status !== 'running';
+  return BUILD_ENDED.includes(status);
 }
 
 const projectPath = (project: string) => `/api/v1/projects/${encodeURIComponent(project)}/builds`;

@@ -5,24 +5,14 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import { BuildConfig } from '../protocol/index.js';
 import { CliError } from './errors.js';
 
 /** In the order a package manager would pick them when a tree has several (npm's own first). */
 export const LOCKFILES = ['package-lock.json', 'pnpm-lock.yaml', 'yarn.lock'] as const;
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-/** zectre.json "build": how the builder installs, builds and starts the app; every key optional. */
-export const BuildConfigJson = z.strictObject({
-  command: z.string().trim().min(1, 'must not be empty').optional(),
-  install: z.string().trim().min(1, 'must not be empty').optional(),
-  start: z.string().trim().min(1, 'must not be empty').optional(),
-  buildVars: z.array(z.string().regex(ENV_NAME, 'must be env var names (letters, digits, _; not starting with a digit)')).optional(),
-  timeoutSeconds: z.number().int('must be a whole number of seconds').min(10).max(24 * 3600).optional(),
-  memoryMb: z.number().int('must be a whole number of MB').min(256).max(1024 * 1024).optional(),
-});
-export type BuildConfig = z.infer<typeof BuildConfigJson>;
+/** zectre.json "build": the API's BuildConfig, and a misspelt key is an error rather than silently ignored. */
+export const BuildConfigJson = BuildConfig.strict();
 
 export interface BuildDecision {
   build: boolean;

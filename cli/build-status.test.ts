@@ -26,26 +26,25 @@ test('running builds and builds that failed since the newest deployment show bes
   assert.equal(buildByDeployment(builds).get('d2')?.id, 'deployed');
 });
 
-test('the plan prints as the server sends it, and each change of a build is said once', () => {
-  assert.deepEqual(planLines({ install: 'npm ci', build: 'npm run build', node: '20.18.0', start: 'npm start', prune: null, env: ['A', 'B'] }), [
-    'build plan:',
-    '  install: npm ci',
-    '  build:   npm run build',
-    '  node:    20.18.0',
-    '  start:   npm start',
-    '  env:     A, B',
+test('the plan prints each step, and each change of a build is said once', () => {
+  const plan = { packageManager: 'npm', nodeVersion: '20.18.0', install: 'npm ci', build: null, prune: 'npm prune --omit=dev', start: 'npm start' } as const;
+  assert.deepEqual(planLines(plan), [
+    'build plan (npm, Node.js 20.18.0):',
+    '  install  npm ci',
+    '  build    - (no build script)',
+    '  prune    npm prune --omit=dev',
+    '  start    npm start',
   ]);
   const said: string[] = [];
   const view = new BuildView((line) => said.push(line));
   view.show(build({ status: 'queued' }));
   view.show(build({ status: 'queued' }));
-  view.show(build({ node: 'builder-1', step: 'install', plan: { install: 'npm ci' }, cache: 'hit', cacheKey: 'k1' }));
-  view.show(build({ node: 'builder-1', step: 'build', plan: { install: 'npm ci' }, cache: 'hit', cacheKey: 'k1' }));
+  view.show(build({ node: 'builder-1', step: 'install', plan, cache: 'hit', cacheKey: 'k1' }));
+  view.show(build({ node: 'builder-1', step: 'build', plan, cache: 'hit', cacheKey: 'k1' }));
   assert.deepEqual(said, [
     `build b1 queued (source sha256:aaaaaaaaaaaa…)`,
     'building on builder-1',
-    'build plan:',
-    '  install: npm ci',
+    ...planLines(plan),
     'cache: hit (key k1): packages come from the cache',
     'step: install',
     'step: build',

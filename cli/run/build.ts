@@ -4,6 +4,7 @@
  * connection) never cancels it: the build runs on the server, `zectre builds cancel` stops it.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { BuildPlan } from '../../protocol/index.js';
 import type { ApiClient } from '../api-client.js';
 import { buildLogs, createBuild, getBuild, isFinished, LOGS_WAIT_SECONDS, type Build, type BuildLogLine, type CreateBuild } from '../build-api.js';
 import { ApiError, CliError, ConnectionError } from '../errors.js';
@@ -125,17 +126,16 @@ export class BuildView {
   }
 }
 
-/** The build plan as the server sends it, one `key: value` line each. */
-export function planLines(plan: Record<string, unknown>): string[] {
-  const entries = Object.entries(plan).filter(([, v]) => v !== null && v !== undefined && v !== '');
-  const width = Math.max(...entries.map(([k]) => k.length));
-  return ['build plan:', ...entries.map(([k, v]) => `  ${`${k}:`.padEnd(width + 1)} ${planValue(v)}`)];
-}
-
-function planValue(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value.join(', ');
-  return JSON.stringify(value);
+/** What the builder runs, step by step (`-` for a step it skips). */
+export function planLines(plan: BuildPlan): string[] {
+  const tool = plan.packageManager === 'none' ? '' : `${plan.packageManager}, `;
+  return [
+    `build plan (${tool}Node.js ${plan.nodeVersion}):`,
+    `  install  ${plan.install ?? '-'}`,
+    `  build    ${plan.build ?? '- (no build script)'}`,
+    `  prune    ${plan.prune ?? '-'}`,
+    `  start    ${plan.start}`,
+  ];
 }
 
 function cacheLine(build: Build): string {

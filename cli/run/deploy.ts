@@ -103,9 +103,10 @@ type Settings = Omit<CreateDeployment, 'artifact' | 'command'>;
 /**
  * Builds the uploaded source on a builder, streaming its output, and returns the deployment made
  * from the result (null with --no-wait: the build was only queued). The edge creates that
- * deployment itself, so the release happens even if this CLI goes away; only when this deploy asks
- * for settings the build API does not carry (--env, --replicas, --deadline, resources) does the CLI
- * create it, once the build has succeeded.
+ * deployment itself (with the live release's replicas, health check and resources), so the release
+ * happens even if this CLI goes away; only when this deploy asks for settings the build API does not
+ * carry (--env, --replicas, --deadline, resources, zectre.json's health check) does the CLI create
+ * it, once the build has succeeded.
  */
 async function buildAndRelease(
   client: ApiClient,
@@ -130,7 +131,8 @@ async function buildAndRelease(
   if (build.status !== 'succeeded') throw buildFailed(build);
   say(`build ${build.id} succeeded: artifact ${shortDigest(build.artifactDigest ?? '')}`);
   if (own) {
-    const command = start?.command ?? planStart(build);
+    // The builder's choice: it read the same zectre.json, Procfile and package.json, and --cmd went to it as config.start.
+    const command = build.plan?.start || start?.command;
     if (!command) throw new CliError(`build ${build.id} succeeded but nothing says how to start the app: pass --cmd "..."`);
     const body: CreateDeployment = { artifact: build.artifactDigest!, command, ...settings };
     return client.post<Deployment>(`/api/v1/projects/${encodeURIComponent(opts.project)}/deployments`, body);
@@ -145,13 +147,9 @@ function ownSettings(opts: DeployOptions, settings: Settings): string | null {
     opts.replicas === undefined ? null : '--replicas',
     opts.deadline === undefined ? null : '--deadline',
     settings.resources ? 'resources (--cpu/--memory or zectre.json)' : null,
+    settings.healthCheck ? "zectre.json's healthcheck" : null,
   ].filter(Boolean);
   return given.length ? given.join(', ') : null;
-}
-
-function planStart(build: Build): string | null {
-  const start = build.plan?.start;
-  return typeof start === 'string' && start ? start : null;
 }
 
 /** The deployment the edge made from a succeeded build (it sets deploymentId as it creates it). */
