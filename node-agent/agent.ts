@@ -20,6 +20,8 @@ import { TaskSet } from './task-set.js';
 import { TaskUsers } from './task-users.js';
 import type { UnpackLimits } from './unpack.js';
 import { Workspace } from './workspace.js';
+import { isBuilder } from './build/labels.js';
+import { BuildLoop } from './build/loop.js';
 
 export interface AgentConfig {
   apiUrl: string;
@@ -50,6 +52,12 @@ export interface AgentConfig {
   stopTasksOnExit: boolean;
   /** Bytes on disk all task log spools may hold together (unshipped logs); beyond, lines are dropped with a notice. */
   logSpoolBytes: number;
+  /** Sent at registration (ZECTRE_AGENT_LABELS); `builder` makes this node take builds (node-agent/build/). */
+  labels?: Record<string, string>;
+  /** Where builds run (default: <workDir>-builds; outside the state directory). */
+  buildDir?: string;
+  /** How often an idle builder asks for a queued build. */
+  buildPollMs?: number;
   log?: (msg: string) => void;
 }
 
@@ -151,11 +159,28 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   heartbeat.start(intervalMs);
   pauses.start();
   logs.start();
+  const builds = isBuilder(config.labels ?? {})
+    ? new BuildLoop(
+        {
+          apiUrl,
+          credential,
+          buildRoot: config.buildDir ?? `${config.workDir.replace(/\/+$/, '')}-builds`,
+          users,
+          unpackLimits: config.unpackLimits,
+          maxCacheBytes: 100 * 1024 * 1024,
+          log,
+        },
+        () => identity!.nodeId,
+        config.buildPollMs ?? 2_000,
+      )
+    : undefined;
+  await builds?.start();
 
   let stopped: Promise<void> | undefined;
   const shutdown = async () => {
     server.close(); // first, so no push starts a task during shutdown
     pauses.stop();
+    await builds?.stop();
     await heartbeat.stop();
     if (config.stopTasksOnExit) {
       await taskSet.stopAll();
@@ -188,7 +213,7 @@ function buildRegisterRequest(config: AgentConfig, port: number): RegisterReques
     name: config.name,
     address: config.address,
     ...(pushUrl ? { pushUrl } : {}),
-    labels: {},
+    labels: config.labels ?? {},
     capacity: config.capacity,
     portRange: config.portRange,
   };

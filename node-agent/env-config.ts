@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import type { AgentConfig } from './agent.js';
 import { DEFAULT_SPOOL_BYTES } from './log-spool.js';
 import { DEFAULT_UNPACK_LIMITS } from './unpack.js';
+import { LabelError, parseLabels } from './build/labels.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -36,7 +37,18 @@ export function configFromEnv(env: NodeJS.ProcessEnv): AgentConfig {
     portRange: portRange(env.ZECTRE_AGENT_PORT_RANGE || '20000-29999'),
     stopTasksOnExit: env.ZECTRE_AGENT_STOP_TASKS_ON_EXIT === '1',
     logSpoolBytes: integer(env, 'ZECTRE_AGENT_LOG_SPOOL_MB', DEFAULT_SPOOL_BYTES / 1048576, 1) * 1048576,
+    labels: labels(env.ZECTRE_AGENT_LABELS),
+    ...(env.ZECTRE_AGENT_BUILD_DIR ? { buildDir: env.ZECTRE_AGENT_BUILD_DIR } : {}),
+    buildPollMs: integer(env, 'ZECTRE_AGENT_BUILD_POLL_MS', 2_000, 100),
   };
+}
+
+function labels(raw: string | undefined): Record<string, string> {
+  try {
+    return parseLabels(raw);
+  } catch (err) {
+    throw err instanceof LabelError ? new ConfigError(err.message) : err;
+  }
 }
 
 function required(env: NodeJS.ProcessEnv, name: string, what: string): string {

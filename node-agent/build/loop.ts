@@ -1,0 +1,67 @@
+/**
+ * A builder's work loop: while idle, ask the edge for a queued build (POST .../builds/claim) every
+ * `pollMs`; run it; ask again. One build at a time. Only builder-labelled agents run it, so nodes
+ * without the label never ask and never build.
+ */
+import { mkdir, chmod } from 'node:fs/promises';
+import type { ClaimResponse } from '../../protocol/index.js';
+import { HttpError, postJson } from '../http-json.js';
+import { BuildRun, type RunnerDeps } from './runner.js';
+
+export class BuildLoop {
+  private running = false;
+  private current: BuildRun | undefined;
+  private wake: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly deps: RunnerDeps,
+    private readonly nodeId: () => string,
+    private readonly pollMs: number,
+  ) {}
+
+  async start(): Promise<void> {
+    await mkdir(this.deps.buildRoot, { recursive: true, mode: 0o711 });
+    await chmod(this.deps.buildRoot, 0o711);
+    this.running = true;
+    this.loop = this.work();
+    this.deps.log(`builder: taking builds (one at a time) into ${this.deps.buildRoot}`);
+  }
+
+  /** Kills a running build (its outcome is reported as failed by the edge once its lease lapses, or at the next claim). */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.current?.abort('canceled');
+    this.wake?.();
+    await this.loop;
+  }
+
+  private async work(): Promise<void> {
+    while (this.running) {
+      let claimed: ClaimResponse | undefined;
+      try {
+        claimed = await postJson<ClaimResponse>(`${this.deps.apiUrl}/scheduler/v1/nodes/${this.nodeId()}/builds/claim`, this.deps.credential(), {});
+      } catch (err) {
+        if (err instanceof HttpError && err.status === 403) {
+          this.deps.log(`builder: ${err.message}; not taking builds (the label is set at registration: re-register this node)`);
+          return;
+        }
+        this.deps.log(`builder: claim failed: ${(err as Error).message}`);
+      }
+      if (claimed?.build && this.running) {
+        this.deps.log(`builder: build ${claimed.build.id} of ${claimed.build.project}`);
+        this.current = new BuildRun(claimed.build, this.deps);
+        await this.current.run().catch((err: Error) => this.deps.log(`builder: build ${claimed!.build!.id} crashed: ${err.message}`));
+        this.current = undefined;
+        continue; // ask again at once: more may be queued
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.pollMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  }
+}
