@@ -91,6 +91,7 @@ export class BuildRun {
     const user = this.deps.users.userFor(`build:${this.build.projectId}`);
     await removeBuildDir(dir);
     await mkdir(dir, { recursive: true, mode: 0o711 });
+    await chmod(dir, 0o711); // the agent's umask (077) made it 0700: the build's uid could not reach its own app, home and cache
     const app = join(dir, 'app');
     const home = join(dir, 'home');
     const cache = join(dir, 'cache');
