@@ -118,7 +118,7 @@ export async function reportBuild(request: IRequest, deps: Deps): Promise<Respon
     );
     if (result?.status === 'succeeded' && rows[0]?.status === 'succeeded' && build.deploy) await deployBuild(deps, build, result.artifactDigest, rows[0].plan);
   }
-  const { rows } = await db.query('SELECT status, log_seq FROM builds WHERE id = $1', [build.id]);
+  const { rows } = await deps.db().query('SELECT status, log_seq FROM builds WHERE id = $1', [build.id]); // deployBuild may have released `db`
   return json({ ackedSeq: Number(rows[0].log_seq), stop: rows[0].status !== 'running' } satisfies BuildReportResponse);
 }
 
@@ -142,7 +142,8 @@ async function deployBuild(deps: Deps, build: OwnBuild, artifact: string, plan: 
     ...(live[0] ? { replicas: live[0].replicas, healthCheck: live[0].health_check, resources: live[0].resources, restartPolicy: live[0].restart_policy } : {}),
   });
   const id = await insertDeployment(deps, build.project_id, build.created_by, spec);
-  await db.query('UPDATE builds SET deployment_id = $2 WHERE id = $1', [build.id, id]);
+  // insertDeployment released the request's pool (evaluateFor): a fresh one from deps.db().
+  await deps.db().query('UPDATE builds SET deployment_id = $2 WHERE id = $1', [build.id, id]);
 }
 
 /** GET /scheduler/v1/builds/:id/source: the source artifact of a running build of this node. */
