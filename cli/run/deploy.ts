@@ -118,7 +118,9 @@ async function buildAndRelease(
   say: Say,
 ): Promise<Deployment | null> {
   const own = ownSettings(opts, settings);
-  const config = { ...decision.config, ...(opts.cmd ? { start: opts.cmd } : {}) };
+  // --cmd and zectre.json's command reach the builder as build.start (its plan reads a Procfile and package.json itself).
+  const named = start && (start.source === '--cmd' || start.source === 'zectre.json') ? { start: start.command } : {};
+  const config = { ...decision.config, ...named };
   const first = await startBuild(client, opts.project, { sourceDigest, deploy: !own, ...(Object.keys(config).length ? { config } : {}) });
   if (own) say(`this CLI creates the deployment once the build succeeds (${own} given)`);
   if (opts.wait === false && !own) {
@@ -162,6 +164,7 @@ async function deploymentOf(client: ApiClient, succeeded: Build, say: Say): Prom
     }
     await sleep(POLL_MS);
     build = await getBuild(client, build.id);
+    if (build.status !== 'succeeded') throw buildFailed(build); // the edge could not deploy it (e.g. step deploy)
   }
   say(`deployment ${build.deploymentId} created from build ${build.id}`);
   return client.get<Deployment>(`/api/v1/deployments/${encodeURIComponent(build.deploymentId)}`);
