@@ -35,6 +35,8 @@ interface Deploy {
   /** Until the CLI printed "uploaded" or "already uploaded" (pack + upload), ms. */
   upload: number;
   uploadedBytes: string;
+  /** The packed size the CLI reported (what a first upload sends). */
+  packedBytes: number;
 }
 
 const dir = await mkdtemp(join(tmpdir(), 'zectre-bench-build-'));
@@ -88,6 +90,10 @@ try {
   console.log(`  ${(bytes / 1e6).toFixed(0)} MB node_modules: as-is ${fmt(asIs.total)} (pack+upload ${fmt(asIs.upload)}, ${asIs.uploadedBytes}) vs built remotely ` +
     `cold ${fmt(builtCold.total)} (${ratio(builtCold.total, asIs.total)}), warm ${fmt(builtWarm.total)} (${ratio(builtWarm.total, asIs.total)}); ` +
     `source upload ${fmt(builtWarm.upload)} (${builtWarm.uploadedBytes})`);
+  // On one machine the upload is a loopback copy; what a deploy sends over a real uplink is what changes.
+  console.log(`  sent by the CLI per deploy: ${(asIs.packedBytes / 1e6).toFixed(1)} MB as-is vs ${(builtCold.packedBytes / 1e3).toFixed(1)} KB of source ` +
+    `(${Math.round(asIs.packedBytes / builtCold.packedBytes)}x less); at 20 Mbit/s that upload alone is ${(asIs.packedBytes * 8 / 20e6).toFixed(0)} s vs ` +
+    `${(builtCold.packedBytes * 8 / 20e6).toFixed(2)} s (computed, not measured)`);
 } finally {
   await stack.stop();
   await rm(dir, { recursive: true, force: true });
@@ -117,6 +123,7 @@ async function deploy(appDir: string, project: string, flags: string[]): Promise
     cache: build?.cache ?? null,
     upload: uploaded?.t ?? NaN,
     uploadedBytes: /\(([\d.]+ [KMG]?B)\)/.exec(uploaded?.line ?? '')?.[1] ?? 'not uploaded again',
+    packedBytes: bytesOf(/^packed .* into ([\d.]+ [KMG]?B)$/.exec(at(/^packed /)?.line ?? '')?.[1] ?? ''),
   };
 }
 
@@ -129,6 +136,12 @@ async function treeSize(path: string): Promise<{ bytes: number; files: number }>
     bytes += (await stat(join(entry.parentPath, entry.name))).size;
   }
   return { bytes, files };
+}
+
+/** `49.0 MB` (cli/output.ts formatBytes) back to bytes. */
+function bytesOf(text: string): number {
+  const m = /^([\d.]+) (B|KB|MB|GB)$/.exec(text);
+  return m ? Number(m[1]) * { B: 1, KB: 1e3, MB: 1e6, GB: 1e9 }[m[2] as 'B'] : NaN;
 }
 
 function fmt(ms: number): string {

@@ -75,7 +75,8 @@ export async function followBuild(client: ApiClient, first: Build, opts: FollowO
       opts.print(line);
       after = Math.max(after, line.seq);
     }
-    if (page.done || Date.now() - refreshed >= REFRESH_MS) {
+    // The builder says what it starts in system lines: the step (and cache) changed with them.
+    if (page.done || page.lines.some((l) => l.stream === 'system') || Date.now() - refreshed >= REFRESH_MS) {
       build = await retry(() => getBuild(client, first.id, opts.signal));
       refreshed = Date.now();
       opts.onBuild?.(build);
