@@ -72,13 +72,14 @@ interface OwnBuild {
   deploy: boolean;
   created_by: string | null;
   plan: { start?: string } | null;
+  deployment_id: string | null;
 }
 
 /** The build, when it runs (or ran) on the calling node; anything else is the same 404. */
 async function ownBuild(request: IRequest, deps: Deps): Promise<OwnBuild> {
   const node = await requireNode(request, deps);
   const { rows } = await deps.db().query(
-    'SELECT id, project_id, status, source_digest, cache_key, deploy, created_by, plan FROM builds WHERE id = $1 AND node_id = $2',
+    'SELECT id, project_id, status, source_digest, cache_key, deploy, created_by, plan, deployment_id FROM builds WHERE id = $1 AND node_id = $2',
     [request.params.id!, node.id]);
   if (!rows[0]) throw new HttpError(404, 'build_not_found', `build ${request.params.id} is not a build of node ${node.id}`);
   return rows[0] as OwnBuild;
@@ -108,17 +109,20 @@ export async function reportBuild(request: IRequest, deps: Deps): Promise<Respon
   }
   if (build.status === 'running') {
     const result = report.result;
-    const { rows } = await db.query(
+    // A build that deploys shows `succeeded` only together with its deployment: the release is made first.
+    const deploymentId = result?.status === 'succeeded' && build.deploy ? await deployBuild(deps, build, result.artifactDigest, report.plan ?? build.plan) : null;
+    // deps.db() again: creating the release handed the request's connections back (evaluateFor).
+    await deps.db().query(
       `UPDATE builds SET lease_at = now(), step = coalesce($2, step), plan = coalesce($3, plan), cache_key = coalesce($4, cache_key),
-         cache = coalesce($5, cache), status = coalesce($6, status), error = $7, artifact_digest = $8,
+         cache = coalesce($5, cache), status = coalesce($6, status), error = $7, artifact_digest = $8, deployment_id = $9,
          finished_at = CASE WHEN $6::text IS NULL THEN NULL ELSE now() END
-       WHERE id = $1 AND status = 'running' RETURNING status, plan`,
+       WHERE id = $1 AND status = 'running'`,
       [build.id, report.step ?? null, report.plan ? JSON.stringify(report.plan) : null, report.cacheKey ?? null, report.cache ?? null,
-        result?.status ?? null, result && 'error' in result ? result.error : null, result && 'artifactDigest' in result ? result.artifactDigest : null],
+        result?.status ?? null, result && 'error' in result ? result.error : null, result && 'artifactDigest' in result ? result.artifactDigest : null,
+        deploymentId],
     );
-    if (result?.status === 'succeeded' && rows[0]?.status === 'succeeded' && build.deploy) await deployBuild(deps, build, result.artifactDigest, rows[0].plan);
   }
-  const { rows } = await deps.db().query('SELECT status, log_seq FROM builds WHERE id = $1', [build.id]); // deployBuild may have released `db`
+  const { rows } = await deps.db().query('SELECT status, log_seq FROM builds WHERE id = $1', [build.id]);
   return json({ ackedSeq: Number(rows[0].log_seq), stop: rows[0].status !== 'running' } satisfies BuildReportResponse);
 }
 
@@ -126,13 +130,12 @@ export async function reportBuild(request: IRequest, deps: Deps): Promise<Respon
  * The release of a build that deploys: the ordinary deployment path (env snapshot, health-gated
  * cutover), with the live release's replicas, health check and resources when there is one.
  */
-async function deployBuild(deps: Deps, build: OwnBuild, artifact: string, plan: { start?: string } | null): Promise<void> {
+async function deployBuild(deps: Deps, build: OwnBuild, artifact: string, plan: { start?: string } | null): Promise<string> {
+  // Recorded as soon as made (below): a report retried after a lost answer makes no second release.
+  if (build.deployment_id) return build.deployment_id;
   const db = deps.db();
   const owned = await db.query('SELECT 1 FROM artifact_owners WHERE project_id = $1 AND digest = $2', [build.project_id, artifact]);
-  if (!owned.rows[0]) {
-    await db.query(`UPDATE builds SET status = 'failed', error = 'step deploy: the artifact was not uploaded' WHERE id = $1`, [build.id]);
-    return;
-  }
+  if (!owned.rows[0]) throw new HttpError(409, 'artifact_not_uploaded', `artifact ${artifact.slice(0, 19)}… of build ${build.id} was not uploaded (PUT /scheduler/v1/builds/${build.id}/artifact)`);
   const { rows: live } = await db.query(
     `SELECT d.replicas, d.health_check, d.resources, d.restart_policy FROM projects p JOIN deployments d ON d.id = p.live_deployment_id WHERE p.id = $1`,
     [build.project_id]);
@@ -142,8 +145,8 @@ async function deployBuild(deps: Deps, build: OwnBuild, artifact: string, plan: 
     ...(live[0] ? { replicas: live[0].replicas, healthCheck: live[0].health_check, resources: live[0].resources, restartPolicy: live[0].restart_policy } : {}),
   });
   const id = await insertDeployment(deps, build.project_id, build.created_by, spec);
-  // insertDeployment released the request's pool (evaluateFor): a fresh one from deps.db().
   await deps.db().query('UPDATE builds SET deployment_id = $2 WHERE id = $1', [build.id, id]);
+  return id;
 }
 
 /** GET /scheduler/v1/builds/:id/source: the source artifact of a running build of this node. */

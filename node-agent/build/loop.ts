@@ -3,7 +3,10 @@
  * `pollMs`; run it; ask again. One build at a time. Only builder-labelled agents run it, so nodes
  * without the label never ask and never build.
  */
-import { mkdir, chmod } from 'node:fs/promises';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { chmod, mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { removeTree } from '../workspace.js';
 import type { ClaimResponse } from '../../protocol/index.js';
 import { HttpError, postJson } from '../http-json.js';
 import { BuildRun, type RunnerDeps } from './runner.js';
@@ -23,6 +26,11 @@ export class BuildLoop {
   async start(): Promise<void> {
     await mkdir(this.deps.buildRoot, { recursive: true, mode: 0o711 });
     await chmod(this.deps.buildRoot, 0o711);
+    // A build cut off by an agent crash left its processes and directory: the edge fails such a
+    // build at the next claim, so nothing of it is worth keeping.
+    const killed = killProcessesUnder(this.deps.buildRoot);
+    if (killed) this.deps.log(`builder: killed ${killed} process group(s) of builds cut off by a restart`);
+    for (const name of await readdir(this.deps.buildRoot)) await removeTree(join(this.deps.buildRoot, name)).catch(() => undefined);
     this.running = true;
     this.loop = this.work();
     this.deps.log(`builder: taking builds (one at a time) into ${this.deps.buildRoot}`);
@@ -31,7 +39,7 @@ export class BuildLoop {
   /** Kills a running build (its outcome is reported as failed by the edge once its lease lapses, or at the next claim). */
   async stop(): Promise<void> {
     this.running = false;
-    this.current?.abort('canceled');
+    this.current?.abort('stopped');
     this.wake?.();
     await this.loop;
   }
@@ -64,4 +72,26 @@ export class BuildLoop {
       });
     }
   }
+}
+
+/** SIGKILLs every process group with a process whose working directory is under `root`; returns how many. */
+function killProcessesUnder(root: string): number {
+  const groups = new Set<number>();
+  for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      if (!readlinkSync(`/proc/${pid}/cwd`).startsWith(`${root}/`)) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      groups.add(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]));
+    } catch {
+      // exited while we looked, or not ours to read
+    }
+  }
+  for (const group of groups) {
+    try {
+      process.kill(-group, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  return groups.size;
 }

@@ -25,6 +25,9 @@ test('start: build config, then zectre.json, then the Procfile, then npm start; 
   const py = detectPlan(facts(['Procfile'], undefined, { procfile: 'web: python app.py' }), { command: 'pip install --target deps -r requirements.txt' }, 'v20.0.0');
   assert.deepEqual([py.install, py.build, py.prune], [null, 'pip install --target deps -r requirements.txt', null]);
   assert.throws(() => detectPlan(facts([]), {}, 'v20.0.0'), PlanError);
+  const own = facts(['package.json'], {}, { zectreJson: '{"build":{"command":"make","start":"./run"}}' });
+  assert.deepEqual([detectPlan(own, {}, 'v20.0.0').build, detectPlan(own, {}, 'v20.0.0').start], ['make', './run']);
+  assert.equal(detectPlan(own, { command: 'npm run other' }, 'v20.0.0').build, 'npm run other', 'the request wins');
 });
 
 test('engines.node is checked against the builder\'s Node, with a clear error', () => {

@@ -31,7 +31,16 @@ export function lockfileOf(facts: SourceFacts): string | null {
 
 export function detectPlan(facts: SourceFacts, config: BuildConfig, nodeVersion: string): BuildPlan {
   const pkg = facts.packageJson === undefined ? undefined : parseJson<{ scripts?: Record<string, string>; engines?: { node?: string } }>('package.json', facts.packageJson);
-  const zectre = facts.zectreJson === undefined ? {} : parseJson<{ start?: string; build?: { start?: string } }>('zectre.json', facts.zectreJson);
+  const zectre = facts.zectreJson === undefined ? {} : parseJson<{ start?: string; build?: { start?: string; command?: string; install?: string } }>('zectre.json', facts.zectreJson);
+  // The request's config (the CLI sends zectre.json's "build") wins; the source's own zectre.json
+  // fills in for a build requested through the API alone. Build vars and limits come only from the request.
+  const own = zectre.build ?? {};
+  config = {
+    ...(typeof own.command === 'string' ? { command: own.command } : {}),
+    ...(typeof own.install === 'string' ? { install: own.install } : {}),
+    ...(typeof own.start === 'string' ? { start: own.start } : {}),
+    ...config,
+  };
   const lock = LOCKFILES.find((l) => facts.files.has(l.file));
   const pm = pkg ? (lock?.pm ?? 'npm') : 'none';
   const engines = pkg?.engines?.node;
@@ -47,7 +56,7 @@ export function detectPlan(facts: SourceFacts, config: BuildConfig, nodeVersion:
   const run = (script: string) => (pm === 'yarn' ? `yarn run ${script}` : pm === 'pnpm' ? `pnpm run ${script}` : `npm run ${script}`);
   const install = config.install ?? (pkg ? (lock?.install ?? 'npm install --no-audit --no-fund') : null);
   const build = config.command ?? (pkg?.scripts?.build ? run('build') : null);
-  const start = config.start ?? zectre.start ?? zectre.build?.start ?? procfileWeb(facts.procfile) ?? (pkg ? 'npm start' : null);
+  const start = config.start ?? (typeof zectre.start === 'string' ? zectre.start : undefined) ?? procfileWeb(facts.procfile) ?? (pkg ? 'npm start' : null);
   if (!start) throw new PlanError('no start command: add "start" to zectre.json, a "web:" line to a Procfile, or a package.json with a start script');
   return { packageManager: pm, nodeVersion, install, build, prune: pkg ? PRUNE[pm] : null, start };
 }

@@ -41,7 +41,7 @@ const TAIL_LINES = 20;
 export class BuildRun {
   private step = 'download';
   private current: RunningStep | undefined;
-  private ended: 'canceled' | 'timed_out' | undefined;
+  private ended: 'canceled' | 'timed_out' | 'stopped' | undefined;
   private readonly reporter: BuildReporter;
   private readonly secrets: string[];
   private readonly timeoutS: number;
@@ -59,7 +59,7 @@ export class BuildRun {
   }
 
   /** Stops the build: the running step's process group is killed. */
-  abort(why: 'canceled' | 'timed_out'): void {
+  abort(why: 'canceled' | 'timed_out' | 'stopped'): void {
     this.ended ??= why;
     this.current?.kill();
   }
@@ -77,7 +77,9 @@ export class BuildRun {
         ? { status: 'timed_out', error: `the build exceeded its time limit of ${this.timeoutS} s during step ${this.step} and was killed (raise build.timeoutSeconds in zectre.json)` }
         : this.ended === 'canceled'
           ? { status: 'canceled', error: `canceled during step ${this.step}` }
-          : { status: 'failed', error: message.slice(0, 8_000) };
+          : this.ended === 'stopped'
+            ? { status: 'failed', error: `the builder agent stopped during step ${this.step}; run the build again` }
+            : { status: 'failed', error: message.slice(0, 8_000) };
       this.reporter.system(result.error);
     } finally {
       clearTimeout(timer);
@@ -91,7 +93,7 @@ export class BuildRun {
     const user = this.deps.users.userFor(`build:${this.build.projectId}`);
     await removeBuildDir(dir);
     await mkdir(dir, { recursive: true, mode: 0o711 });
-    await chmod(dir, 0o711); // the agent's umask (077) made it 0700: the build's uid could not reach its own app, home and cache
+    await chmod(dir, 0o711); // the agent's umask is 077: the build's uid must pass through to its own directories
     const app = join(dir, 'app');
     const home = join(dir, 'home');
     const cache = join(dir, 'cache');
@@ -202,7 +204,7 @@ export class BuildRun {
       npm_config_update_notifier: 'false',
       npm_config_fund: 'false',
       npm_config_audit: 'false',
-      npm_config_store_dir: join(cache, 'pnpm'),
+      XDG_DATA_HOME: join(cache, 'data'), // pnpm's store
       YARN_CACHE_FOLDER: join(cache, 'yarn'),
       XDG_CACHE_HOME: join(cache, 'xdg'),
     };

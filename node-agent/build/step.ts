@@ -26,7 +26,8 @@ export interface RunningStep {
 
 export function runStep(opts: StepOptions): RunningStep {
   const limits = [`--as=${opts.memoryMb * 1024 * 1024}`, `--cpu=${opts.cpuSeconds}`, '--core=0', ...(opts.user ? ['--nproc=4096'] : [])];
-  const child = spawn('prlimit', [...limits, '--', '/bin/sh', '-c', opts.command], {
+  // nice 10: a build on a node that also serves apps yields the CPU to them.
+  const child = spawn('prlimit', [...limits, '--', 'nice', '-n', '10', '/bin/sh', '-c', opts.command], {
     cwd: opts.cwd,
     env: opts.env,
     detached: true, // its own process group: a kill reaches npm's children too

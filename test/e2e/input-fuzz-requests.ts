@@ -339,6 +339,40 @@ export function requestArbitrary(t: Targets): fc.Arbitrary<FuzzRequest> {
     del('DELETE /api/v1/projects/:project/members/:user', fc.tuple(project, segment([])).map(([p, u]) => `/api/v1/projects/${p}/members/${u}`)),
     json('POST /api/v1/users/:user/disable', 'POST', segment([]).map((u) => `/api/v1/users/${u}/disable`), fc.constant('{}')),
     json('POST /api/v1/users/:user/enable', 'POST', segment([]).map((u) => `/api/v1/users/${u}/enable`), fc.constant('{}')),
+    // Builds (issue 13). No builder runs in the fuzz stack: creation stops at 503 no_builder or earlier.
+    json('POST /api/v1/projects/:project/builds', 'POST', project.map((p) => `/api/v1/projects/${p}/builds`), body({
+      sourceDigest: str(anyDigest),
+      deploy: opt(field(fc.boolean(), hostileValue)),
+      config: opt(object({
+        command: opt(str(fc.constantFrom('npm run build', 'make'))),
+        install: opt(str(fc.constant('npm ci'))),
+        start: opt(str(fc.constant('node server.js'))),
+        buildVars: opt(array(str(ENV_KEY), 0, 3)),
+        timeoutSeconds: opt(num(fc.integer({ min: 1, max: 3_600 }))),
+        memoryMb: opt(num(fc.integer({ min: 64, max: 4_096 }))),
+      })),
+    })),
+    get('GET /api/v1/projects/:project/builds', project.map((p) => `/api/v1/projects/${p}/builds`)),
+    get('GET /api/v1/builds/:id', segment(['b0000nothere0']).map((id) => `/api/v1/builds/${id}`)),
+    get('GET /api/v1/builds/:id/logs', fc.tuple(segment(['b0000nothere0']), query({ after: fc.constantFrom('0', '5'), wait: fc.constantFrom('0', '1') }))
+      .map(([id, q]) => `/api/v1/builds/${id}/logs${q}`)),
+    json('POST /api/v1/builds/:id/cancel', 'POST', segment(['b0000nothere0']).map((id) => `/api/v1/builds/${id}/cancel`), fc.constant('{}')),
+    json('POST /scheduler/v1/nodes/:id/builds/claim', 'POST', segment([t.nodeId]).map((id) => `/scheduler/v1/nodes/${id}/builds/claim`), fc.constant('{}'), 'node'),
+    json('POST /scheduler/v1/builds/:id/report', 'POST', segment(['b0000nothere0']).map((id) => `/scheduler/v1/builds/${id}/report`), body({
+      lines: array(object({
+        seq: num(fc.integer({ min: 1, max: 1_000_000 })),
+        at: num(fc.integer({ min: 0, max: 4_102_444_800_000 })),
+        stream: str(fc.constantFrom('stdout', 'stderr', 'system')),
+        line: str(fc.string({ maxLength: 80 })),
+      }), 0, 3),
+      step: opt(str(fc.constantFrom('install', 'build'))),
+    }), 'node'),
+    get('GET /scheduler/v1/builds/:id/source', segment(['b0000nothere0']).map((id) => `/scheduler/v1/builds/${id}/source`), 'node'),
+    get('GET /scheduler/v1/builds/:id/cache', segment(['b0000nothere0']).map((id) => `/scheduler/v1/builds/${id}/cache`), 'node'),
+    ...(['cache', 'artifact'] as const).map((what) => fc.tuple(segment(['b0000nothere0']), fc.uint8Array({ maxLength: 64 })).map(([id, bytes]) => ({
+      route: `PUT /scheduler/v1/builds/:id/${what}`, method: 'PUT', path: `/scheduler/v1/builds/${id}/${what}`,
+      body: new Uint8Array([0x1f, 0x8b, ...bytes]), auth: 'node' as const, headers: { 'content-type': 'application/gzip' },
+    }))),
   ];
   return fc.oneof(...endpoints);
 }

@@ -7,7 +7,7 @@ import { requestArbitrary } from './input-fuzz-requests.js';
 
 /** Routes that read no body, query or path parameter. */
 const NO_INPUT = new Set([
-  'GET /healthz', 'GET /install.sh', 'GET /scheduler/v1/jwks', 'GET /api/v1/whoami', 'GET /api/v1/projects', 'GET /api/v1/tokens', 'GET /api/v1/nodes',
+  'GET /healthz', 'GET /install.sh', 'GET /scheduler/v1/jwks', 'GET /.well-known/jwks.json', 'GET /api/v1/whoami', 'GET /api/v1/projects', 'GET /api/v1/tokens', 'GET /api/v1/nodes',
   'GET /api/v1/users',
 ]);
 

@@ -94,6 +94,8 @@ describe('input fuzz: no request gets a 5xx', { timeout: 600_000 }, () => {
     const nodeName = 'fuzz node é';
     const node = await api<RegisterResponse>('POST', '/scheduler/v1/nodes/register', {
       name: nodeName, address: '127.0.0.1', capacity: { cpuMillis: 1_000, memoryMb: 1_280 }, portRange: [20_000, 20_099],
+      // A builder (issue 13), so a valid build request is queued (201) instead of answered 503 no_builder.
+      labels: { builder: 'true' },
     }, 'join');
     secrets.node = node.credential;
     for (const name of ['fuzz', 'keep']) await api('POST', '/api/v1/projects', { name });

@@ -99,6 +99,10 @@ describe('isolation matrix: every route x every principal', { timeout: 300_000 }
     }
     slots.mia = (await createUser(pool, 'mia', { alpha: 'developer' })).id;
     slots.dora = (await createUser(pool, 'dora')).id;
+    // Builds (issue 13): an ended build of alpha, made in SQL (the matrix stack has no builder node).
+    slots.build = 'bmatrix000001';
+    await pool.query(`INSERT INTO builds (id, project_id, source_digest, deploy, status, finished_at) VALUES ($1, $2, $3, false, 'succeeded', now())`,
+      [slots.build, alphaId, artifact.digest]);
     // From here on nothing runs: requests decide, not rollouts.
     await stack.agent.stop();
   });

@@ -234,4 +234,35 @@ export const ROWS: Row[] = [
   { route: 'GET /api/v1/users', path: '/api/v1/users', expect: adminOnly(200) },
   { route: 'POST /api/v1/users/:user/disable', path: '/api/v1/users/{dora}/disable', expect: adminOnly(200) },
   { route: 'POST /api/v1/users/:user/enable', path: '/api/v1/users/{dora}/enable', expect: adminOnly(200) },
+  // Builds (issue 13). {build} an ended build of alpha. The matrix stack has no builder node (a valid
+  // request would be 503 no_builder, covered by test/e2e/builds.test.ts): the row asks for a source
+  // alpha does not own, which the role check lets through to a 404.
+  {
+    route: 'POST /api/v1/projects/:project/builds',
+    path: '/api/v1/projects/{alpha}/builds',
+    note: 'a source alpha does not own: 404 artifact_not_found after the role check',
+    body: () => ({ sourceDigest: `sha256:${'e'.repeat(64)}` }),
+    expect: onAlpha('developer', 404),
+  },
+  { route: 'GET /api/v1/projects/:project/builds', path: '/api/v1/projects/{alpha}/builds', expect: onAlpha('viewer', 200) },
+  { route: 'GET /api/v1/builds/:id', path: '/api/v1/builds/{build}', expect: onAlpha('viewer', 200) },
+  { route: 'GET /api/v1/builds/:id/logs', path: '/api/v1/builds/{build}/logs', expect: onAlpha('viewer', 200) },
+  { route: 'POST /api/v1/builds/:id/cancel', path: '/api/v1/builds/{build}/cancel', note: 'an ended build is answered unchanged', expect: onAlpha('developer', 200) },
+  {
+    route: 'POST /scheduler/v1/nodes/:id/builds/claim',
+    path: '/scheduler/v1/nodes/{bystander}/builds/claim',
+    note: 'its own node id, but the node has no builder label',
+    expect: nodeOnly(403),
+  },
+  {
+    route: 'POST /scheduler/v1/builds/:id/report',
+    path: '/scheduler/v1/builds/{build}/report',
+    note: "another node's build: 404",
+    body: () => ({ lines: [{ seq: 1, at: 0, stream: 'stdout', line: 'forged' }] }),
+    expect: nodeOnly(404),
+  },
+  { route: 'GET /scheduler/v1/builds/:id/source', path: '/scheduler/v1/builds/{build}/source', expect: nodeOnly(404) },
+  { route: 'GET /scheduler/v1/builds/:id/cache', path: '/scheduler/v1/builds/{build}/cache', expect: nodeOnly(404) },
+  { route: 'PUT /scheduler/v1/builds/:id/cache', path: '/scheduler/v1/builds/{build}/cache', upload: true, expect: nodeOnly(404) },
+  { route: 'PUT /scheduler/v1/builds/:id/artifact', path: '/scheduler/v1/builds/{build}/artifact', upload: true, expect: nodeOnly(404) },
 ];
