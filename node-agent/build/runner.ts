@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rmdir, writeFile, chmod, chown } from 'node:fs/promises';
 import { join } from 'node:path';
 import { create } from 'tar';
-import { BUILD_DEFAULT_MEMORY_MB, BUILD_DEFAULT_TIMEOUT_S, BUILD_MANIFEST, type BuildAssignment, type BuildManifest, type BuildPlan,
+import { BUILD_DEFAULT_MEMORY_MB, BUILD_DEFAULT_TIMEOUT_S, BUILD_MANIFEST, type BuildAssignment, type BuildManifest,
   type BuildReport } from '../../protocol/index.js';
 import type { TaskUser, TaskUsers } from '../task-users.js';
 import { unpack, type UnpackLimits } from '../unpack.js';
@@ -137,7 +137,7 @@ export class BuildRun {
       if (!command) continue;
       await this.progress(name);
       await this.command(name, command, app, env, user);
-      if (name === 'install' && cacheKey && !hit) await this.saveCache(cache, dir);
+      if (name === 'install' && cacheKey && !hit) await this.saveCache(cache);
     }
 
     await this.progress('pack');
@@ -175,10 +175,12 @@ export class BuildRun {
     }
   }
 
-  private async saveCache(cache: string, dir: string): Promise<void> {
+  private async saveCache(cache: string): Promise<void> {
     try {
+      const entries = await readdir(cache);
+      if (!entries.length) return; // nothing was downloaded
       const chunks: Buffer[] = [];
-      for await (const chunk of create({ cwd: cache, gzip: true, portable: true }, await readdir(cache))) chunks.push(chunk as Buffer);
+      for await (const chunk of create({ cwd: cache, gzip: true, portable: true }, entries)) chunks.push(chunk as Buffer);
       const data = Buffer.concat(chunks);
       if (data.length > this.deps.maxCacheBytes) {
         this.reporter.system(`cache: ${(data.length / 1048576).toFixed(0)} MiB is over the registry's limit; not saved`);
@@ -189,7 +191,6 @@ export class BuildRun {
     } catch (err) {
       this.reporter.system(`cache: not saved (${(err as Error).message})`);
     }
-    void dir;
   }
 
   /** Only what a build needs: no agent variable, no credential; build vars first, so they cannot replace these. */
@@ -201,6 +202,7 @@ export class BuildRun {
       TMPDIR: tmp,
       CI: 'true',
       npm_config_cache: join(cache, 'npm'),
+      npm_config_logs_dir: join(tmp, 'npm-logs'), // not in the cache blob
       npm_config_update_notifier: 'false',
       npm_config_fund: 'false',
       npm_config_audit: 'false',
@@ -257,4 +259,3 @@ async function removeBuildDir(dir: string): Promise<void> {
   await rmdir(dir).catch(() => undefined);
 }
 
-export type { BuildPlan };

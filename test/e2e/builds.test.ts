@@ -242,10 +242,11 @@ describe('builds on builder nodes, end to end', { timeout: 300_000 }, () => {
 
   test('a build over its time limit is killed and says so', async () => {
     const digest = await upload('web', appFiles('v3', `console.log('sleeping'); setTimeout(() => {}, 600000);`));
-    const queued = await startBuild('web', { sourceDigest: digest, config: { timeoutSeconds: 3 } });
+    const queued = await startBuild('web', { sourceDigest: digest, config: { timeoutSeconds: 5 } });
     const { build } = await follow(queued.id);
     assert.equal(build.status, 'timed_out');
-    assert.match(build.error ?? '', /exceeded its time limit of 3 s during step build and was killed/);
+    // Usually in the sleeping build step; on a loaded machine the limit may already strike during install.
+    assert.match(build.error ?? '', /exceeded its time limit of 5 s during step (install|build) and was killed/);
     await waitFor('no build process left', async () => taskGroupsUnder(`${builderWork}-builds`).size === 0, 10_000);
   });
 
