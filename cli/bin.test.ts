@@ -40,7 +40,8 @@ test('--help works for every command and shows an example', async () => {
     ['logout'], ['whoami'], ['projects', 'delete'], ['deployments', 'list'], ['rollback'], ['scale'], ['nodes', 'list'],
     ['nodes', 'drain'], ['join-tokens', 'create'], ['tokens', 'create'], ['tokens', 'list'], ['tokens', 'revoke'],
     ['members', 'list'], ['members', 'invite'], ['members', 'revoke-invite'], ['members', 'set-role'], ['members', 'remove'],
-    ['users', 'list'], ['users', 'disable'], ['users', 'enable'], ['events'], ['admin', 'rotate-keys']]) {
+    ['users', 'list'], ['users', 'disable'], ['users', 'enable'], ['events'], ['admin', 'rotate-keys'],
+    ['builds', 'list'], ['builds', 'logs'], ['builds', 'cancel']]) {
     const run = await runCli([...args, '--help'], noConfig);
     assert.equal(run.code, 0, args.join(' '));
     assert.match(run.stdout, /Examples?:\n {2}\$ zectre /, args.join(' '));

@@ -1,6 +1,7 @@
 /** The `zectre` CLI: builds the commander program and turns every failure into one line + exit code. */
 import { Command } from 'commander';
 import { registerAdmin } from './commands/admin.js';
+import { registerBuilds } from './commands/builds.js';
 import { registerDeploy } from './commands/deploy.js';
 import { registerDeployments } from './commands/deployments.js';
 import { registerDomains } from './commands/domains.js';
@@ -44,6 +45,7 @@ registerSession(program);
 registerProjects(program);
 registerDeploy(program);
 registerDeployments(program);
+registerBuilds(program);
 registerRollback(program);
 registerScale(program);
 registerStatus(program);

@@ -14,12 +14,17 @@ export interface DeployOptions {
   cpu?: number;
   memory?: number;
   json?: boolean;
+  /** --build: true, --no-build: false, neither: undefined (build when there is a lockfile and no node_modules). */
+  build?: boolean;
 }
 
 export function registerDeploy(program: Command): void {
   program
     .command('deploy')
-    .description('pack DIR, upload it (unless the project has those exact bytes already) and start it as a new deployment of a project')
+    .description(
+      'pack DIR, upload it (unless the project has those exact bytes already), build it on a builder node when it needs one, ' +
+        'and start it as a new deployment of a project',
+    )
     .argument('[dir]', 'app directory', '.')
     .requiredOption('-p, --project <name>', 'project to deploy')
     .option('--cmd <command>', "start command (default: zectre.json's command, the Procfile's web: line, npm start)")
@@ -31,9 +36,16 @@ export function registerDeploy(program: Command): void {
     .option('--wait', WAIT_FOR_CAPACITY_HELP)
     .option('--no-wait', 'return once the deployment is created instead of waiting for it to go live')
     .option('--json', 'print the final deployment as JSON (progress goes to stderr)')
+    // --build before --no-build, as for --wait: neither leaves the option undefined.
+    .option('--build', "upload the source and build it on a builder node (default when there is a lockfile and no node_modules, or zectre.json has \"build\")")
+    .option('--no-build', 'upload DIR as it is, node_modules included, without a remote build')
     .addHelpText(
       'after',
-      examples('zectre deploy examples/hello --project hello --env HELLO_VERSION=2 --replicas 2', 'zectre deploy . --project web --memory 512 --cpu 500'),
+      examples(
+        'zectre deploy examples/hello --project hello --env HELLO_VERSION=2 --replicas 2',
+        'zectre deploy . --project web --memory 512 --cpu 500',
+        'zectre deploy . --project api --build',
+      ),
     )
     // Packing, uploading and the contract's schemas load only when a deploy runs (startup time).
     .action(async (dir: string, opts: DeployOptions) => (await import('../run/deploy.js')).deploy(dir, opts));

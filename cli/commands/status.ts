@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import type { Deployment, Project } from '../../protocol/index.js';
 import { clientFromConfig, type ApiClient } from '../api-client.js';
+import { buildsOf } from '../build-status.js';
 import { examples, printJson, shortDigest, table } from '../output.js';
+import { BUILD_HEADERS, buildRow } from './builds.js';
 
 /** GET /api/v1/projects/:project answers the project plus its live deployment. */
 type ProjectWithLive = Project & { liveDeployment: Deployment | null };
@@ -38,13 +40,15 @@ async function showAll(client: ApiClient, json?: boolean): Promise<void> {
 }
 
 async function showProject(client: ApiClient, name: string, json?: boolean): Promise<void> {
-  const [project, history] = await Promise.all([
+  const [project, history, builds] = await Promise.all([
     getProject(client, name),
     client.get<{ deployments: Deployment[] }>(`/api/v1/projects/${encodeURIComponent(name)}/deployments`),
+    buildsOf(client, name),
   ]);
   const recent = history.deployments.slice(0, RECENT_DEPLOYMENTS);
+  const recentBuilds = builds.slice(0, RECENT_DEPLOYMENTS);
   const { liveDeployment, ...rest } = project;
-  if (json) return printJson({ project: rest, liveDeployment, deployments: recent });
+  if (json) return printJson({ project: rest, liveDeployment, deployments: recent, builds: recentBuilds });
 
   console.log(`project  ${project.name} (${project.id})`);
   console.log(`url      ${project.urls.app}`);
@@ -70,6 +74,7 @@ async function showProject(client: ApiClient, name: string, json?: boolean): Pro
     const rows = recent.map((d) => [d.id, d.status, d.createdAt, d.statusReason ?? '']);
     console.log(`\nrecent deployments\n${table(['DEPLOYMENT', 'STATUS', 'CREATED', 'REASON'], rows)}`);
   }
+  if (recentBuilds.length > 0) console.log(`\nrecent builds\n${table(BUILD_HEADERS, recentBuilds.map(buildRow))}`);
 }
 
 function getProject(client: ApiClient, name: string): Promise<ProjectWithLive> {
