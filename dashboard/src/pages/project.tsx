@@ -3,6 +3,7 @@ import type { Deployment, Project as ProjectView } from '../../../protocol/api.j
 import { ApiError, api, errorText } from '../api.js';
 import { Actions } from '../parts/actions.js';
 import { Activity } from '../parts/activity.js';
+import { Builds } from '../parts/builds.js';
 import { EnvVars } from '../parts/env-vars.js';
 import { LogTail } from '../parts/log-tail.js';
 import { Releases } from '../parts/releases.js';
@@ -76,6 +77,9 @@ export function Project({ name }: { name: string }) {
 
       <h2>Releases</h2>
       {deployments ? <Releases deployments={deployments} liveId={p.liveDeploymentId} onRollback={rollback} /> : <Loading what="releases" />}
+
+      <h2>Builds</h2>
+      <Builds project={name} />
 
       <h2>Tasks</h2>
       {deployments ? <Tasks deployments={deployments} /> : <Loading what="tasks" />}

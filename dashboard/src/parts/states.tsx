@@ -16,12 +16,12 @@ export const ErrorBox = ({ error, context }: { error: unknown; context?: string 
     </p>
   ) : null;
 
-const GOOD = new Set(['live', 'healthy', 'ready', 'running', 'active']);
-const BAD = new Set(['failed', 'unhealthy', 'exited', 'lost', 'down', 'revoked']);
+const GOOD = new Set(['live', 'healthy', 'ready', 'running', 'active', 'succeeded']);
+const BAD = new Set(['failed', 'unhealthy', 'exited', 'lost', 'down', 'revoked', 'timed_out']);
 
 /** A coloured word: green when all is well, red when not, amber while in progress, grey when retired. */
 export function Badge({ value }: { value: string }) {
-  const tone = GOOD.has(value) ? 'good' : BAD.has(value) ? 'bad' : value === 'superseded' || value === 'stopped' ? 'idle' : 'busy';
+  const tone = GOOD.has(value) ? 'good' : BAD.has(value) ? 'bad' : value === 'superseded' || value === 'stopped' || value === 'canceled' ? 'idle' : 'busy';
   return <span class={`badge ${tone}`}>{value}</span>;
 }
 
