@@ -18,6 +18,8 @@ export interface Env {
   APPS_PUBLIC_PORT?: string;
   HEARTBEAT_INTERVAL_MS?: string;
   MAX_ARTIFACT_BYTES?: string;
+  /** Seconds a build may wait for a builder to take it before it is failed (default 600; tests shorten it). */
+  BUILD_QUEUE_TIMEOUT_S?: string;
   /**
    * Origin people and agents reach this Worker at, for the one place an absolute URL is needed
    * (install.sh). Never taken from a request: a forged Host header must not change a URL we hand out.

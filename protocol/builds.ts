@@ -98,6 +98,8 @@ export interface BuildAssignment {
   buildEnv: Record<string, string>;
   /** Values the runner masks in log lines (every env value of the project). */
   secrets: string[];
+  /** Log lines the edge already wrote (the queued line): the builder numbers its lines after them. */
+  logSeq?: number;
 }
 export interface ClaimResponse {
   build: BuildAssignment | null;

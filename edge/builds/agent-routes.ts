@@ -14,7 +14,7 @@ import type { Deps } from '../deps.js';
 import { HttpError, json, readJson, readLimited } from '../http.js';
 import { maxArtifactBytes } from '../api/artifacts.js';
 import { insertDeployment } from '../api/deployments.js';
-import { reapLostBuilds } from './reap.js';
+import { reapLostBuilds, reapUnclaimedBuilds } from './reap.js';
 
 /** POST /scheduler/v1/nodes/:id/builds/claim: the oldest queued build for this idle builder, or null. */
 export async function claimBuild(request: IRequest, deps: Deps): Promise<Response> {
@@ -24,6 +24,7 @@ export async function claimBuild(request: IRequest, deps: Deps): Promise<Respons
     FROM nodes WHERE id = $1`, [node.id, BUILDER_LABEL]);
   if (!nodes[0]?.builder) throw new HttpError(403, 'not_a_builder', `node ${node.name} has no "${BUILDER_LABEL}" label; builds run only on builder nodes`);
   await reapLostBuilds(db);
+  await reapUnclaimedBuilds(deps, db);
   // The builder asks only when idle: a build still running here was cut off by an agent restart.
   await db.query(
     `UPDATE builds SET status = 'failed', finished_at = now(),
@@ -39,7 +40,7 @@ export async function claimBuild(request: IRequest, deps: Deps): Promise<Respons
     const { rows: taken } = await tx.query(
       `UPDATE builds b SET status = 'running', node_id = $2, started_at = now(), lease_at = now(), step = 'download'
        FROM projects p WHERE b.id = $1 AND p.id = b.project_id
-       RETURNING b.id, b.project_id, p.slug, b.source_digest, b.config`,
+       RETURNING b.id, b.project_id, p.slug, b.source_digest, b.config, b.log_seq`,
       [rows[0].id, node.id],
     );
     return taken[0] ?? null;
@@ -58,7 +59,7 @@ export async function claimBuild(request: IRequest, deps: Deps): Promise<Respons
   }
   const build: BuildAssignment = {
     id: claimed.id, project: claimed.slug, projectId: claimed.project_id, sourceDigest: claimed.source_digest,
-    config: claimed.config, buildEnv, secrets,
+    config: claimed.config, buildEnv, secrets, logSeq: Number(claimed.log_seq),
   };
   return json({ build } satisfies ClaimResponse);
 }

@@ -1,11 +1,10 @@
 /** The builds API for people (issue 13): create, list, show, follow the log, cancel. */
 import type { IRequest } from 'itty-router';
-import { BUILD_ENDED, BUILD_LOG_MAX_LINES, BuildLogQuery, BUILDER_LABEL, CreateBuild, newId, type BuildLogLine, type BuildLogPage } from '../../protocol/index.js';
+import { BUILD_ENDED, BUILD_LOG_MAX_LINES, BuildLogQuery, CreateBuild, newId, type BuildLogLine, type BuildLogPage } from '../../protocol/index.js';
 import { requireProject, requireUser, type Role } from '../auth.js';
 import type { Deps } from '../deps.js';
 import { HttpError, json, notFound, readJson, readQuery } from '../http.js';
-import { publicUrl } from '../env.js';
-import { reapLostBuilds } from './reap.js';
+import { addBuilderHint, BUILDERS_ONLINE, queueTimeoutSeconds, reapLostBuilds, reapUnclaimedBuilds } from './reap.js';
 import { loadBuild, loadBuilds } from './view.js';
 import { projectOwnsArtifact } from '../api/artifacts.js';
 
@@ -19,19 +18,17 @@ export async function createBuild(request: IRequest, deps: Deps): Promise<Respon
       `source ${body.sourceDigest.slice(0, 19)}… not found in the registry of ${project.slug}; upload it first (PUT /api/v1/projects/${project.slug}/artifacts)`);
   }
   const db = deps.db();
-  const { rows } = await db.query(
-    `SELECT 1 FROM nodes WHERE status = 'ready' AND draining_since IS NULL AND labels ? $1 AND labels->>$1 <> 'false' LIMIT 1`,
-    [BUILDER_LABEL],
-  );
-  if (!rows[0]) {
-    throw new HttpError(503, 'no_builder',
-      `no builder node is online; add one with: curl -fsSL ${origin(deps)}/install.sh | sh -s -- --join-token <join token> --no-proxy --labels builder (or ZECTRE_AGENT_LABELS=builder for an agent run by hand)`);
-  }
+  const { rows } = await db.query(BUILDERS_ONLINE);
+  const { online, busy } = rows[0] as { online: number; busy: number };
+  if (!online) throw new HttpError(503, 'no_builder', `no builder node is online; ${addBuilderHint(deps)}`);
   const id = newId('b');
   await db.query(
-    `INSERT INTO builds (id, project_id, source_digest, deploy, config, created_by) VALUES ($1, $2, $3, $4, $5, $6)`,
+    `INSERT INTO builds (id, project_id, source_digest, deploy, config, created_by, log_seq) VALUES ($1, $2, $3, $4, $5, $6, 1)`,
     [id, project.id, body.sourceDigest, body.deploy, JSON.stringify(body.config), user.id],
   );
+  // Line 1 of the log until a builder takes the build (its lines follow: the claim hands it log_seq).
+  await db.query(`INSERT INTO build_logs (build_id, seq, at, stream, line) VALUES ($1, 1, now(), 'system', $2)`, [id,
+    `waiting for a builder (${online} online, ${busy} busy; failed if none takes it within ${queueTimeoutSeconds(deps)} s)`]);
   await db.query(`INSERT INTO events (actor, project_id, kind, data) VALUES ($1, $2, 'build.created', $3)`, [
     user.id, project.id, JSON.stringify({ buildId: id, source: body.sourceDigest, deploy: body.deploy }),
   ]);
@@ -43,6 +40,7 @@ export async function listBuilds(request: IRequest, deps: Deps): Promise<Respons
   const user = await requireUser(request, deps);
   const project = await requireProject(deps, user, request.params.project!, 'viewer');
   await reapLostBuilds(deps.db(), 'b.project_id = $1', [project.id]);
+  await reapUnclaimedBuilds(deps, deps.db(), 'b.project_id = $1', [project.id]);
   return json({ builds: await loadBuilds(deps, 'b.project_id = $1', [project.id]) });
 }
 
@@ -63,6 +61,7 @@ async function requireBuild(request: IRequest, deps: Deps, role: Role): Promise<
 export async function getBuild(request: IRequest, deps: Deps): Promise<Response> {
   const build = await requireBuild(request, deps, 'viewer');
   await reapLostBuilds(deps.db(), 'b.id = $1', [build.id]);
+  await reapUnclaimedBuilds(deps, deps.db(), 'b.id = $1', [build.id]);
   return json({ build: await loadBuild(deps, build.id) });
 }
 
@@ -81,6 +80,7 @@ export async function buildLogs(request: IRequest, deps: Deps): Promise<Response
   for (;;) {
     const db = deps.db();
     await reapLostBuilds(db, 'b.id = $1', [build.id]);
+    await reapUnclaimedBuilds(deps, db, 'b.id = $1', [build.id]);
     const status = (await db.query('SELECT status FROM builds WHERE id = $1', [build.id])).rows[0]?.status as string;
     const { rows } = await db.query(
       `SELECT seq, at, stream, line FROM build_logs WHERE build_id = $1 AND seq > $2 ORDER BY seq LIMIT ${PAGE}`, [build.id, after]);
@@ -107,12 +107,4 @@ export async function cancelBuild(request: IRequest, deps: Deps): Promise<Respon
     [build.id],
   );
   return json({ build: await loadBuild(deps, build.id) });
-}
-
-function origin(deps: Deps): string {
-  try {
-    return publicUrl(deps.env);
-  } catch {
-    return '<control plane URL>';
-  }
 }

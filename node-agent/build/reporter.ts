@@ -28,7 +28,11 @@ export class BuildReporter {
     private readonly credential: () => string,
     private readonly onStop: () => void,
     private readonly log: (msg: string) => void,
-  ) {}
+    /** Lines the edge wrote before the build was claimed ("waiting for a builder"): ours follow them. */
+    firstSeq = 0,
+  ) {
+    this.seq = firstSeq;
+  }
 
   start(): void {
     this.timer = setInterval(() => void this.flush(), KEEPALIVE_MS);

@@ -10,7 +10,7 @@ import { lstat, mkdir, readdir, readFile, rmdir, writeFile, chmod, chown } from 
 import { join } from 'node:path';
 import { create } from 'tar';
 import { BUILD_DEFAULT_MEMORY_MB, BUILD_DEFAULT_TIMEOUT_S, BUILD_MANIFEST, type BuildAssignment, type BuildManifest,
-  type BuildReport } from '../../protocol/index.js';
+  type BuildPlan, type BuildReport } from '../../protocol/index.js';
 import type { TaskUser, TaskUsers } from '../task-users.js';
 import { unpack, type UnpackLimits } from '../unpack.js';
 import { removeTree } from '../workspace.js';
@@ -51,7 +51,7 @@ export class BuildRun {
     private readonly build: BuildAssignment,
     private readonly deps: RunnerDeps,
   ) {
-    this.reporter = new BuildReporter(`${deps.apiUrl}/scheduler/v1/builds/${build.id}/report`, deps.credential, () => this.abort('canceled'), deps.log);
+    this.reporter = new BuildReporter(`${deps.apiUrl}/scheduler/v1/builds/${build.id}/report`, deps.credential, () => this.abort('canceled'), deps.log, build.logSeq ?? 0);
     // Longest first, so a secret containing another is masked whole.
     this.secrets = [...new Set(build.secrets)].sort((a, b) => b.length - a.length);
     this.timeoutS = build.config.timeoutSeconds ?? BUILD_DEFAULT_TIMEOUT_S;
@@ -131,7 +131,7 @@ export class BuildRun {
       await this.reporter.update({ cache: hit ? 'hit' : 'miss' });
     }
 
-    const env = this.environment(home, cache, tmp);
+    const env = this.environment(plan.packageManager, home, cache, tmp);
     for (const name of ['install', 'build', 'prune'] as const) {
       const command = plan[name];
       if (!command) continue;
@@ -187,28 +187,29 @@ export class BuildRun {
         return;
       }
       await upload(this.url('cache'), this.deps.credential(), data);
-      this.reporter.system(`cache: saved (${(data.length / 1048576).toFixed(1)} MiB)`);
+      // The file count shows at a glance that the downloads (not just an index) were kept.
+      const files = (await readdir(cache, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).length;
+      this.reporter.system(`cache: saved (${(data.length / 1048576).toFixed(1)} MiB, ${files} files)`);
     } catch (err) {
       this.reporter.system(`cache: not saved (${(err as Error).message})`);
     }
   }
 
-  /** Only what a build needs: no agent variable, no credential; build vars first, so they cannot replace these. */
-  private environment(home: string, cache: string, tmp: string): Record<string, string> {
+  /**
+   * Only what a build needs: no agent variable, no credential; build vars first, so they cannot replace
+   * these. Each package manager gets only its own cache settings (npm warns `Unknown env config` on every
+   * step for another manager's npm_config_* key), pointed into the cache dir that is restored and saved,
+   * and told to prefer that cache: a restored cache then installs without revalidating every package
+   * with the registry (npm alone spent as long warm as cold doing that).
+   */
+  private environment(pm: BuildPlan['packageManager'], home: string, cache: string, tmp: string): Record<string, string> {
     return {
       ...this.build.buildEnv,
       PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
       HOME: home,
       TMPDIR: tmp,
       CI: 'true',
-      npm_config_cache: join(cache, 'npm'),
-      npm_config_logs_dir: join(tmp, 'npm-logs'), // not in the cache blob
-      npm_config_update_notifier: 'false',
-      npm_config_fund: 'false',
-      npm_config_audit: 'false',
-      XDG_DATA_HOME: join(cache, 'data'), // pnpm's store
-      YARN_CACHE_FOLDER: join(cache, 'yarn'),
-      XDG_CACHE_HOME: join(cache, 'xdg'),
+      ...packageManagerEnv(pm, cache, tmp),
     };
   }
 
@@ -225,6 +226,31 @@ export class BuildRun {
 
   private url(what: 'source' | 'cache' | 'artifact'): string {
     return `${this.deps.apiUrl}/scheduler/v1/builds/${this.build.id}/${what}`;
+  }
+}
+
+/** The cache variables of one package manager (exported for its test). */
+export function packageManagerEnv(pm: BuildPlan['packageManager'], cache: string, tmp: string): Record<string, string> {
+  switch (pm) {
+    case 'npm':
+      return {
+        npm_config_cache: join(cache, 'npm'),
+        npm_config_prefer_offline: 'true', // cached tarballs and metadata are used without a registry round trip
+        npm_config_logs_dir: join(tmp, 'npm-logs'), // not in the cache blob
+        npm_config_update_notifier: 'false',
+        npm_config_fund: 'false',
+        npm_config_audit: 'false',
+      };
+    case 'pnpm':
+      // pnpm keeps its store under XDG_DATA_HOME and its metadata under XDG_CACHE_HOME; it reads
+      // npm_config_prefer_offline itself.
+      return { XDG_DATA_HOME: join(cache, 'data'), XDG_CACHE_HOME: join(cache, 'xdg'), npm_config_prefer_offline: 'true' };
+    case 'yarn':
+      // Classic reads YARN_CACHE_FOLDER; Berry's global cache (its default) lives in YARN_GLOBAL_FOLDER.
+      // Both install from a cached archive without fetching it.
+      return { YARN_CACHE_FOLDER: join(cache, 'yarn'), YARN_GLOBAL_FOLDER: join(cache, 'yarn-global'), XDG_CACHE_HOME: join(cache, 'xdg') };
+    default:
+      return {};
   }
 }
 

@@ -194,6 +194,13 @@ describe('builds on builder nodes, end to end', { timeout: 300_000 }, () => {
     assert.deepEqual(build.plan && [build.plan.install, build.plan.build, build.plan.prune, build.plan.start],
       ['npm ci', 'npm run build', 'npm prune --omit=dev', 'node server.js']);
     assert.match(log, /\$ npm ci/);
+    // The edge's line while queued comes first; the builder's lines follow it (none overwritten).
+    assert.match(lines[0]!, /^waiting for a builder \(1 online, 0 busy; failed if none takes it within 600 s\)$/);
+    assert.match(lines[1]!, /^building sha256:/);
+    // Only npm's own settings reach npm: no `npm warn Unknown env config "store-dir"` on every step.
+    assert.ok(!lines.some((l) => /Unknown env config/.test(l)), log);
+    // The saved cache holds the downloaded packages, not just an index.
+    assert.match(log, /cache: saved \([\d.]+ MiB, \d+ files\)/);
     assert.match(log, /built for v\d+/);
     // Secrets are masked; the build reached neither the agent's credential nor env it was not given.
     assert.match(log, /build token is \[redacted\]/);
@@ -223,6 +230,8 @@ describe('builds on builder nodes, end to end', { timeout: 300_000 }, () => {
     const { lines, build } = await follow(queued.id);
     assert.equal(build.status, 'succeeded', `${build.error}\n${lines.join('\n')}`);
     assert.equal(build.cache, 'hit');
+    assert.ok(!lines.some((l) => /Unknown env config/.test(l)), lines.join('\n'));
+    assert.ok(!lines.some((l) => /^cache: saved/.test(l)), 'a hit is not saved again');
     assert.equal(build.artifactDigest, firstBuild.artifactDigest);
     assert.equal(build.deploymentId, null, 'deploy: false');
   });
@@ -269,6 +278,10 @@ describe('builds on builder nodes, end to end', { timeout: 300_000 }, () => {
     const digest = await upload('web', appFiles('v5', `console.log('long build'); setTimeout(() => {}, 600000);`));
     const queued = await startBuild('web', { sourceDigest: digest, config: { timeoutSeconds: 300 } });
     await waitFor('the build step', async () => (await api.call<{ build: Build }>('GET', `/api/v1/builds/${queued.id}`)).build.step === 'build', 60_000);
+    // A second build waits behind it: its log says so from the start.
+    const waiting = await startBuild('web', { sourceDigest: digest, deploy: false });
+    const first = await api.call<BuildLogPage>('GET', `/api/v1/builds/${waiting.id}/logs?after=0`);
+    assert.deepEqual(first.lines.map((l) => [l.stream, l.line]), [['system', 'waiting for a builder (1 online, 1 busy; failed if none takes it within 600 s)']]);
     // The machine goes away: the agent and the build's processes with it.
     builder!.proc.kill('SIGKILL');
     for (const group of taskGroupsUnder(`${builderWork}-builds`)) process.kill(-group, 'SIGKILL');
@@ -278,5 +291,15 @@ describe('builds on builder nodes, end to end', { timeout: 300_000 }, () => {
     }, 60_000);
     assert.equal(build.status, 'failed');
     assert.match(build.error ?? '', /^builder node builder was lost during step build; run the build again$/);
+
+    // No builder is left to take the queued build: past the bound (backdated here) it is failed, saying why and what to do.
+    assert.equal((await api.call<{ build: Build }>('GET', `/api/v1/builds/${waiting.id}`)).build.status, 'queued');
+    await sql(`UPDATE builds SET created_at = now() - interval '601 seconds' WHERE id = $1`, [waiting.id]);
+    const { lines, build: unclaimed } = await follow(waiting.id);
+    assert.equal(unclaimed.status, 'failed');
+    const expected = /^no builder took this build within 600 s \(0 builder nodes online, 0 busy\); add one with: curl -fsSL .*\/install\.sh \| sh -s -- .*--labels builder .*ZECTRE_AGENT_LABELS=builder.*, then run the build again$/;
+    assert.match(unclaimed.error ?? '', expected);
+    assert.match(lines.at(-1)!, expected);
+    assert.equal(lines.length, 2);
   });
 });
