@@ -3,10 +3,11 @@
  * gives for it, and zectre.json's "build" section (the contract's BuildConfig), checked before
  * anything is packed or sent.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BuildConfig } from '../protocol/index.js';
 import { CliError } from './errors.js';
+import { readJsonFile } from './read-file.js';
 
 /** In the order a package manager would pick them when a tree has several (npm's own first). */
 export const LOCKFILES = ['package-lock.json', 'pnpm-lock.yaml', 'yarn.lock'] as const;
@@ -58,19 +59,7 @@ async function findLockfile(dir: string): Promise<string | null> {
 /** zectre.json's "build" object, or null when there is no zectre.json or no "build" in it; a clear error when it is wrong. */
 export async function readBuildConfig(dir: string): Promise<BuildConfig | null> {
   const path = join(dir, 'zectre.json');
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new CliError(`${path} is not valid JSON`);
-  }
+  const json = await readJsonFile(path);
   const build = (json as { build?: unknown } | null)?.build;
   if (build === undefined) return null;
   if (build === null || typeof build !== 'object' || Array.isArray(build)) {

@@ -1,7 +1,8 @@
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CliError, NotLoggedInError } from './errors.js';
+import { readJsonFile } from './read-file.js';
 
 /** A device sign-in (`zectre login`): the refresh token, where to use it, and the latest access token. */
 export interface OAuthLogin {
@@ -68,19 +69,8 @@ export async function writeConfig(path: string, config: Config): Promise<void> {
 
 /** The saved config, or null when there is none. */
 export async function readConfig(path: string): Promise<Config | null> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new CliError(`${path} is not valid JSON; run \`zectre login\` again`);
-  }
+  const json = await readJsonFile(path, '; run `zectre login` again');
+  if (json === null) return null;
   if (!isConfig(json)) throw new CliError(`${path} needs "apiUrl" and a "token" or a sign-in; run \`zectre login\` again`);
   return clean(json);
 }

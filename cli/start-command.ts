@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { Resources } from '../protocol/index.js';
 import { CliError } from './errors.js';
+import { readJsonFile, readOptional } from './read-file.js';
 
 /** `zectre.json` at the app's root: how to start it, where to check its health, what it needs. */
 const ZectreJson = z.object({
@@ -62,28 +62,16 @@ export async function detectStartCommand(dir: string, override?: string): Promis
 
 /** npm start runs scripts.start, or `node server.js` when there is no such script but a server.js. */
 async function npmCanStart(dir: string): Promise<boolean> {
-  const text = await readOptional(join(dir, 'package.json'));
-  if (text === null) return false;
-  let pkg: { scripts?: { start?: unknown } };
-  try {
-    pkg = JSON.parse(text) as typeof pkg;
-  } catch {
-    throw new CliError(`${join(dir, 'package.json')} is not valid JSON`);
-  }
+  const pkg = (await readJsonFile(join(dir, 'package.json'))) as { scripts?: { start?: unknown } } | null;
+  if (pkg === null) return false;
   if (typeof pkg?.scripts?.start === 'string' && pkg.scripts.start.trim() !== '') return true;
   return (await readOptional(join(dir, 'server.js'))) !== null;
 }
 
 async function readZectreJson(dir: string): Promise<z.infer<typeof ZectreJson> | null> {
   const path = join(dir, 'zectre.json');
-  const text = await readOptional(path);
-  if (text === null) return null;
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new CliError(`${path} is not valid JSON`);
-  }
+  const json = await readJsonFile(path);
+  if (json === null) return null;
   const parsed = ZectreJson.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -96,13 +84,4 @@ async function procfileWeb(dir: string): Promise<string | null> {
   const text = await readOptional(join(dir, 'Procfile'));
   const match = text?.match(/^web:[ \t]*(.+)$/m);
   return match?.[1]?.trim() || null;
-}
-
-async function readOptional(path: string): Promise<string | null> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
 }
