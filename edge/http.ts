@@ -11,6 +11,8 @@ export class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly details?: unknown,
+    /** Extra response headers (Retry-After of a 429). */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
   }
@@ -36,7 +38,7 @@ const RETRY_LATER = new Set(['database_unavailable', 'database_busy']);
 
 export function errorResponse(err: unknown): Response {
   if (err instanceof HttpError) {
-    return json(errorBody(err.code, err.message, err.details), err.status, RETRY_LATER.has(err.code) ? { 'retry-after': '1' } : undefined);
+    return json(errorBody(err.code, err.message, err.details), err.status, RETRY_LATER.has(err.code) ? { 'retry-after': '1' } : err.headers);
   }
   if (isConnectionFailure(err)) {
     console.error(`database unreachable: ${(err as Error).message}`);

@@ -4,6 +4,7 @@ import { recoveryCodeHash } from '../catalog/webauthn/recovery-codes.js';
 import type { Db } from '../db.js';
 import { sessionId } from '../auth.js';
 import type { Deps } from '../deps.js';
+import { RECOVERY_CODE_GUESSES, recordMiss, retryAfterSql, tooManyAttempts } from '../guess-limit.js';
 import { HttpError, json, readJson } from '../http.js';
 
 const SESSION_SECONDS = 7 * 24 * 3600;
@@ -100,8 +101,11 @@ export async function recoverSession(request: IRequest, deps: Deps): Promise<Res
   requireJsonBody(request, 'the name and recovery code');
   const { name, code } = await readJson(request, Recover);
   const db = deps.db();
-  const { rows } = await db.query('SELECT id, disabled_at FROM users WHERE name = $1', [name]);
+  // Misses count per name typed, known or not (RECOVERY_CODE_GUESSES); once a name used them up even
+  // the right code waits for the window, and is not used up meanwhile.
+  const { rows } = await db.query(`SELECT id, disabled_at, ${retryAfterSql(RECOVERY_CODE_GUESSES, 1)} AS retry_after FROM users WHERE name = $1`, [name]);
   const user = rows[0];
+  if (user?.retry_after) throw tooManyAttempts(RECOVERY_CODE_GUESSES, user.retry_after);
   const used = user
     ? await db.query('UPDATE recovery_codes SET used_at = now() WHERE code_hash = $1 AND user_id = $2 AND used_at IS NULL RETURNING 1', [
         await recoveryCodeHash(user.id, code),
@@ -109,6 +113,7 @@ export async function recoverSession(request: IRequest, deps: Deps): Promise<Res
       ])
     : { rows: [] };
   if (!used.rows.length) {
+    await recordMiss(db, RECOVERY_CODE_GUESSES, name);
     throw new HttpError(401, 'invalid_recovery_code', 'that name and recovery code do not match an unused code; each code works once');
   }
   if (user.disabled_at) throw new HttpError(403, 'user_disabled', `user ${name} is disabled; an admin can enable it again`);
