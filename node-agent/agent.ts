@@ -6,6 +6,7 @@ import type { RegisterRequest, RegisterResponse } from '../protocol/index.js';
 import { ArtifactCache } from './artifact-cache.js';
 import { Backoff } from './backoff.js';
 import { ConfigError } from './env-config.js';
+import { ForeignPorts } from './foreign-ports.js';
 import { HeartbeatLoop } from './heartbeat-loop.js';
 import { PauseWatch } from './pause-watch.js';
 import { ProcessTracker, type TrackerKind } from './process-tracker.js';
@@ -92,6 +93,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
   // Workload identity tokens of the tasks (ZECTRE_IDENTITY_TOKEN), asked for with the node credential.
   const identityTokens = new IdentityTokens({ apiUrl, nodeId: () => identity?.nodeId ?? '', credential, log });
   let tasks: TaskSet | undefined;
+  const foreignPorts = new ForeignPorts();
   const metrics = createMetrics(() => tasks?.observed() ?? []);
   const logs = new LogShipper(apiUrl, credential, metrics, log);
   let heartbeat: HeartbeatLoop | undefined;
@@ -111,6 +113,7 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       onChange: () => heartbeat?.poke(),
       mayStart: () => pauses.mayStart(),
       identity: identityTokens,
+      foreignPorts,
       spoolBudget: { limitBytes: config.logSpoolBytes, usedBytes: 0 },
       tracker,
       ...(config.cgroupRoot ? { cgroup: new CgroupLimiter(config.cgroupRoot) } : {}),
@@ -155,7 +158,12 @@ export async function startAgent(config: AgentConfig): Promise<RunningAgent> {
       await registerNode();
     },
     // The push URL rides along every heartbeat, so a changed port or proxy route reaches the scheduler.
-    report: () => ({ appliedGeneration: taskSet.appliedGeneration, tasks: taskSet.observed(), pushUrl: pushUrlFor(config, server.port, identity!.nodeId) }),
+    report: () => ({
+      appliedGeneration: taskSet.appliedGeneration,
+      tasks: taskSet.observed(),
+      pushUrl: pushUrlFor(config, server.port, identity!.nodeId),
+      foreignPorts: foreignPorts.list(),
+    }),
     apply: (desired) => void taskSet.apply(desired),
     onRoundTrip: (seconds) => metrics.heartbeatSeconds.observe(seconds),
     log,

@@ -5,7 +5,8 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { after, afterEach, before, test } from 'node:test';
-import { TaskSpec, type LogStream } from '../protocol/index.js';
+import { PORT_IN_USE, TaskSpec, type LogStream } from '../protocol/index.js';
+import { ForeignPorts } from './foreign-ports.js';
 import type { LogSpool } from './log-spool.js';
 import { groupMembers } from './process-group.js';
 import { Task, type TaskDeps } from './task.js';
@@ -53,7 +54,11 @@ after(async () => {
   await dir.remove();
 });
 
-async function startTask(id: string, command: string, overrides: Partial<{ digest: string; killTimeoutMs: number; port: number; url: string; project: string; projectId: string }> = {}) {
+async function startTask(
+  id: string,
+  command: string,
+  overrides: Partial<{ digest: string; killTimeoutMs: number; port: number; url: string; project: string; projectId: string; foreignPorts: ForeignPorts }> = {},
+) {
   const port = overrides.port ?? (await freePort());
   const spec = TaskSpec.parse({
     id,
@@ -68,7 +73,13 @@ async function startTask(id: string, command: string, overrides: Partial<{ diges
     resources: {},
     killTimeoutMs: overrides.killTimeoutMs ?? 500,
   });
-  const deps: TaskDeps = { ...dirs, addSpool: (spool) => spools.push(spool), onLinesDropped: () => undefined, onChange: () => undefined };
+  const deps: TaskDeps = {
+    ...dirs,
+    addSpool: (spool) => spools.push(spool),
+    onLinesDropped: () => undefined,
+    onChange: () => undefined,
+    ...(overrides.foreignPorts ? { foreignPorts: overrides.foreignPorts } : {}),
+  };
   const task = new Task(spec, deps);
   started.push(task);
   task.start();
@@ -168,15 +179,29 @@ test('as root, each project runs as its own unprivileged uid with no supplementa
   assert.deepEqual([raw.uid, raw.mode & 0o777], [0, 0o600], 'raw logs belong to the agent');
 });
 
-test('a task whose port another process holds waits, says why, and never reports that process healthy', { timeout: 20_000 }, async () => {
+test('a task whose port another process holds waits briefly, says why, then fails with port_in_use; it never reports that process healthy', { timeout: 20_000 }, async () => {
   const port = await freePort();
   const squatter = createServer((_req, res) => res.end('not the task')).listen(port, '127.0.0.1');
   await once(squatter, 'listening');
-  const { task } = await startTask('tsquat', 'node server.mjs', { port });
+  const foreignPorts = new ForeignPorts();
+  const { task } = await startTask('tsquat', 'node server.mjs', { port, foreignPorts });
   const waiting = await waitFor('pending on the port', () => (/in use by another process/.test(task.snapshot().message ?? '') ? task.snapshot() : undefined));
   assert.equal(waiting.state, 'pending');
   assert.equal(waiting.pid, undefined);
+  const failed = await waitFor('failed on the port', () => (task.snapshot().state === 'failed' ? task.snapshot() : undefined), 15_000);
+  assert.deepEqual([failed.code, failed.message, failed.pid], [PORT_IN_USE, `port ${port} is in use by another process on this node`, undefined]);
+  assert.deepEqual(foreignPorts.list(), [port], 'the port is reported as held by another process');
+  await new Promise((resolve) => squatter.close(resolve));
+});
+
+test('a task whose port is freed during the short wait starts on it', { timeout: 20_000 }, async () => {
+  const port = await freePort();
+  const squatter = createServer((_req, res) => res.end('not the task')).listen(port, '127.0.0.1');
+  await once(squatter, 'listening');
+  const { task } = await startTask('tfreed', 'node server.mjs', { port });
+  await waitFor('pending on the port', () => /in use by another process/.test(task.snapshot().message ?? '') || undefined);
   await new Promise((resolve) => squatter.close(resolve));
   await waitFor('healthy once the port is free', () => task.snapshot().state === 'healthy', 15_000);
+  assert.equal(task.snapshot().code, undefined);
 });
 

@@ -6,9 +6,10 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { IDENTITY_TOKEN_ENV, IDENTITY_TOKEN_FILE, IDENTITY_TOKEN_FILE_ENV, type ObservedState, type ObservedTask, type TaskSpec } from '../protocol/index.js';
+import { IDENTITY_TOKEN_ENV, IDENTITY_TOKEN_FILE, IDENTITY_TOKEN_FILE_ENV, PORT_IN_USE, type ObservedState, type ObservedTask, type TaskSpec } from '../protocol/index.js';
 import { ArtifactError, type ArtifactCache } from './artifact-cache.js';
 import { Backoff } from './backoff.js';
+import type { ForeignPorts } from './foreign-ports.js';
 import { HealthChecker, type HealthStatus } from './health-check.js';
 import type { IdentityTask, IdentityTokens } from './identity-tokens.js';
 import { LogSpool } from './log-spool.js';
@@ -44,6 +45,8 @@ export interface TaskDeps {
   mayStart?: () => Promise<void>;
   /** Workload identity tokens (ZECTRE_IDENTITY_TOKEN and its file); absent: tasks get none. */
   identity?: IdentityTokens;
+  /** Where a task records a port it found held by another process (reported in heartbeats). */
+  foreignPorts?: ForeignPorts;
 }
 
 /** A running process group of this task, spawned by this agent or re-adopted from an earlier one. */
@@ -58,6 +61,11 @@ const MAX_MESSAGE = 2_000;
 /** A process that ran this long is considered to have recovered; its next crash restarts after 1 s again. */
 const RESTART_BACKOFF_RESET_MS = 30_000;
 const ADOPTED_POLL_MS = 500;
+/**
+ * Waits between the checks of a task's port before it fails with port_in_use (three checks over ~3 s):
+ * long enough for a process of ours that just exited to let go of it, short against a deploy deadline.
+ */
+const PORT_WAITS_MS = [1_000, 2_000];
 const INHERITED_ENV = ['PATH', 'LANG'] as const;
 const WAITING_FOR_ENV = 'waiting for its environment from the control plane (the agent restarted; env values are never stored on disk)';
 
@@ -233,7 +241,11 @@ export class Task {
     return false;
   }
 
-  /** Starts the process only once its port is free; until then the task is pending and says why. */
+  /**
+   * Starts the process once its port is free. A port still held after PORT_WAITS_MS (another program,
+   * a leftover) fails the task with code port_in_use: the scheduler, which assigns ports, replaces it
+   * on another one and avoids this one for a while (ForeignPorts). Waiting on would wait out the deploy.
+   */
   private async spawnWhenPortFree(): Promise<void> {
     if (!this.env && !this.stopping) {
       this.note(WAITING_FOR_ENV);
@@ -241,10 +253,17 @@ export class Task {
       await Promise.race([this.envKnown, new Promise((resolve) => this.abort.signal.addEventListener('abort', resolve, { once: true }))]);
     }
     await this.deps.mayStart?.();
-    while (!this.stopping && !(await portIsFree(this.spec.port))) {
-      const delay = this.restartBackoff.next();
-      const message = `port ${this.spec.port} is in use by another process on this node; retrying in ${Math.round(delay)} ms`;
-      if (this.observed.message !== message) this.note(message);
+    const port = this.spec.port;
+    for (let attempt = 0; !this.stopping && !(await portIsFree(port)); attempt++) {
+      const delay = PORT_WAITS_MS[attempt];
+      if (delay === undefined) {
+        this.deps.foreignPorts?.add(port);
+        this.note(`failed: port ${port} is in use by another process on this node; the scheduler moves the task to another port`);
+        this.set({ state: 'failed', pid: undefined, code: PORT_IN_USE, message: `port ${port} is in use by another process on this node` });
+        return;
+      }
+      const message = `port ${port} is in use by another process on this node; checking again in ${delay} ms`;
+      this.note(message);
       this.set({ state: 'pending', message });
       await sleep(delay, undefined, { signal: this.abort.signal }).catch(() => undefined);
     }
@@ -321,7 +340,7 @@ export class Task {
   private attach(running: Running, health: HealthStatus = 'starting'): void {
     this.running = running;
     void running.exited.then(({ code, signal }) => this.onExit(running, code, signal));
-    this.set({ state: health, pid: running.pid, exitCode: undefined, message: undefined });
+    this.set({ state: health, pid: running.pid, exitCode: undefined, message: undefined, code: undefined });
     this.persist();
     this.health = new HealthChecker(
       this.spec.port,
@@ -431,7 +450,7 @@ export class Task {
   private set(patch: Partial<ObservedTask> & { state: ObservedState }): void {
     const next: ObservedTask = { ...this.observed, ...patch };
     if (next.message !== undefined) next.message = next.message.slice(0, MAX_MESSAGE);
-    for (const key of ['pid', 'exitCode', 'message'] as const) if (next[key] === undefined) delete next[key];
+    for (const key of ['pid', 'exitCode', 'message', 'code'] as const) if (next[key] === undefined) delete next[key];
     this.observed = next;
     this.deps.onChange();
   }

@@ -41,12 +41,21 @@ export const DesiredState = z.object({
 });
 export type DesiredState = z.infer<typeof DesiredState>;
 
+/** At most this many ports held by others per node: a heartbeat's size does not grow with what squats on the node. */
+export const MAX_FOREIGN_PORTS = 32;
+
 /** POST /scheduler/v1/nodes/:id/heartbeat (Authorization: Bearer <node credential>). */
 export const HeartbeatRequest = z.object({
   appliedGeneration: z.number().int().min(0),
   tasks: z.array(ObservedTask),
   /** The node's current push URL (null: poll only); absent leaves the registered one unchanged. */
   pushUrl: httpUrl().nullable().optional(),
+  /**
+   * Ports of the node's task range found held by processes that are not the agent's tasks, recently
+   * (the agent forgets one after a while): the scheduler assigns none of them. Absent (an older
+   * agent) leaves the stored list unchanged.
+   */
+  foreignPorts: z.array(z.number().int().min(1).max(65535)).max(MAX_FOREIGN_PORTS).optional(),
 });
 export type HeartbeatRequest = z.infer<typeof HeartbeatRequest>;
 

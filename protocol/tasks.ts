@@ -55,9 +55,17 @@ export const ObservedTask = z.object({
   restarts: int4(0).default(0),
   /** The agent may cut it inside a surrogate pair, and an app controls part of it: cleaned, not refused. */
   message: reported(2_000).optional(),
+  /**
+   * Why the task failed, for the scheduler to act on (`message` is for people). `port_in_use`: its port
+   * is held by a process that is not the task's; the scheduler replaces it on another port.
+   */
+  code: line(64).optional(),
   /** CPU used since the previous heartbeat, in millicores (1000 = one core), summed over the task's process group. */
   cpuMillis: int4(0).optional(),
   /** Resident memory of the task's process group. */
   rssBytes: z.number().int().min(0).optional(),
 });
 export type ObservedTask = z.infer<typeof ObservedTask>;
+
+/** ObservedTask.code of a task whose port another process holds (the agent gave up waiting for it). */
+export const PORT_IN_USE = 'port_in_use';

@@ -78,7 +78,7 @@ export class NodeShard {
     // Heard from, whatever happens to the write below: a database problem is not the node's.
     this.table.seen(node, now);
     node.metrics = body.tasks;
-    const signature = reportSignature(body.tasks);
+    const signature = reportSignature(body.tasks, body.foreignPorts);
     const news = node.status !== 'ready' || signature !== node.signature || body.appliedGeneration !== node.applied ||
       (body.pushUrl !== undefined && body.pushUrl !== node.pushUrl);
     if (news) {

@@ -111,10 +111,11 @@ export class NodeTable {
   }
 }
 
-/** What of a report counts as news: task states, restarts and exits, not CPU and memory figures. */
-export function reportSignature(tasks: readonly ObservedTask[]): string {
-  return tasks
-    .map((t) => `${t.id}\t${t.state}\t${t.restarts}\t${t.exitCode ?? ''}\t${t.message ?? ''}`)
+/** What of a report counts as news: task states, restarts, exits and the ports held by others, not CPU and memory figures. */
+export function reportSignature(tasks: readonly ObservedTask[], foreignPorts?: readonly number[]): string {
+  const report = tasks
+    .map((t) => `${t.id}\t${t.state}\t${t.restarts}\t${t.exitCode ?? ''}\t${t.message ?? ''}\t${t.code ?? ''}`)
     .sort()
     .join('\n');
+  return foreignPorts === undefined ? report : `${report}\nforeign ports\t${[...foreignPorts].sort((a, b) => a - b).join(',')}`;
 }

@@ -36,7 +36,7 @@ export async function projectsToEvaluate(tx: Tx): Promise<string[]> {
  */
 export async function loadCapacity(tx: Tx): Promise<CapacityView> {
   const { rows } = await tx.query(
-    `SELECT n.id, n.cpu_millis, n.memory_mb, n.port_min, n.port_max,
+    `SELECT n.id, n.cpu_millis, n.memory_mb, n.port_min, n.port_max, n.foreign_ports,
             coalesce(sum((d.resources->>'cpuMillis')::int) FILTER (WHERE t.desired_state = 'running'), 0) AS cpu,
             coalesce(sum((d.resources->>'memoryMb')::int) FILTER (WHERE t.desired_state = 'running'), 0) AS mem,
             coalesce(array_agg(t.port) FILTER (WHERE t.id IS NOT NULL), '{}') AS ports
@@ -48,7 +48,11 @@ export async function loadCapacity(tx: Tx): Promise<CapacityView> {
   const view = new CapacityView(
     rows.map((n) => ({ id: n.id, cpuMillis: n.cpu_millis, memoryMb: n.memory_mb, portMin: n.port_min, portMax: n.port_max })),
   );
-  for (const n of rows) view.holdMany(n.id, Number(n.cpu), Number(n.mem), (n.ports as (number | string)[]).map(Number));
+  for (const n of rows) {
+    view.holdMany(n.id, Number(n.cpu), Number(n.mem), (n.ports as (number | string)[]).map(Number));
+    // Held by processes that are not our tasks (the agent's report): assigned to no task.
+    view.block(n.id, (n.foreign_ports as (number | string)[]).map(Number));
+  }
   return view;
 }
 
@@ -71,7 +75,7 @@ export async function loadProjects(tx: Tx, projectIds: string[]): Promise<Projec
   );
   const tasks = await tx.query(
     `SELECT t.id, t.deployment_id, t.node_id, t.port, t.observed_state, t.restarts, t.exit_code, t.message, t.ever_healthy,
-            t.last_exit_code, t.last_exit_message, t.created_at, t.retire_epoch, t.retire_requested_at, d.project_id,
+            t.last_exit_code, t.last_exit_message, t.observed_code, t.created_at, t.retire_epoch, t.retire_requested_at, d.project_id,
             CASE WHEN n.status = 'down' THEN 'down' WHEN n.draining_since IS NOT NULL THEN 'draining' ELSE 'ready' END AS node_status
      FROM tasks t JOIN deployments d ON d.id = t.deployment_id JOIN nodes n ON n.id = t.node_id
      WHERE d.project_id = ANY($1) AND t.desired_state = 'running' ORDER BY t.deployment_id, t.id`,
@@ -123,6 +127,7 @@ function taskOf(t: Row): TaskSnap {
     everHealthy: t.ever_healthy,
     lastExitCode: t.last_exit_code,
     lastExitMessage: t.last_exit_message,
+    code: t.observed_code,
     createdAt: ms(t.created_at)!,
     retirement: t.retire_epoch === null ? null : { epoch: Number(t.retire_epoch), requestedAt: ms(t.retire_requested_at) ?? 0 },
   };

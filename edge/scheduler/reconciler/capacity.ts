@@ -31,6 +31,8 @@ export class CapacityView {
   readonly cpuUsed: number[];
   readonly memUsed: number[];
   readonly ports: PortPool[];
+  /** Per node, ports held by processes that are not our tasks: taken, and never freed by a task's release. */
+  private readonly blocked: (Set<number> | undefined)[];
   private readonly index = new Map<string, number>();
 
   constructor(nodes: readonly NodeCapacity[], tasks: Iterable<TaskUse> = []) {
@@ -42,6 +44,7 @@ export class CapacityView {
     this.cpuUsed = sorted.map(() => 0);
     this.memUsed = sorted.map(() => 0);
     this.ports = sorted.map((n) => new PortPool(n.portMin, n.portMax));
+    this.blocked = sorted.map(() => undefined);
     sorted.forEach((n, i) => this.index.set(n.id, i));
     for (const t of tasks) this.hold(t);
   }
@@ -73,12 +76,30 @@ export class CapacityView {
     for (const p of ports) this.ports[i]!.take(p);
   }
 
+  /**
+   * Ports another process holds on the node (a foreign listener, a leftover): no task gets them, and
+   * a task that stops there (the one that found its port taken) does not hand its port on.
+   */
+  block(nodeId: string, ports: Iterable<number>): void {
+    const i = this.indexOf(nodeId);
+    if (i < 0) return;
+    for (const p of ports) {
+      this.ports[i]!.take(p);
+      (this.blocked[i] ??= new Set()).add(p);
+    }
+  }
+
+  isBlocked(nodeId: string, port: number): boolean {
+    const i = this.indexOf(nodeId);
+    return i >= 0 && this.blocked[i]?.has(port) === true;
+  }
+
   release(t: TaskUse): void {
     const i = this.indexOf(t.nodeId);
     if (i < 0 || !this.ports[i]!.has(t.port)) return;
     this.cpuUsed[i]! -= t.cpuMillis;
     this.memUsed[i]! -= t.memoryMb;
-    this.ports[i]!.release(t.port);
+    if (!this.blocked[i]?.has(t.port)) this.ports[i]!.release(t.port);
   }
 
   fits(i: number, cpuMillis: number, memoryMb: number): boolean {

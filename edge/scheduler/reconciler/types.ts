@@ -40,6 +40,8 @@ export interface TaskSnap {
   /** The last exit the agent reported, kept after a restart clears `exitCode` (migration 008). */
   lastExitCode: number | null;
   lastExitMessage: string | null;
+  /** Why the agent reports it failed, when it says (tasks.observed_code, migration 019): e.g. `port_in_use`. */
+  code?: string | null;
   createdAt: number;
   retirement: Retirement | null;
 }
