@@ -39,13 +39,18 @@ export async function startBuild(client: ApiClient, project: string, body: Creat
  */
 export async function watchBuild(client: ApiClient, first: Build, say: Say, print: (line: BuildLogLine) => void): Promise<Build> {
   const stop = new AbortController();
+  const interrupted = () => new CliError(`stopped following build ${first.id}: ${followHint(first.id)}`, 130, 'interrupted');
+  // Ctrl-C ends the wait itself, not only through the request's signal: a fetch aborted at the wrong
+  // moment was seen never to settle, and with nothing left in the event loop Node exited with 13.
+  const onInterrupt = new Promise<never>((_, reject) => stop.signal.addEventListener('abort', () => reject(interrupted()), { once: true }));
+  onInterrupt.catch(() => undefined);
   const onSigint = () => stop.abort();
   process.once('SIGINT', onSigint);
   const view = new BuildView(say);
   try {
-    return await followBuild(client, first, { say, print, onBuild: (b) => view.show(b), signal: stop.signal });
+    return await Promise.race([followBuild(client, first, { say, print, onBuild: (b) => view.show(b), signal: stop.signal }), onInterrupt]);
   } catch (err) {
-    if (stop.signal.aborted) throw new CliError(`stopped following build ${first.id}: ${followHint(first.id)}`, 130, 'interrupted');
+    if (stop.signal.aborted) throw interrupted();
     throw err;
   } finally {
     process.off('SIGINT', onSigint);
