@@ -24,12 +24,12 @@ test('a lockfile without node_modules builds remotely, and says why', async () =
 });
 
 test('installed dependencies or no lockfile upload as-is', async () => {
-  assert.equal(describeDecision(await decideBuild(dir)), 'uploading as-is: no lockfile (package-lock.json, pnpm-lock.yaml, yarn.lock) (use --build to build remotely anyway)');
+  assert.equal(describeDecision(await decideBuild(dir)), 'deploying as-is: no lockfile (package-lock.json, pnpm-lock.yaml, yarn.lock) (use --build to build remotely anyway)');
   await writeFile(join(dir, 'package-lock.json'), '{}');
   await mkdir(join(dir, 'node_modules'));
   const decision = await decideBuild(dir);
   assert.equal(decision.build, false);
-  assert.match(describeDecision(decision), /^uploading as-is: node_modules is installed \(use --build/);
+  assert.match(describeDecision(decision), /^deploying as-is: node_modules is installed \(use --build/);
 });
 
 test('a node_modules that is a file, not a directory, is not an installed tree', async () => {

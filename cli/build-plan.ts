@@ -46,9 +46,9 @@ export async function decideBuild(dir: string, flag?: boolean): Promise<BuildDec
   return { ...base, build: false, reason: `no lockfile (${LOCKFILES.join(', ')}) (use --build to build remotely anyway)` };
 }
 
-/** The line the deploy prints: "building remotely: …" or "uploading as-is: …". */
+/** The line the deploy prints: "building remotely: …" or "deploying as-is: …". */
 export function describeDecision(decision: BuildDecision): string {
-  return `${decision.build ? 'building remotely' : 'uploading as-is'}: ${decision.reason}`;
+  return `${decision.build ? 'building remotely' : 'deploying as-is'}: ${decision.reason}`;
 }
 
 async function findLockfile(dir: string): Promise<string | null> {

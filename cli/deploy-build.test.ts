@@ -32,10 +32,10 @@ test('a lockfile and no node_modules: builds remotely, and says so first', async
 
 test('--no-build uploads as-is, --build builds anyway; with --json the decision goes to stderr', async () => {
   let run = await runCli(['deploy', app, '--project', 'web', '--no-build'], env);
-  assert.equal(run.stdout.split('\n')[0], 'uploading as-is: --no-build given');
+  assert.equal(run.stdout.split('\n')[0], 'deploying as-is: --no-build given');
   await mkdir(join(app, 'node_modules'), { recursive: true });
   run = await runCli(['deploy', app, '--project', 'web'], env);
-  assert.match(run.stdout.split('\n')[0] ?? '', /^uploading as-is: node_modules is installed \(use --build/);
+  assert.match(run.stdout.split('\n')[0] ?? '', /^deploying as-is: node_modules is installed \(use --build/);
   run = await runCli(['deploy', app, '--project', 'web', '--build', '--json'], env);
   assert.equal(run.stdout, '');
   assert.equal(run.stderr.split('\n')[0], 'building remotely: --build given');
