@@ -12,7 +12,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { openPage } from './browser.js';
 import { packDir } from '../../cli/pack.js';
 import { ROOT } from '../../dev/root.js';
 import { startStack, type Stack } from '../../dev/stack.js';
@@ -20,7 +21,6 @@ import type { Build } from '../../protocol/index.js';
 import { testDatabase } from '../support/database.js';
 import { apiClient, taskPortRange } from './agent-support.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(ROOT, 'dist/screenshots');
 const WAIT = { timeout: 120_000 };
 /** Outside the test's private temp dir: the build runs as its own uid and must be able to see it. */
@@ -61,15 +61,7 @@ describe('builds view in chromium', { timeout: 600_000 }, () => {
     });
     api = apiClient(stack.apiUrl, stack.adminToken);
     await api.call('POST', '/api/v1/projects', { name: 'web' });
-    context = await chromium.launchPersistentContext(join(dir, 'chromium'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1200, height: 900 },
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('dialog', (d) => void d.accept());
+    ({ context, page } = await openPage(join(dir, 'chromium')));
     await page.goto(stack.apiUrl);
     await page.getByLabel('API token').fill(stack.adminToken);
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();

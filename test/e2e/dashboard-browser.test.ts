@@ -8,7 +8,8 @@ import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { openPage } from './browser.js';
 import { request } from 'undici';
 import { runCli, type CliRun } from '../../cli/run-cli.test-helper.js';
 import { ROOT } from '../../dev/root.js';
@@ -18,7 +19,6 @@ import type { Deployment } from '../../protocol/index.js';
 import { testDatabase } from '../support/database.js';
 import { taskPortRange } from './agent-support.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(ROOT, 'dist/screenshots');
 const WAIT = { timeout: 60_000 };
 
@@ -60,15 +60,7 @@ describe('dashboard in chromium', { timeout: 300_000 }, () => {
     assert.equal((await zectre('login', '--api', stack.apiUrl, '--token', stack.adminToken)).code, 0);
     assert.equal((await zectre('projects', 'create', 'hello')).code, 0);
     await cp(join(ROOT, 'examples/hello'), join(dir, 'hello'), { recursive: true });
-    context = await chromium.launchPersistentContext(join(dir, 'chromium'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1200, height: 900 },
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('dialog', (d) => void d.accept());
+    ({ context, page } = await openPage(join(dir, 'chromium')));
   });
   after(async () => {
     await context?.close();

@@ -14,7 +14,8 @@ import { copyFile, cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type CDPSession, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
+import { launchBrowser, VIEWPORT } from './browser.js';
 import { runCli, startCli, type CliRun } from '../../cli/run-cli.test-helper.js';
 import { createSetupToken } from '../../dev/bootstrap.js';
 import { ROOT } from '../../dev/root.js';
@@ -22,7 +23,6 @@ import { startStack, type Stack } from '../../dev/stack.js';
 import { testDatabase } from '../support/database.js';
 import { taskPortRange } from './agent-support.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(ROOT, 'dist/screenshots');
 const WAIT = { timeout: 60_000 };
 
@@ -47,7 +47,7 @@ describe('identity: passkeys, invites, recovery and device approval in chromium'
 
   /** A browser context with its own virtual authenticator: a person with their own passkey device. */
   async function person(): Promise<Person> {
-    const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    const context = await browser.newContext({ viewport: VIEWPORT });
     const page = await context.newPage();
     page.on('dialog', (d) => void d.accept());
     const cdp = await context.newCDPSession(page);
@@ -89,12 +89,7 @@ describe('identity: passkeys, invites, recovery and device approval in chromium'
     assert.equal((await adminCli('login', '--api', stack.apiUrl, '--token', stack.adminToken)).code, 0);
     assert.equal((await adminCli('projects', 'create', 'hello')).code, 0);
     await cp(join(ROOT, 'examples/hello'), join(dir, 'hello'), { recursive: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchBrowser();
     admin = await person();
     dev = await person();
   });
