@@ -10,7 +10,6 @@
  * Figures: command to live as the CLI sees it; the build's own time (server timestamps); npm ci's
  * own "added N packages in T".
  */
-import { spawn } from 'node:child_process';
 import { cp, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +18,7 @@ import { installAndBuild, lockDependencies, writeTsApp } from './bench-build-app
 import { buildCli } from './build-cli.js';
 import { localDatabaseKind } from './database-kind.js';
 import { startStack } from './stack.js';
+import { timedCli } from './timed-cli.js';
 
 const CLI = await buildCli();
 /** Room for the as-is upload of the heavy app (the default limit is 100 MiB). */
@@ -152,24 +152,6 @@ function fmtOrDash(ms: number | null): string {
   return ms === null ? '-' : fmt(ms);
 }
 
-/** Runs the CLI, timestamping each progress line (stderr with --json) relative to the start. */
-function cli(args: string[]): Promise<{ marks: { t: number; line: string }[]; stdout: string }> {
-  const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env });
-    const marks: { t: number; line: string }[] = [];
-    let stdout = '';
-    let pending = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => {
-      const lines = (pending + d.toString()).split('\n');
-      pending = lines.pop() ?? '';
-      for (const line of lines) if (line.trim()) marks.push({ t: performance.now() - t0, line });
-    });
-    child.on('exit', (code) => {
-      marks.push({ t: performance.now() - t0, line: 'exit' });
-      if (code === 0) resolve({ marks, stdout });
-      else reject(new Error(`zectre ${args.join(' ')} exited ${code}:\n${marks.map((m) => m.line).join('\n')}`));
-    });
-  });
+function cli(args: string[]) {
+  return timedCli(CLI, args, env);
 }

@@ -4,7 +4,6 @@
  * runs the real CLI N times, and splits each run by the CLI's own progress lines and the
  * server's timestamps.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { buildCli } from './build-cli.js';
 import { localDatabaseKind } from './database-kind.js';
 import { ROOT } from './root.js';
 import { startStack } from './stack.js';
+import { timedCli } from './timed-cli.js';
 
 const RUNS = Number(process.env.RUNS ?? 5);
 const CLI = await buildCli();
@@ -66,21 +66,6 @@ function fmt(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
 }
 
-/** Runs the CLI, timestamping each stderr/stdout progress line relative to the start. */
-function cli(args: string[]): Promise<{ marks: { t: number; line: string }[]; stdout: string }> {
-  const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env });
-    const marks: { t: number; line: string }[] = [];
-    let stdout = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => {
-      for (const line of d.toString().split('\n')) if (line.trim()) marks.push({ t: performance.now() - t0, line });
-    });
-    child.on('exit', (code) => {
-      marks.push({ t: performance.now() - t0, line: 'exit' });
-      if (code === 0) resolve({ marks, stdout });
-      else reject(new Error(`zectre ${args.join(' ')} exited ${code}: ${marks.map((m) => m.line).join('\n')}`));
-    });
-  });
+function cli(args: string[]) {
+  return timedCli(CLI, args, env);
 }
