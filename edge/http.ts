@@ -18,6 +18,9 @@ export class HttpError extends Error {
   }
 }
 
+/** A timestamp from PostgreSQL as ISO 8601, null for null. */
+export const iso = (v: unknown): string | null => (v ? new Date(v as string).toISOString() : null);
+
 export const notFound = (what: string) => new HttpError(404, `${what.split(' ')[0]}_not_found`, `${what} not found`);
 
 export function json(data: unknown, status = 200, headers?: HeadersInit): Response {

@@ -2,8 +2,8 @@ import type { Deployment, TaskView } from '../../protocol/index.js';
 import type { Deps } from '../deps.js';
 import { laggingProxies } from '../scheduler/retire.js';
 import { appUrl, previewUrl } from '../urls.js';
+import { iso } from '../http.js';
 
-const iso = (v: unknown) => (v ? new Date(v as string).toISOString() : null);
 
 /** Reads deployments with their tasks (newest first); `where` filters `d`. */
 export async function loadDeployments(deps: Deps, where: string, params: unknown[], limit = 50): Promise<Deployment[]> {

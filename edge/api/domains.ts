@@ -3,7 +3,7 @@ import { AddDomain, type DomainView } from '../../protocol/index.js';
 import { requireProject, requireUser } from '../auth.js';
 import { bumpRouteEpoch, transaction } from '../db.js';
 import type { Deps } from '../deps.js';
-import { HttpError, json, readJson } from '../http.js';
+import { HttpError, iso, json, readJson } from '../http.js';
 
 /**
  * Custom domains (issue 11.4). The API records the domain and bumps the route epoch: every proxy
@@ -13,7 +13,6 @@ import { HttpError, json, readJson } from '../http.js';
 const COLUMNS = 'hostname, status, status_message, not_after, renew_after, created_at, updated_at';
 
 function view(r: Record<string, unknown>): DomainView {
-  const iso = (v: unknown) => (v ? new Date(v as string).toISOString() : null);
   return {
     hostname: r.hostname as string,
     status: r.status as DomainView['status'],

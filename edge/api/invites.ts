@@ -6,9 +6,8 @@ import {
 import { requireProject, requireUser } from '../auth.js';
 import { transaction, type Db, type Tx } from '../db.js';
 import type { Deps } from '../deps.js';
-import { HttpError, json, readJson } from '../http.js';
+import { HttpError, iso, json, readJson } from '../http.js';
 
-const iso = (v: unknown) => (v ? new Date(v as string).toISOString() : null);
 
 /** Unknown, used, revoked and expired look alike: the link holder learns only that it no longer works. */
 const inviteGone = () =>

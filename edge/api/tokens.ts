@@ -2,9 +2,8 @@ import type { IRequest } from 'itty-router';
 import { CreateApiToken, generateToken, hashToken, newId, type ApiTokenView, type CreatedApiToken } from '../../protocol/index.js';
 import { requireProject, requireUser, type User } from '../auth.js';
 import type { Deps } from '../deps.js';
-import { HttpError, json, readJson } from '../http.js';
+import { HttpError, iso, json, readJson } from '../http.js';
 
-const iso = (v: unknown) => (v ? new Date(v as string).toISOString() : null);
 
 /** A token limited to one project must not mint or see the user's other tokens. */
 function requireUnscoped(user: User): void {

@@ -3,10 +3,9 @@ import type { DisabledUser, UserView } from '../../protocol/index.js';
 import { requireUser } from '../auth.js';
 import { transaction, type Db, type Tx } from '../db.js';
 import type { Deps } from '../deps.js';
-import { HttpError, json } from '../http.js';
+import { HttpError, iso, json } from '../http.js';
 import { requireAdmin } from './admin.js';
 
-const iso = (v: unknown) => (v ? new Date(v as string).toISOString() : null);
 
 const SELECT = `SELECT u.id, u.name, u.is_admin, u.created_at, u.disabled_at,
   coalesce(json_agg(json_build_object('project', p.slug, 'role', m.role) ORDER BY p.slug) FILTER (WHERE p.id IS NOT NULL), '[]') AS projects
@@ -30,7 +29,7 @@ async function loadUser(db: Db | Tx, id: string): Promise<UserView> {
 }
 
 /** A user by id or name (an id wins if a name happens to equal another user's id). */
-export async function findUser(db: Db | Tx, ref: string): Promise<{ id: string; name: string; isAdmin: boolean; disabledAt: string | null } | null> {
+async function findUser(db: Db | Tx, ref: string): Promise<{ id: string; name: string; isAdmin: boolean; disabledAt: string | null } | null> {
   const { rows } = await db.query(
     'SELECT id, name, is_admin, disabled_at FROM users WHERE id = $1 OR name = $1 ORDER BY (id = $1) DESC LIMIT 1',
     [ref],

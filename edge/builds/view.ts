@@ -1,8 +1,8 @@
 /** Build rows as the API shows them. */
 import type { Build } from '../../protocol/index.js';
 import type { Deps } from '../deps.js';
+import { iso } from '../http.js';
 
-const iso = (v: unknown) => (v ? new Date(v as string).toISOString() : null);
 
 export async function loadBuilds(deps: Deps, where: string, params: unknown[], limit = 50): Promise<Build[]> {
   const { rows } = await deps.db().query(

@@ -4,10 +4,9 @@ import type { PasskeyView } from '../../../protocol/index.js';
 import { requireUser, type User } from '../../auth.js';
 import { transaction } from '../../db.js';
 import type { Deps } from '../../deps.js';
-import { HttpError, json } from '../../http.js';
+import { HttpError, iso, json } from '../../http.js';
 import { issueRecoveryCodes } from './recovery-codes.js';
 
-const iso = (v: unknown) => (v ? new Date(v as string).toISOString() : null);
 
 /** Passkeys and recovery codes are the person's own: a token scoped to one project may not touch them. */
 async function person(request: IRequest, deps: Deps): Promise<User> {
