@@ -42,7 +42,7 @@ export async function insertDeployment(deps: Deps, projectId: string, userId: st
   return id;
 }
 
-export async function projectEnv(deps: Deps, projectId: string): Promise<Record<string, string>> {
+async function projectEnv(deps: Deps, projectId: string): Promise<Record<string, string>> {
   const { rows } = await deps.db().query('SELECT key, value_enc FROM env_vars WHERE project_id = $1', [projectId]);
   const env: Record<string, string> = {};
   for (const r of rows) env[r.key] = await decrypt(deps.env.ENV_ENCRYPTION_KEY, r.value_enc);

@@ -5,17 +5,10 @@ import { transaction, type Tx } from '../db.js';
 import type { Deps } from '../deps.js';
 import { HttpError, json, readJson } from '../http.js';
 
-interface MemberRow {
-  userId: string;
-  name: string;
-  role: ProjectRole;
-  disabled: boolean;
-}
-
 const SELECT = `SELECT m.user_id, u.name, m.role, u.disabled_at FROM members m JOIN users u ON u.id = m.user_id WHERE m.project_id = $1`;
 const ORDER = `ORDER BY array_position(ARRAY['owner', 'developer', 'viewer'], m.role), u.name`;
 
-const row = (r: Record<string, unknown>): MemberRow => ({ userId: r.user_id as string, name: r.name as string, role: r.role as ProjectRole, disabled: !!r.disabled_at });
+const row = (r: Record<string, unknown>): MemberView => ({ userId: r.user_id as string, name: r.name as string, role: r.role as ProjectRole, disabled: !!r.disabled_at });
 
 /** GET /api/v1/projects/:project/members (viewer): owners first, then by name. */
 export async function listMembers(request: IRequest, deps: Deps): Promise<Response> {
@@ -31,7 +24,7 @@ export async function listMembers(request: IRequest, deps: Deps): Promise<Respon
  * them. Two owners demoting or removing each other at once then run one after the other, and the
  * second sees that it would leave no owner.
  */
-async function lockMembers(tx: Tx, project: ProjectRef, ref: string): Promise<{ target: MemberRow; others: MemberRow[] }> {
+async function lockMembers(tx: Tx, project: ProjectRef, ref: string): Promise<{ target: MemberView; others: MemberView[] }> {
   const { rows } = await tx.query(`${SELECT} ORDER BY m.user_id FOR UPDATE OF m`, [project.id]);
   const all = rows.map(row);
   const target = all.find((m) => m.userId === ref) ?? all.find((m) => m.name === ref);
@@ -42,7 +35,7 @@ async function lockMembers(tx: Tx, project: ProjectRef, ref: string): Promise<{ 
 }
 
 /** A project keeps at least one enabled owner: a disabled one cannot act for it. */
-function keepAnOwner(project: ProjectRef, target: MemberRow, others: MemberRow[], what: string): void {
+function keepAnOwner(project: ProjectRef, target: MemberView, others: MemberView[], what: string): void {
   if (target.role === 'owner' && !others.some((m) => m.role === 'owner' && !m.disabled)) {
     throw new HttpError(409, 'last_owner', `${target.name} is the last owner of project ${project.slug}; make someone else owner before you ${what}`);
   }

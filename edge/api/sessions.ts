@@ -22,9 +22,7 @@ function randomId(): string {
 /** POST /api/v1/sessions {token}: signs the dashboard in; the token itself is never stored in the browser. */
 export async function createSession(request: IRequest, deps: Deps): Promise<Response> {
   // A JSON content type cannot be sent cross-site without a CORS preflight, which we never grant.
-  if (!/^application\/json\b/i.test(request.headers.get('content-type') ?? '')) {
-    throw new HttpError(415, 'unsupported_media_type', 'send the token as JSON with content-type: application/json');
-  }
+  requireJsonBody(request, 'the token');
   const { token } = await readJson(request, CreateSession);
   const db = deps.db();
   const { rows } = await db.query(

@@ -62,11 +62,12 @@ export type RefreshOutcome = { tokens: TokenAnswer } | { error: OAuthError };
  * family, so the whole family is revoked (the thief's and the owner's tokens alike).
  */
 export async function refreshGrant(tx: Tx, deps: Deps, refreshToken: string, clientId: string | undefined): Promise<RefreshOutcome> {
+  const hash = await hashToken(refreshToken);
   const { rows } = await tx.query(
     `SELECT t.family_id, t.used_at, t.expires_at <= now() AS expired, f.user_id, f.client_id, f.client_name, f.revoked_at
      FROM oauth_refresh_tokens t JOIN oauth_refresh_families f ON f.id = t.family_id
      WHERE t.token_hash = $1 FOR UPDATE OF t, f`,
-    [await hashToken(refreshToken)],
+    [hash],
   );
   const row = rows[0];
   const fail = (description: string): RefreshOutcome => ({ error: new OAuthError('invalid_grant', description) });
@@ -81,7 +82,7 @@ export async function refreshGrant(tx: Tx, deps: Deps, refreshToken: string, cli
     return fail('this refresh token was already used, so it may have been copied: the whole sign-in is revoked; sign in again');
   }
   if (row.expired) return fail('the refresh token has expired; sign in again');
-  await tx.query('UPDATE oauth_refresh_tokens SET used_at = now() WHERE token_hash = $1', [await hashToken(refreshToken)]);
+  await tx.query('UPDATE oauth_refresh_tokens SET used_at = now() WHERE token_hash = $1', [hash]);
   // Spent tokens are kept (reuse detection) until they would have expired anyway.
   await tx.query('DELETE FROM oauth_refresh_tokens WHERE family_id = $1 AND expires_at < now()', [row.family_id]);
   const tokens = await issueTokens(tx, deps, { userId: row.user_id, clientId: row.client_id, clientName: row.client_name, familyId: row.family_id });

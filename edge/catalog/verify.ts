@@ -63,7 +63,7 @@ export async function verifyAccessToken(env: Env, db: Db, token: string): Promis
   return verifyCatalogJwt(env, db, token, { audience: apiAudience(env), type: 'at+jwt' });
 }
 
-export async function verifyCatalogJwt(
+async function verifyCatalogJwt(
   env: Env,
   db: Db,
   token: string,
