@@ -3,13 +3,14 @@
  * `pollMs`; run it; ask again. One build at a time. Only builder-labelled agents run it, so nodes
  * without the label never ask and never build.
  */
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { chmod, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { removeTree } from '../workspace.js';
 import type { ClaimResponse } from '../../protocol/index.js';
 import { HttpError, postJson } from '../http-json.js';
 import { BuildRun, type RunnerDeps } from './runner.js';
+import { procStat, signalGroup } from '../process-group.js';
 
 export class BuildLoop {
   private running = false;
@@ -80,18 +81,12 @@ function killProcessesUnder(root: string): number {
   for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
     try {
       if (!readlinkSync(`/proc/${pid}/cwd`).startsWith(`${root}/`)) continue;
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      groups.add(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]));
     } catch {
-      // exited while we looked, or not ours to read
+      continue; // exited while we looked, or not ours to read
     }
+    const group = procStat(Number(pid))?.pgrp;
+    if (group !== undefined) groups.add(group);
   }
-  for (const group of groups) {
-    try {
-      process.kill(-group, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
+  for (const group of groups) signalGroup(group, 'SIGKILL');
   return groups.size;
 }

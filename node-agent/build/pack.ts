@@ -53,7 +53,7 @@ function normalize(times: SourceTimes, epoch: number): (entry: WriteEntry) => vo
 }
 
 /** Relative POSIX paths under `dir`, sorted by name at every level, directories before their contents. */
-export async function listTree(dir: string, prefix = ''): Promise<string[]> {
+async function listTree(dir: string, prefix = ''): Promise<string[]> {
   const dirents = await readdir(join(dir, prefix), { withFileTypes: true });
   dirents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const out: string[] = [];

@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { TaskUser } from '../task-users.js';
+import { signalGroup } from '../process-group.js';
 
 export interface StepOptions {
   command: string;
@@ -50,11 +51,7 @@ export function runStep(opts: StepOptions): RunningStep {
     child.on('exit', (code, signal) => resolve({ code, signal }));
   });
   const kill = () => {
-    try {
-      if (child.pid) process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
+    if (child.pid) signalGroup(child.pid, 'SIGKILL');
   };
   return {
     // Output ends when every writer in the group closed the pipes; a background process that keeps
