@@ -5,7 +5,7 @@
 import http, { type IncomingMessage } from 'node:http';
 
 export interface RequestOptions {
-  method?: 'GET' | 'POST';
+  method?: 'GET' | 'POST' | 'PUT';
   headers?: Record<string, string>;
   body?: string | Uint8Array;
   /** Aborts the request and, after the answer's head, the reading of its body. */

@@ -4,9 +4,8 @@
  * without the label never ask and never build.
  */
 import { readdirSync, readlinkSync } from 'node:fs';
-import { chmod, mkdir, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { removeTree } from '../workspace.js';
+import { chmod, mkdir } from 'node:fs/promises';
+import { removeWorkRoot } from '../workspace.js';
 import type { ClaimResponse } from '../../protocol/index.js';
 import { HttpError, postJson } from '../http-json.js';
 import { BuildRun, type RunnerDeps } from './runner.js';
@@ -25,13 +24,13 @@ export class BuildLoop {
   ) {}
 
   async start(): Promise<void> {
-    await mkdir(this.deps.buildRoot, { recursive: true, mode: 0o711 });
-    await chmod(this.deps.buildRoot, 0o711);
     // A build cut off by an agent crash left its processes and directory: the edge fails such a
     // build at the next claim, so nothing of it is worth keeping.
     const killed = killProcessesUnder(this.deps.buildRoot);
     if (killed) this.deps.log(`builder: killed ${killed} process group(s) of builds cut off by a restart`);
-    for (const name of await readdir(this.deps.buildRoot)) await removeTree(join(this.deps.buildRoot, name)).catch(() => undefined);
+    await removeWorkRoot(this.deps.buildRoot, this.deps.log);
+    await mkdir(this.deps.buildRoot, { recursive: true, mode: 0o711 });
+    await chmod(this.deps.buildRoot, 0o711);
     this.running = true;
     this.loop = this.work();
     this.deps.log(`builder: taking builds (one at a time) into ${this.deps.buildRoot}`);

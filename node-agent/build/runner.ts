@@ -6,14 +6,14 @@
  * state directory, its environment holds only PATH, HOME, cache dirs and the build vars.
  */
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, rmdir, writeFile, chmod, chown } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, writeFile, chmod, chown } from 'node:fs/promises';
 import { join } from 'node:path';
 import { create } from 'tar';
 import { BUILD_DEFAULT_MEMORY_MB, BUILD_DEFAULT_TIMEOUT_S, BUILD_MANIFEST, type BuildAssignment, type BuildManifest,
   type BuildPlan, type BuildReport } from '../../protocol/index.js';
 import type { TaskUser, TaskUsers } from '../task-users.js';
 import { unpack, type UnpackLimits } from '../unpack.js';
-import { removeTree } from '../workspace.js';
+import { removeWorkRoot } from '../workspace.js';
 import { packTree, sourceTimes } from './pack.js';
 import { detectPlan, lockfileOf, PlanError, type SourceFacts } from './plan.js';
 import { BuildReporter } from './reporter.js';
@@ -86,12 +86,12 @@ export class BuildRun {
     }
     this.deps.log(`build ${this.build.id} of ${this.build.project}: ${result.status}`);
     await this.reporter.finish(result).catch((err: Error) => this.deps.log(`build ${this.build.id}: the outcome could not be reported: ${err.message}`));
-    await removeBuildDir(dir).catch((err: Error) => this.deps.log(`could not remove ${dir}: ${err.message}`));
+    await removeWorkRoot(dir, this.deps.log);
   }
 
   private async steps(dir: string): Promise<string> {
     const user = this.deps.users.userFor(`build:${this.build.projectId}`);
-    await removeBuildDir(dir);
+    await removeWorkRoot(dir, this.deps.log);
     await mkdir(dir, { recursive: true, mode: 0o711 });
     await chmod(dir, 0o711); // the agent's umask is 077: the build's uid must pass through to its own directories
     const app = join(dir, 'app');
@@ -278,10 +278,5 @@ async function readFacts(app: string): Promise<SourceFacts> {
   if (zectre !== undefined) facts.zectreJson = zectre;
   if (procfile !== undefined) facts.procfile = procfile;
   return facts;
-}
-
-async function removeBuildDir(dir: string): Promise<void> {
-  for (const name of await readdir(dir).catch(() => [] as string[])) await removeTree(join(dir, name));
-  await rmdir(dir).catch(() => undefined);
 }
 

@@ -1,23 +1,16 @@
 /** Blob transfers of a build (source and cache down, cache and artifact up), with the node credential. */
 import { createWriteStream } from 'node:fs';
-import http, { type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { readText, requestErrorMessage } from '../http-client.js';
+import { readText, request, requestErrorMessage } from '../http-client.js';
 
 const TIMEOUT_MS = 10 * 60_000;
 
 async function send(url: string, credential: string, method: 'GET' | 'PUT', body?: Buffer): Promise<IncomingMessage> {
-  const target = new URL(url);
-  const transport = target.protocol === 'https:' ? await import('node:https') : http;
   const signal = AbortSignal.timeout(TIMEOUT_MS);
-  const headers: Record<string, string> = { authorization: `Bearer ${credential}` };
-  if (body) Object.assign(headers, { 'content-type': 'application/gzip', 'content-length': String(body.length) });
+  const headers: Record<string, string> = { authorization: `Bearer ${credential}`, ...(body ? { 'content-type': 'application/gzip' } : {}) };
   try {
-    return await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = transport.request(target, { method, headers, signal }, resolve);
-      req.on('error', reject);
-      req.end(body);
-    });
+    return await request(url, { method, headers, ...(body ? { body } : {}), signal });
   } catch (err) {
     throw new Error(`${method} ${url} failed: ${requestErrorMessage(err, signal)}`);
   }
