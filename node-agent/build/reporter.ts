@@ -6,6 +6,7 @@
 import type { BuildLogLine, BuildReport, BuildReportResponse } from '../../protocol/index.js';
 import { BUILD_LOG_LINE_MAX } from '../../protocol/index.js';
 import { postJson } from '../http-json.js';
+import { Backoff } from '../backoff.js';
 
 const FLUSH_MS = 250;
 const KEEPALIVE_MS = 5_000;
@@ -57,6 +58,7 @@ export class BuildReporter {
   /** The last report: every line left, then the outcome; retried for a while (the edge may be briefly away). */
   async finish(result: NonNullable<BuildReport['result']>): Promise<void> {
     clearInterval(this.timer);
+    const backoff = new Backoff(500, 5_000, true);
     for (let attempt = 1; ; attempt++) {
       try {
         await this.flush();
@@ -67,7 +69,7 @@ export class BuildReporter {
       } catch (err) {
         if (attempt >= 20) throw err;
       }
-      await new Promise((r) => setTimeout(r, Math.min(500 * attempt, 5_000)));
+      await new Promise((r) => setTimeout(r, backoff.next()));
     }
   }
 
