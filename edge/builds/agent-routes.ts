@@ -14,7 +14,7 @@ import type { Deps } from '../deps.js';
 import { HttpError, json, readJson, readLimited } from '../http.js';
 import { maxArtifactBytes } from '../api/artifacts.js';
 import { insertDeployment } from '../api/deployments.js';
-import { reapLostBuilds, reapUnclaimedBuilds } from './reap.js';
+import { reapBuilds } from './reap.js';
 
 /** POST /scheduler/v1/nodes/:id/builds/claim: the oldest queued build for this idle builder, or null. */
 export async function claimBuild(request: IRequest, deps: Deps): Promise<Response> {
@@ -23,8 +23,7 @@ export async function claimBuild(request: IRequest, deps: Deps): Promise<Respons
   const { rows: nodes } = await db.query(`SELECT labels ? $2 AND labels->>$2 <> 'false' AS builder, draining_since IS NOT NULL AS draining
     FROM nodes WHERE id = $1`, [node.id, BUILDER_LABEL]);
   if (!nodes[0]?.builder) throw new HttpError(403, 'not_a_builder', `node ${node.name} has no "${BUILDER_LABEL}" label; builds run only on builder nodes`);
-  await reapLostBuilds(db);
-  await reapUnclaimedBuilds(deps, db);
+  await reapBuilds(deps, db);
   // The builder asks only when idle: a build still running here was cut off by an agent restart.
   await db.query(
     `UPDATE builds SET status = 'failed', finished_at = now(),

@@ -4,7 +4,7 @@ import { BUILD_ENDED, BUILD_LOG_MAX_LINES, BuildLogQuery, CreateBuild, newId, ty
 import { requireProject, requireUser, type Role } from '../auth.js';
 import type { Deps } from '../deps.js';
 import { HttpError, json, notFound, readJson, readQuery } from '../http.js';
-import { addBuilderHint, BUILDERS_ONLINE, queueTimeoutSeconds, reapLostBuilds, reapUnclaimedBuilds } from './reap.js';
+import { addBuilderHint, BUILDERS_ONLINE, queueTimeoutSeconds, reapBuilds } from './reap.js';
 import { loadBuild, loadBuilds } from './view.js';
 import { projectOwnsArtifact } from '../api/artifacts.js';
 
@@ -39,8 +39,7 @@ export async function createBuild(request: IRequest, deps: Deps): Promise<Respon
 export async function listBuilds(request: IRequest, deps: Deps): Promise<Response> {
   const user = await requireUser(request, deps);
   const project = await requireProject(deps, user, request.params.project!, 'viewer');
-  await reapLostBuilds(deps.db(), 'b.project_id = $1', [project.id]);
-  await reapUnclaimedBuilds(deps, deps.db(), 'b.project_id = $1', [project.id]);
+  await reapBuilds(deps, deps.db(), 'b.project_id = $1', [project.id]);
   return json({ builds: await loadBuilds(deps, 'b.project_id = $1', [project.id]) });
 }
 
@@ -60,8 +59,7 @@ async function requireBuild(request: IRequest, deps: Deps, role: Role): Promise<
 /** GET /api/v1/builds/:id (viewer of its project). */
 export async function getBuild(request: IRequest, deps: Deps): Promise<Response> {
   const build = await requireBuild(request, deps, 'viewer');
-  await reapLostBuilds(deps.db(), 'b.id = $1', [build.id]);
-  await reapUnclaimedBuilds(deps, deps.db(), 'b.id = $1', [build.id]);
+  await reapBuilds(deps, deps.db(), 'b.id = $1', [build.id]);
   return json({ build: await loadBuild(deps, build.id) });
 }
 
@@ -79,11 +77,16 @@ export async function buildLogs(request: IRequest, deps: Deps): Promise<Response
   const deadline = Date.now() + wait * 1000;
   for (;;) {
     const db = deps.db();
-    await reapLostBuilds(db, 'b.id = $1', [build.id]);
-    await reapUnclaimedBuilds(deps, db, 'b.id = $1', [build.id]);
-    const status = (await db.query('SELECT status FROM builds WHERE id = $1', [build.id])).rows[0]?.status as string;
-    const { rows } = await db.query(
-      `SELECT seq, at, stream, line FROM build_logs WHERE build_id = $1 AND seq > $2 ORDER BY seq LIMIT ${PAGE}`, [build.id, after]);
+    await reapBuilds(deps, db, 'b.id = $1', [build.id]);
+    // The build's status and its next lines in one round trip (a row with no line when there is none yet).
+    const { rows: page } = await db.query(
+      `SELECT b.status, l.seq, l.at, l.stream, l.line FROM builds b
+       LEFT JOIN LATERAL (SELECT seq, at, stream, line FROM build_logs WHERE build_id = b.id AND seq > $2 ORDER BY seq LIMIT ${PAGE}) l ON true
+       WHERE b.id = $1 ORDER BY l.seq`,
+      [build.id, after],
+    );
+    const status = page[0]?.status as string;
+    const rows = page.filter((r) => r.seq !== null);
     const lines: BuildLogLine[] = rows.map((r) => ({ seq: Number(r.seq), at: new Date(r.at).toISOString(), stream: r.stream, line: r.line }));
     // Lines beyond the bound were dropped oldest first: say so where they were.
     if (lines.length && lines[0]!.seq > after + 1 && lines[0]!.seq > 1) {

@@ -13,7 +13,7 @@ import { publicUrl } from '../env.js';
 /** A running build silent this long lost its builder. */
 export const BUILD_LEASE_SECONDS = 60;
 
-export async function reapLostBuilds(db: Db, where = 'TRUE', params: unknown[] = []): Promise<void> {
+async function reapLostBuilds(db: Db, where = 'TRUE', params: unknown[] = []): Promise<void> {
   await db.query(
     `UPDATE builds b SET status = 'failed', finished_at = now(),
        error = CASE WHEN n.status = 'down' THEN 'builder node ' || n.name || ' was lost during step ' || coalesce(b.step, '?') || '; run the build again'
@@ -52,7 +52,7 @@ export function addBuilderHint(deps: Deps): string {
  * Builds queued longer than the bound are failed, with the reason as their last log line. Like
  * reapLostBuilds: called on a read or a claim, one indexed UPDATE (builds_queued), nothing per heartbeat.
  */
-export async function reapUnclaimedBuilds(deps: Deps, db: Db, where = 'TRUE', params: unknown[] = []): Promise<void> {
+async function reapUnclaimedBuilds(deps: Deps, db: Db, where = 'TRUE', params: unknown[] = []): Promise<void> {
   const seconds = queueTimeoutSeconds(deps);
   const hint = params.length + 1;
   await db.query(
@@ -67,4 +67,10 @@ export async function reapUnclaimedBuilds(deps: Deps, db: Db, where = 'TRUE', pa
      ON CONFLICT (build_id, seq) DO NOTHING`,
     [...params, addBuilderHint(deps)],
   );
+}
+
+/** Both reaps, where a build is read or claimed: builds of dead builders and builds no builder took in time. */
+export async function reapBuilds(deps: Deps, db: Db, where = 'TRUE', params: unknown[] = []): Promise<void> {
+  await reapLostBuilds(db, where, params);
+  await reapUnclaimedBuilds(deps, db, where, params);
 }
