@@ -93,6 +93,19 @@ export interface MemberView {
   disabled: boolean;
 }
 
+/** PUT /api/v1/projects/:project/members/:user. */
+export interface MemberRoleChanged {
+  member: MemberView;
+  previousRole: ProjectRole;
+  /** False when the member already held that role. */
+  changed: boolean;
+}
+
+/** DELETE /api/v1/projects/:project/members/:user. */
+export interface MemberRemoved {
+  removed: MemberView;
+}
+
 export const SetMemberRole = z.object({ role });
 export type SetMemberRole = z.infer<typeof SetMemberRole>;
 

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { ROLES, type CreatedInvite, type CreateInvite, type InviteView, type MemberView, type ProjectRole } from '../../protocol/index.js';
+import { ROLES, type CreatedInvite, type CreateInvite, type InviteView, type MemberRemoved, type MemberRoleChanged, type MemberView, type ProjectRole } from '../../protocol/index.js';
 import { clientFromConfig } from '../api-client.js';
 import { examples, printJson, table } from '../output.js';
 
@@ -82,7 +82,7 @@ export function registerMembers(program: Command): void {
     .addHelpText('after', examples('zectre members set-role hello ada viewer'))
     .action(async (project: string, user: string, role: ProjectRole) => {
       const client = await clientFromConfig();
-      const answer = await client.put<{ member: MemberView; previousRole: ProjectRole; changed: boolean }>(
+      const answer = await client.put<MemberRoleChanged>(
         path(project, `/members/${encodeURIComponent(user)}`),
         { role },
       );
@@ -99,7 +99,7 @@ export function registerMembers(program: Command): void {
     .addHelpText('after', examples('zectre members remove hello ada'))
     .action(async (project: string, user: string) => {
       const client = await clientFromConfig();
-      const answer = await client.delete<{ removed: MemberView }>(path(project, `/members/${encodeURIComponent(user)}`));
+      const answer = await client.delete<MemberRemoved>(path(project, `/members/${encodeURIComponent(user)}`));
       console.log(`removed ${answer.removed.name} (${answer.removed.role}) from ${project}`);
     });
 }

@@ -1,5 +1,5 @@
 import type { IRequest } from 'itty-router';
-import { SetMemberRole, type MemberView, type ProjectRole } from '../../protocol/index.js';
+import { SetMemberRole, type MemberRemoved, type MemberRoleChanged, type MemberView, type ProjectRole } from '../../protocol/index.js';
 import { requireProject, requireUser, type ProjectRef } from '../auth.js';
 import { transaction, type Tx } from '../db.js';
 import type { Deps } from '../deps.js';
@@ -56,7 +56,7 @@ export async function setMemberRole(request: IRequest, deps: Deps): Promise<Resp
     ]);
     return { member: { ...target, role }, previousRole: target.role, changed: true };
   });
-  return json(answer);
+  return json(answer satisfies MemberRoleChanged);
 }
 
 /** DELETE /api/v1/projects/:project/members/:user (owner): the user loses every access to the project. */
@@ -72,5 +72,5 @@ export async function removeMember(request: IRequest, deps: Deps): Promise<Respo
     ]);
     return target;
   });
-  return json({ removed });
+  return json({ removed } satisfies MemberRemoved);
 }
